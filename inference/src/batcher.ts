@@ -1,0 +1,83 @@
+/**
+ * Micro-batching: requests from many callers are gathered into one model run.
+ *
+ * The engine runs one batch at a time (onnxruntime already spreads a run over the intra-op threads).
+ * While a batch runs, new items wait; when it finishes, everything waiting (up to maxBatchSize) goes
+ * in the next run — so batches grow with load and never wait for a timer when the engine is busy.
+ * When the engine is idle, the first item waits at most maxBatchWaitMs for company.
+ */
+export interface BatcherOptions<In, Out> {
+  maxBatchSize: number;
+  maxBatchWaitMs: number;
+  /** Runs one batch; must return one result per input, in order. */
+  run: (inputs: In[]) => Promise<Out[]>;
+  /** Called after each run with its size and duration. */
+  onBatch?: (size: number, ms: number) => void;
+}
+
+interface Pending<In, Out> {
+  input: In;
+  resolve: (out: Out) => void;
+  reject: (error: unknown) => void;
+}
+
+export class Batcher<In, Out> {
+  private queue: Pending<In, Out>[] = [];
+  private running = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: BatcherOptions<In, Out>) {}
+
+  /** Items waiting for a run (not counting the batch in progress). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  submit(input: In): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves when nothing is queued or running. */
+  drained(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running) return; // the run in progress picks the queue up when it ends
+    if (this.queue.length >= this.options.maxBatchSize || this.options.maxBatchWaitMs <= 0) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.options.maxBatchWaitMs);
+    }
+  }
+
+  private flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.running || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.options.maxBatchSize);
+    this.running = true;
+    const started = performance.now();
+    this.options
+      .run(batch.map((p) => p.input))
+      .then(
+        (outputs) => {
+          this.options.onBatch?.(batch.length, performance.now() - started);
+          batch.forEach((p, i) => p.resolve(outputs[i]!));
+        },
+        (error: unknown) => batch.forEach((p) => p.reject(error)),
+      )
+      .finally(() => {
+        this.running = false;
+        if (this.queue.length > 0) this.flush();
+        else this.idleWaiters.splice(0).forEach((w) => w());
+      });
+  }
+}

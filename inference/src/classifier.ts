@@ -1,0 +1,307 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { Batcher } from './batcher.js';
+import {
+  InferenceError,
+  InferenceFailedError,
+  InvalidModelCardError,
+  InvalidTensorError,
+  ModelIntegrityError,
+  ModelNotReadyError,
+  OverloadedError,
+} from './errors.js';
+import { ImagePreprocessor } from './image.js';
+import { inputGeometry, readModelCard, type InputGeometry, type ModelCard } from './model-card.js';
+
+export interface ClassifierOptions {
+  /** Folder holding card.json and the model file it names. */
+  modelDir: string;
+  /** Most images in one model run. Default 32. */
+  maxBatchSize?: number;
+  /** How long an idle engine waits for a batch to fill, in ms. Default 2. */
+  maxBatchWaitMs?: number;
+  /** Most images admitted and not yet answered; beyond it calls fail with OverloadedError. Default 512. */
+  maxQueue?: number;
+  /** Largest encoded image in bytes. Default 8 MiB. */
+  maxImageBytes?: number;
+  /** Largest width x height, checked from the header before decoding. Default 40 M. */
+  maxImagePixels?: number;
+  /** onnxruntime intra-op threads. Default: the machine's available parallelism. */
+  intraOpThreads?: number;
+  /** Hooks for metrics; called synchronously, must not throw. */
+  observer?: ClassifierObserver;
+}
+
+export interface ClassifierObserver {
+  /** After each model run: how many images it held and how long it took. */
+  onBatch?(size: number, inferenceMs: number): void;
+  /** When images are refused because the queue is full. */
+  onRejected?(reason: 'overloaded', images: number): void;
+}
+
+export interface ClassifyOptions {
+  /** How many of the most probable labels to return in `top`. Default 1, at most the number of labels. */
+  topK?: number;
+}
+
+export interface Prediction {
+  /** The most probable label. */
+  label: string;
+  /** Its index in the card's labels. */
+  index: number;
+  /** Its probability. */
+  confidence: number;
+  /** The topK most probable labels, most probable first. */
+  top: Array<{ label: string; probability: number }>;
+  /** Every label's probability, in the card's label order. */
+  probabilities: Float32Array;
+}
+
+export type ClassifyResult = { ok: true; prediction: Prediction } | { ok: false; error: InferenceError };
+
+export const DEFAULTS = {
+  maxBatchSize: 32,
+  maxBatchWaitMs: 2,
+  maxQueue: 512,
+  maxImageBytes: 8 * 1024 * 1024,
+  maxImagePixels: 40_000_000,
+} as const;
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer (got ${value})`);
+  return v;
+}
+
+/** The one inference core: a verified, warmed ONNX model behind a bounded micro-batching queue. */
+export class Classifier {
+  readonly card: ModelCard;
+  readonly geometry: InputGeometry;
+  readonly maxQueue: number;
+  private readonly preprocessor: ImagePreprocessor;
+  private readonly batcher: Batcher<Float32Array, Prediction>;
+  private admitted = 0;
+  private closing = false;
+
+  private constructor(
+    card: ModelCard,
+    private readonly session: ort.InferenceSession,
+    options: ClassifierOptions,
+  ) {
+    this.card = card;
+    this.geometry = inputGeometry(card);
+    this.maxQueue = positiveInt('maxQueue', options.maxQueue, DEFAULTS.maxQueue);
+    this.preprocessor = new ImagePreprocessor(card, this.geometry, {
+      maxImageBytes: positiveInt('maxImageBytes', options.maxImageBytes, DEFAULTS.maxImageBytes),
+      maxImagePixels: positiveInt('maxImagePixels', options.maxImagePixels, DEFAULTS.maxImagePixels),
+    });
+    this.observer = options.observer;
+    this.batcher = new Batcher({
+      maxBatchSize: positiveInt('maxBatchSize', options.maxBatchSize, DEFAULTS.maxBatchSize),
+      maxBatchWaitMs: Math.max(0, options.maxBatchWaitMs ?? DEFAULTS.maxBatchWaitMs),
+      run: (inputs) => this.run(inputs),
+      onBatch: (size, ms) => this.observer?.onBatch?.(size, ms),
+    });
+  }
+
+  private readonly observer: ClassifierObserver | undefined;
+
+  /**
+   * Reads the card, verifies the model file's sha256 against it (refusing to start on a mismatch),
+   * creates the onnxruntime session and warms it up at batch 1 and at the largest batch.
+   */
+  static async load(options: ClassifierOptions): Promise<Classifier> {
+    const modelDir = resolve(options.modelDir);
+    const card = await readModelCard(modelDir);
+    const modelPath = join(modelDir, card.file);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(modelPath);
+    } catch (cause) {
+      throw new InvalidModelCardError(`Cannot read model file ${modelPath}: ${(cause as Error).message}`, { cause });
+    }
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== card.sha256) {
+      throw new ModelIntegrityError(
+        `Model file ${modelPath} has sha256 ${actual}, but its card declares ${card.sha256}; refusing to serve a model that is not the one described`,
+      );
+    }
+    const threads = positiveInt('intraOpThreads', options.intraOpThreads, availableParallelism());
+    const session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      executionProviders: ['cpu'],
+    });
+    if (!session.inputNames.includes(card.input.name) || !session.outputNames.includes(card.output.name)) {
+      await session.release();
+      throw new InvalidModelCardError(
+        `Model has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], but the card names input "${card.input.name}" and output "${card.output.name}"`,
+      );
+    }
+    const classifier = new Classifier(card, session, options);
+    await classifier.warmUp();
+    return classifier;
+  }
+
+  /** True from the end of load() until close() begins. */
+  get ready(): boolean {
+    return !this.closing;
+  }
+
+  /** Images admitted and not yet answered (being decoded, waiting, or in the running batch). */
+  get queueDepth(): number {
+    return this.admitted;
+  }
+
+  /** Classifies one encoded image (PNG, JPEG, GIF, WebP, TIFF). */
+  async classify(image: Uint8Array, options: ClassifyOptions = {}): Promise<Prediction> {
+    const topK = this.topK(options);
+    this.admit(1);
+    try {
+      const tensor = await this.preprocessor.preprocess(image);
+      return withTopK(await this.submit(tensor), topK, this.card.labels);
+    } finally {
+      this.admitted -= 1;
+    }
+  }
+
+  /**
+   * Classifies several encoded images, admitted together or not at all (OverloadedError), each
+   * answered on its own: one bad image does not fail the others. Results are in input order.
+   */
+  async classifyAll(images: Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
+    const topK = this.topK(options);
+    this.admit(images.length);
+    return Promise.all(
+      images.map(async (image): Promise<ClassifyResult> => {
+        try {
+          const tensor = await this.preprocessor.preprocess(image);
+          return { ok: true, prediction: withTopK(await this.submit(tensor), topK, this.card.labels) };
+        } catch (error) {
+          if (error instanceof InferenceError) return { ok: false, error };
+          return { ok: false, error: new InferenceFailedError('inference failed', { cause: error }) };
+        } finally {
+          this.admitted -= 1;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Classifies images already preprocessed to the model's input: `count` images, NCHW, `count *
+   * geometry.size` finite floats.
+   */
+  async classifyTensor(data: Float32Array, count: number, options: ClassifyOptions = {}): Promise<Prediction[]> {
+    const topK = this.topK(options);
+    const { size } = this.geometry;
+    if (!Number.isInteger(count) || count < 1) throw new InvalidTensorError(`tensor must hold at least one image (got ${count})`);
+    if (data.length !== count * size) {
+      throw new InvalidTensorError(
+        `tensor has ${data.length} values; ${count} image(s) of shape [${this.card.input.shape.slice(1).join(', ')}] need ${count * size}`,
+      );
+    }
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i]!)) throw new InvalidTensorError(`tensor value at index ${i} is not a finite number`);
+    }
+    this.admit(count);
+    try {
+      const results = await Promise.all(
+        Array.from({ length: count }, (_, i) => this.submit(data.slice(i * size, (i + 1) * size))),
+      );
+      return results.map((p) => withTopK(p, topK, this.card.labels));
+    } finally {
+      this.admitted -= count;
+    }
+  }
+
+  /** Stops admitting work, lets queued work finish, then releases the session. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    while (this.admitted > 0) {
+      await this.batcher.drained();
+      if (this.admitted > 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await this.session.release();
+  }
+
+  private topK(options: ClassifyOptions): number {
+    const k = options.topK ?? 1;
+    if (!Number.isInteger(k) || k < 1 || k > this.card.labels.length) {
+      throw new RangeError(`topK must be an integer from 1 to ${this.card.labels.length} (got ${options.topK})`);
+    }
+    return k;
+  }
+
+  private admit(count: number): void {
+    if (this.closing) throw new ModelNotReadyError('the model is shutting down');
+    if (this.admitted + count > this.maxQueue) {
+      this.observer?.onRejected?.('overloaded', count);
+      throw new OverloadedError(
+        `server is busy: ${this.admitted} image(s) queued, ${count} more would exceed the limit of ${this.maxQueue}; retry shortly`,
+        1,
+      );
+    }
+    this.admitted += count;
+  }
+
+  private submit(tensor: Float32Array): Promise<Prediction> {
+    return this.batcher.submit(tensor);
+  }
+
+  private async run(inputs: Float32Array[]): Promise<Prediction[]> {
+    const { size, channels, height, width } = this.geometry;
+    const n = inputs.length;
+    const data = new Float32Array(n * size);
+    inputs.forEach((t, i) => data.set(t, i * size));
+    let output: ort.Tensor;
+    try {
+      const feeds = { [this.card.input.name]: new ort.Tensor('float32', data, [n, channels, height, width]) };
+      const results = await this.session.run(feeds);
+      output = results[this.card.output.name]!;
+    } catch (cause) {
+      throw new InferenceFailedError('inference failed', { cause });
+    }
+    const scores = output.data as Float32Array;
+    const classes = this.card.labels.length;
+    const softmax = this.card.output.activation === 'none';
+    const predictions: Prediction[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const probabilities = scores.slice(i * classes, (i + 1) * classes);
+      if (softmax) softmaxInPlace(probabilities);
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (probabilities[c]! > probabilities[best]!) best = c;
+      const label = this.card.labels[best]!;
+      const confidence = probabilities[best]!;
+      predictions[i] = { label, index: best, confidence, top: [{ label, probability: confidence }], probabilities };
+    }
+    return predictions;
+  }
+
+  private async warmUp(): Promise<void> {
+    const { size } = this.geometry;
+    const max = Math.min(32, this.maxQueue);
+    await this.run([new Float32Array(size)]);
+    await this.run(Array.from({ length: max }, () => new Float32Array(size)));
+  }
+}
+
+function softmaxInPlace(v: Float32Array): void {
+  let max = -Infinity;
+  for (const x of v) max = Math.max(max, x);
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i] = Math.exp(v[i]! - max);
+  for (let i = 0; i < v.length; i++) v[i]! /= sum;
+}
+
+function withTopK(p: Prediction, k: number, labels: string[]): Prediction {
+  if (k === 1) return p;
+  const order = Array.from(p.probabilities.keys()).sort((a, b) => p.probabilities[b]! - p.probabilities[a]!);
+  return { ...p, top: order.slice(0, k).map((i) => ({ label: labels[i]!, probability: p.probabilities[i]! })) };
+}
+

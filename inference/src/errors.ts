@@ -1,0 +1,79 @@
+/**
+ * Typed errors of the inference core. Each has a stable `code` that adapters map to protocol
+ * statuses (HTTP 4xx/5xx, an IoT `errors` output), and a message that is safe to show a caller:
+ * internal details travel only in `cause`.
+ */
+export type InferenceErrorCode =
+  | 'invalid_image'
+  | 'image_too_large'
+  | 'invalid_tensor'
+  | 'overloaded'
+  | 'model_not_ready'
+  | 'inference_failed'
+  | 'model_integrity'
+  | 'invalid_model_card';
+
+export abstract class InferenceError extends Error {
+  abstract readonly code: InferenceErrorCode;
+  /** True when the caller sent something wrong (4xx); false when the service is at fault or busy. */
+  abstract readonly clientError: boolean;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The bytes are not an image this core can decode (unknown format, corrupt, truncated). */
+export class InvalidImageError extends InferenceError {
+  readonly code = 'invalid_image';
+  readonly clientError = true;
+}
+
+/** The image is over the byte limit, or its header declares more pixels than allowed (checked before decoding). */
+export class ImageTooLargeError extends InferenceError {
+  readonly code = 'image_too_large';
+  readonly clientError = true;
+}
+
+/** A pre-processed tensor has the wrong length or holds values that are not finite. */
+export class InvalidTensorError extends InferenceError {
+  readonly code = 'invalid_tensor';
+  readonly clientError = true;
+}
+
+/** The bounded queue is full: the caller should retry after `retryAfterSeconds`. */
+export class OverloadedError extends InferenceError {
+  readonly code = 'overloaded';
+  readonly clientError = false;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** The model is not loaded yet, or the classifier is shutting down. */
+export class ModelNotReadyError extends InferenceError {
+  readonly code = 'model_not_ready';
+  readonly clientError = false;
+}
+
+/** onnxruntime failed on a batch; the cause is attached, the message stays generic. */
+export class InferenceFailedError extends InferenceError {
+  readonly code = 'inference_failed';
+  readonly clientError = false;
+}
+
+/** The model file's sha256 is not the one its card declares. */
+export class ModelIntegrityError extends InferenceError {
+  readonly code = 'model_integrity';
+  readonly clientError = false;
+}
+
+/** card.json is missing, unreadable or does not describe a model this core can serve. */
+export class InvalidModelCardError extends InferenceError {
+  readonly code = 'invalid_model_card';
+  readonly clientError = false;
+}

@@ -1,0 +1,171 @@
+import pngjs from 'pngjs';
+import sharp from 'sharp';
+import { ImageTooLargeError, InvalidImageError } from './errors.js';
+import type { InputGeometry, ModelCard } from './model-card.js';
+
+// Every input is different, so libvips' operation cache would only hold memory.
+sharp.cache(false);
+
+export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'tiff';
+
+export interface ImageLimits {
+  /** Largest accepted encoded size in bytes. */
+  maxImageBytes: number;
+  /** Largest accepted width x height, read from the header before any pixel is decoded. */
+  maxImagePixels: number;
+}
+
+/** ITU-R 601-2 luma, as Pillow's `convert('L')`: L = R*299/1000 + G*587/1000 + B*114/1000. */
+const LUMA: [number, number, number] = [0.299, 0.587, 0.114];
+
+/**
+ * Identifies the format from its magic bytes. Only formats decoded by the libraries we trust are
+ * accepted; everything else (SVG, PDF, HEIF, …) is refused before a decoder sees it.
+ */
+export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
+  const b = bytes;
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38 && (b[4] === 0x37 || b[4] === 0x39) && b[5] === 0x61) return 'gif';
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a))) return 'tiff';
+  return undefined;
+}
+
+/** Width and height from a PNG's IHDR chunk, or undefined when the header is malformed. */
+function pngSize(b: Uint8Array): { width: number; height: number } | undefined {
+  // signature (8) + chunk length (4) + "IHDR" (4) + width (4) + height (4)
+  if (b.length < 24 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return undefined;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/**
+ * Decodes and preprocesses one encoded image into the model's input layout (CHW floats), exactly as
+ * the card says: grayscale by ITU-R 601-2 luma (alpha ignored), centre crop to the model's aspect,
+ * Lanczos resize, `(invert ? 255 - v : v) * scale`.
+ *
+ * Two paths give the same pixels: a PNG already at the model's size is decoded in-process by pngjs
+ * (tens of microseconds — the common case for this model, where libvips' per-call set-up would cost
+ * ten times more); everything else goes through sharp/libvips, which streams large images and refuses
+ * over-sized ones from the header.
+ */
+export class ImagePreprocessor {
+  readonly geometry: InputGeometry;
+  private readonly scale: number;
+  private readonly invert: boolean;
+
+  constructor(
+    card: ModelCard,
+    geometry: InputGeometry,
+    private readonly limits: ImageLimits,
+  ) {
+    this.geometry = geometry;
+    this.scale = card.preprocessing.scale;
+    this.invert = card.preprocessing.invert;
+  }
+
+  /** Checks what can be checked without decoding; throws the typed error. */
+  check(bytes: Uint8Array): ImageFormat {
+    if (bytes.byteLength === 0) throw new InvalidImageError('image is empty');
+    if (bytes.byteLength > this.limits.maxImageBytes) {
+      throw new ImageTooLargeError(`image is ${bytes.byteLength} bytes; the limit is ${this.limits.maxImageBytes} bytes`);
+    }
+    const format = sniffFormat(bytes);
+    if (!format) throw new InvalidImageError('unsupported image format: expected PNG, JPEG, GIF, WebP or TIFF');
+    if (format === 'png') {
+      const size = pngSize(bytes);
+      if (!size) throw new InvalidImageError('invalid PNG: missing IHDR header');
+      this.checkPixels(size.width, size.height);
+    }
+    return format;
+  }
+
+  async preprocess(bytes: Uint8Array): Promise<Float32Array> {
+    const format = this.check(bytes);
+    if (format === 'png') {
+      const size = pngSize(bytes)!;
+      if (size.width === this.geometry.width && size.height === this.geometry.height) return this.fromPngAtModelSize(bytes);
+    }
+    return this.fromSharp(bytes);
+  }
+
+  private checkPixels(width: number, height: number): void {
+    if (width === 0 || height === 0) throw new InvalidImageError(`image has no pixels (${width}x${height})`);
+    if (width * height > this.limits.maxImagePixels) {
+      throw new ImageTooLargeError(
+        `image is ${width}x${height} = ${width * height} pixels; the limit is ${this.limits.maxImagePixels} pixels`,
+      );
+    }
+  }
+
+  private fromPngAtModelSize(bytes: Uint8Array): Float32Array {
+    let rgba: Buffer;
+    try {
+      // pngjs expands every colour type and bit depth to 8-bit RGBA, and caps inflation at the
+      // declared image size, so a zlib bomb cannot expand beyond 28x28x4 bytes.
+      rgba = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).data;
+    } catch (cause) {
+      throw new InvalidImageError(`invalid PNG: ${(cause as Error).message}`, { cause });
+    }
+    const { channels, size } = this.geometry;
+    const pixels = size / channels;
+    const out = new Float32Array(size);
+    const { scale, invert } = this;
+    if (channels === 1) {
+      for (let i = 0, p = 0; i < pixels; i++, p += 4) {
+        // Pillow's integer form of the 601-2 luma, with rounding (Convert.c L24).
+        const l = (rgba[p]! * 19595 + rgba[p + 1]! * 38470 + rgba[p + 2]! * 7471 + 0x8000) >>> 16;
+        out[i] = (invert ? 255 - l : l) * scale;
+      }
+    } else {
+      for (let i = 0, p = 0; i < pixels; i++, p += 4) {
+        for (let c = 0; c < 3; c++) {
+          const v = rgba[p + c]!;
+          out[c * pixels + i] = (invert ? 255 - v : v) * scale;
+        }
+      }
+    }
+    return out;
+  }
+
+  private async fromSharp(bytes: Uint8Array): Promise<Float32Array> {
+    const { channels, width, height, size } = this.geometry;
+    let data: Buffer;
+    try {
+      let pipeline = sharp(bytes, {
+        limitInputPixels: this.limits.maxImagePixels,
+        failOn: 'error',
+        sequentialRead: true,
+        pages: 1,
+      }).removeAlpha();
+      pipeline =
+        channels === 1
+          ? // recomb reproduces Pillow's luma exactly (libvips' own greyscale works in linear light and
+            // differs by up to 60 levels); +0.5 turns libvips' truncation into Pillow's rounding.
+            pipeline.recomb([LUMA, LUMA, LUMA]).linear(1, 0.5).extractChannel(0)
+          : pipeline.toColourspace('srgb');
+      data = await pipeline
+        .resize(width, height, { fit: 'cover', position: 'centre', kernel: 'lanczos3', fastShrinkOnLoad: false })
+        .raw()
+        .toBuffer();
+    } catch (cause) {
+      const message = (cause as Error).message ?? String(cause);
+      if (/pixel limit/i.test(message)) {
+        throw new ImageTooLargeError(`image has more than ${this.limits.maxImagePixels} pixels`, { cause });
+      }
+      throw new InvalidImageError(`could not decode image: ${message.split('\n')[0]}`, { cause });
+    }
+    if (data.length !== size) throw new InvalidImageError(`could not decode image: got ${data.length} values, expected ${size}`);
+    const out = new Float32Array(size);
+    const { scale, invert } = this;
+    const pixels = size / channels;
+    for (let i = 0; i < pixels; i++) {
+      for (let c = 0; c < channels; c++) {
+        const v = data[i * channels + c]!;
+        out[c * pixels + i] = (invert ? 255 - v : v) * scale;
+      }
+    }
+    return out;
+  }
+}
