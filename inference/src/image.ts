@@ -1,7 +1,8 @@
 import pngjs from 'pngjs';
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { ImageTooLargeError, InvalidImageError } from './errors.js';
 import type { InputGeometry, ModelCard } from './model-card.js';
+import { fitBox, resampleLanczos } from './resample.js';
 
 // Every input is different, so libvips' operation cache would only hold memory.
 sharp.cache(false);
@@ -47,8 +48,8 @@ function pngSize(b: Uint8Array): { width: number; height: number } | undefined {
  *
  * Two paths give the same pixels: a PNG already at the model's size is decoded in-process by pngjs
  * (tens of microseconds — the common case for this model, where libvips' per-call set-up would cost
- * ten times more); everything else goes through sharp/libvips, which streams large images and refuses
- * over-sized ones from the header.
+ * ten times more); everything else is decoded by sharp/libvips, which refuses over-sized images from
+ * the header, then resized by a Pillow-exact Lanczos (resample.ts).
  */
 export class ImagePreprocessor {
   readonly geometry: InputGeometry;
@@ -131,8 +132,12 @@ export class ImagePreprocessor {
 
   private async fromSharp(bytes: Uint8Array): Promise<Float32Array> {
     const { channels, width, height, size } = this.geometry;
-    let data: Buffer;
+    let decoded: { data: Buffer; info: OutputInfo };
     try {
+      // Pass 1 (libvips): decode and convert colour at full size, alpha dropped first (Pillow's
+      // convert('L') ignores alpha rather than flattening it). recomb reproduces Pillow's luma
+      // exactly (libvips' own greyscale works in linear light and differs by up to 60 levels);
+      // +0.5 turns libvips' truncation into Pillow's rounding.
       let pipeline = sharp(bytes, {
         limitInputPixels: this.limits.maxImagePixels,
         failOn: 'error',
@@ -141,14 +146,9 @@ export class ImagePreprocessor {
       }).removeAlpha();
       pipeline =
         channels === 1
-          ? // recomb reproduces Pillow's luma exactly (libvips' own greyscale works in linear light and
-            // differs by up to 60 levels); +0.5 turns libvips' truncation into Pillow's rounding.
-            pipeline.recomb([LUMA, LUMA, LUMA]).linear(1, 0.5).extractChannel(0)
+          ? pipeline.recomb([LUMA, LUMA, LUMA]).linear(1, 0.5).extractChannel(0)
           : pipeline.toColourspace('srgb');
-      data = await pipeline
-        .resize(width, height, { fit: 'cover', position: 'centre', kernel: 'lanczos3', fastShrinkOnLoad: false })
-        .raw()
-        .toBuffer();
+      decoded = await pipeline.raw().toBuffer({ resolveWithObject: true });
     } catch (cause) {
       const message = (cause as Error).message ?? String(cause);
       if (/pixel limit/i.test(message)) {
@@ -156,13 +156,22 @@ export class ImagePreprocessor {
       }
       throw new InvalidImageError(`could not decode image: ${message.split('\n')[0]}`, { cause });
     }
-    if (data.length !== size) throw new InvalidImageError(`could not decode image: got ${data.length} values, expected ${size}`);
+    const { data, info } = decoded;
+    if (info.channels !== channels) throw new InvalidImageError(`could not decode image: got ${info.channels} channels, expected ${channels}`);
+    // Pass 2: Pillow's ImageOps.fit(…, LANCZOS), channel by channel.
+    const box = fitBox(info.width, info.height, width, height);
+    const pixels = size / channels;
     const out = new Float32Array(size);
     const { scale, invert } = this;
-    const pixels = size / channels;
-    for (let i = 0; i < pixels; i++) {
-      for (let c = 0; c < channels; c++) {
-        const v = data[i * channels + c]!;
+    for (let c = 0; c < channels; c++) {
+      let plane: Uint8Array = data;
+      if (channels > 1) {
+        plane = new Uint8Array(info.width * info.height);
+        for (let i = 0; i < plane.length; i++) plane[i] = data[i * channels + c]!;
+      }
+      const resized = resampleLanczos(plane, info.width, info.height, width, height, box);
+      for (let i = 0; i < pixels; i++) {
+        const v = resized[i]!;
         out[c * pixels + i] = (invert ? 255 - v : v) * scale;
       }
     }
