@@ -1,0 +1,83 @@
+/**
+ * The inference core against raw onnxruntime-node on the same model, in the same run:
+ * images/s at batch 1 and batch 32, and the core's decode + preprocess cost per image.
+ */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { Classifier, ImagePreprocessor, inputGeometry } from '@model-deploy/inference';
+
+const modelDir = resolve(import.meta.dirname, '../model');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+
+/** Calls fn repeatedly for about `seconds` (after a short warm-up); returns calls per second. */
+async function rate(fn: () => Promise<unknown>, seconds = SECONDS): Promise<number> {
+  const warmUntil = performance.now() + 300;
+  while (performance.now() < warmUntil) await fn();
+  let calls = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end) {
+    await fn();
+    calls++;
+  }
+  return (calls * 1000) / (performance.now() - start);
+}
+
+export async function run(): Promise<void> {
+  const threads = Number(process.env.INTRA_OP_THREADS ?? availableParallelism());
+  const samples = JSON.parse(await readFile(join(modelDir, 'samples/labels.json'), 'utf8')) as Record<string, string>;
+  const pngs = await Promise.all(Object.keys(samples).filter((f) => f.endsWith('.png')).map((f) => readFile(join(modelDir, 'samples', f))));
+  const classifier = await Classifier.load({ modelDir, intraOpThreads: threads, maxBatchWaitMs: 0 });
+  const { card } = classifier;
+  const geometry = inputGeometry(card);
+  const session = await ort.InferenceSession.create(join(modelDir, card.file), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const preprocessor = new ImagePreprocessor(card, geometry, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
+  const tensors = await Promise.all(pngs.map((p) => preprocessor.preprocess(p)));
+  const batchOf = (n: number) => {
+    const data = new Float32Array(n * geometry.size);
+    for (let i = 0; i < n; i++) data.set(tensors[i % tensors.length]!, i * geometry.size);
+    return new ort.Tensor('float32', data, [n, geometry.channels, geometry.height, geometry.width]);
+  };
+  const feeds1 = { [card.input.name]: batchOf(1) };
+  const feeds32 = { [card.input.name]: batchOf(32) };
+  const batch32 = Array.from({ length: 32 }, (_, i) => pngs[i % pngs.length]!);
+
+  const raw1 = await rate(() => session.run(feeds1));
+  const core1 = await rate(() => classifier.classify(pngs[0]!));
+  const raw32 = 32 * (await rate(() => session.run(feeds32)));
+  const core32 = 32 * (await rate(() => classifier.classifyAll(batch32)));
+
+  console.log(`intra-op threads: ${threads}; model ${card.name} ${card.version}; ${SECONDS}s per figure`);
+  console.log('| path | batch | images/s | core / raw |');
+  console.log('|---|---:|---:|---:|');
+  console.log(`| raw onnxruntime-node (preprocessed tensors) | 1 | ${raw1.toFixed(0)} | |`);
+  console.log(`| core: classify(PNG) incl. decode + preprocess | 1 | ${core1.toFixed(0)} | ${(core1 / raw1).toFixed(2)} |`);
+  console.log(`| raw onnxruntime-node (preprocessed tensors) | 32 | ${raw32.toFixed(0)} | |`);
+  console.log(`| core: classifyAll(32 PNGs) incl. decode + preprocess | 32 | ${core32.toFixed(0)} | ${(core32 / raw32).toFixed(2)} |`);
+
+  // Decode + preprocess alone, per image, by input kind.
+  const jpeg28 = await sharp(pngs[0]!).jpeg({ quality: 95 }).toBuffer();
+  const photo = await readFile(join(modelDir, 'samples/sneaker-photo.jpg'));
+  const big = await sharp(photo).resize(1280, 960, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+  console.log('\n| input | decode + preprocess µs/image (one at a time) |');
+  console.log('|---|---:|');
+  for (const [name, bytes] of [
+    ['28x28 PNG (in-process path)', pngs[0]!],
+    ['28x28 JPEG (libvips path)', jpeg28],
+    ['224x160 RGB JPEG (sneaker-photo.jpg)', photo],
+    ['1280x960 RGB JPEG', big],
+  ] as const) {
+    const perSecond = await rate(() => preprocessor.preprocess(bytes), Math.min(SECONDS, 2));
+    console.log(`| ${name} | ${(1e6 / perSecond).toFixed(0)} |`);
+  }
+  await classifier.close();
+  await session.release();
+}
