@@ -1,0 +1,236 @@
+/**
+ * The service's configuration: read from the environment once, at start-up, and validated against one
+ * schema. This is the only file that looks at `process.env` (server.ts passes it in). A bad value
+ * fails with a sentence naming the variable and what was expected; API keys are never echoed.
+ */
+import { fileURLToPath } from 'node:url';
+import { envSchema } from 'env-schema';
+
+/** Thrown for any configuration problem; the message is meant for the operator as is. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** How requests to the scoring and V2 model routes are authenticated. */
+export type AuthConfig =
+  | { mode: 'disabled'; reason: 'SCORING_AUTH=disabled' | 'local run without keys' }
+  | { mode: 'keys'; keys: string[] }
+  | { mode: 'key-file'; file: string; reloadMs: number };
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  modelDir: string;
+  auth: AuthConfig;
+  /** Knobs passed to the inference core's Classifier.load. */
+  inference: {
+    maxBatchSize: number;
+    maxBatchWaitMs: number;
+    maxQueue: number;
+    maxImageBytes: number;
+    maxImagePixels: number;
+    /** undefined = the core's default. */
+    intraOpThreads: number | undefined;
+  };
+  limits: { maxImagesPerRequest: number; bodyLimitBytes: number };
+  shutdown: { graceMs: number; delayMs: number };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Requests slower than this are logged at warn level (all others only at debug). */
+  slowRequestMs: number;
+  /** undefined = Application Insights telemetry off. */
+  appInsightsConnectionString: string | undefined;
+}
+
+const MiB = 1024 * 1024;
+
+// The repository's model/ relative to this file (src/ or dist/ → ../../model); in the image the same
+// relative path lands on /app/model.
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../model', import.meta.url));
+
+interface VarSpec {
+  schema: Record<string, unknown>;
+  /** Completes "X must be …" in error messages. */
+  expected: string;
+  /** Never echo the value (keys, connection strings). */
+  secret?: boolean;
+}
+
+const int = (min: number, max: number, dflt?: number): Record<string, unknown> => ({
+  type: 'integer',
+  minimum: min,
+  maximum: max,
+  ...(dflt === undefined ? {} : { default: dflt }),
+});
+
+/** Every variable the service reads, with its schema and the phrase used when it is wrong. */
+export const ENV_VARS: Record<string, VarSpec> = {
+  PORT: { schema: int(1, 65535, 5001), expected: 'an integer between 1 and 65535' },
+  HOST: { schema: { type: 'string', minLength: 1, default: '127.0.0.1' }, expected: 'a host name or IP address' },
+  MODEL_DIR: { schema: { type: 'string', minLength: 1 }, expected: 'a directory holding model.onnx and card.json' },
+  SCORING_API_KEYS: {
+    schema: { type: 'string' },
+    expected: 'a comma-separated list of keys (primary first)',
+    secret: true,
+  },
+  SCORING_API_KEYS_FILE: { schema: { type: 'string', minLength: 1 }, expected: 'the path of a file holding the keys' },
+  SCORING_API_KEYS_RELOAD_MS: {
+    schema: int(100, 3_600_000, 2000),
+    expected: 'an integer number of milliseconds between 100 and 3600000',
+  },
+  SCORING_AUTH: { schema: { type: 'string', enum: ['enabled', 'disabled'], default: 'enabled' }, expected: '"enabled" or "disabled"' },
+  BATCH_MAX_SIZE: { schema: int(1, 1024, 32), expected: 'an integer between 1 and 1024' },
+  BATCH_MAX_WAIT_MS: { schema: { type: 'number', minimum: 0, maximum: 1000, default: 2 }, expected: 'a number of milliseconds between 0 and 1000' },
+  QUEUE_MAX: { schema: int(1, 1_000_000, 512), expected: 'an integer between 1 and 1000000' },
+  MAX_IMAGE_BYTES: { schema: int(1024, 256 * MiB, 8 * MiB), expected: 'an integer number of bytes between 1024 and 268435456' },
+  MAX_IMAGE_PIXELS: { schema: int(784, 1_000_000_000, 40_000_000), expected: 'an integer between 784 and 1000000000' },
+  MAX_IMAGES_PER_REQUEST: { schema: int(1, 10_000, 64), expected: 'an integer between 1 and 10000' },
+  BODY_LIMIT_BYTES: { schema: int(1024, 1024 * MiB, 16 * MiB), expected: 'an integer number of bytes between 1024 and 1073741824' },
+  INTRA_OP_THREADS: { schema: int(1, 256), expected: 'an integer between 1 and 256' },
+  SHUTDOWN_GRACE_MS: { schema: int(1000, 3_600_000, 20_000), expected: 'an integer number of milliseconds between 1000 and 3600000' },
+  SHUTDOWN_DELAY_MS: { schema: int(0, 3_600_000, 2000), expected: 'an integer number of milliseconds between 0 and 3600000' },
+  SLOW_REQUEST_MS: { schema: int(1, 3_600_000, 1000), expected: 'an integer number of milliseconds between 1 and 3600000' },
+  LOG_LEVEL: {
+    schema: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    expected: 'one of fatal, error, warn, info, debug, trace, silent',
+  },
+  APPLICATIONINSIGHTS_CONNECTION_STRING: {
+    schema: { type: 'string', pattern: '(^|;)\\s*(InstrumentationKey|IngestionEndpoint)\\s*=' },
+    expected: 'an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)',
+    secret: true,
+  },
+};
+
+const schema = {
+  type: 'object',
+  properties: Object.fromEntries(Object.entries(ENV_VARS).map(([name, spec]) => [name, spec.schema])),
+};
+
+interface RawEnv {
+  PORT: number;
+  HOST: string;
+  MODEL_DIR?: string;
+  SCORING_API_KEYS?: string;
+  SCORING_API_KEYS_FILE?: string;
+  SCORING_API_KEYS_RELOAD_MS: number;
+  SCORING_AUTH: 'enabled' | 'disabled';
+  BATCH_MAX_SIZE: number;
+  BATCH_MAX_WAIT_MS: number;
+  QUEUE_MAX: number;
+  MAX_IMAGE_BYTES: number;
+  MAX_IMAGE_PIXELS: number;
+  MAX_IMAGES_PER_REQUEST: number;
+  BODY_LIMIT_BYTES: number;
+  INTRA_OP_THREADS?: number;
+  SHUTDOWN_GRACE_MS: number;
+  SHUTDOWN_DELAY_MS: number;
+  SLOW_REQUEST_MS: number;
+  LOG_LEVEL: ServiceConfig['logLevel'];
+  APPLICATIONINSIGHTS_CONNECTION_STRING?: string;
+}
+
+interface AjvLikeError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+/** Splits a key list (commas, whitespace or new lines) into keys; empty entries are dropped. */
+export function parseKeyList(text: string): string[] {
+  return text.split(/[\s,]+/).filter((k) => k.length > 0);
+}
+
+export interface LoadConfigOptions {
+  /**
+   * A developer's local run (`npm start`): with no key configured, serve without auth and warn,
+   * instead of refusing to start. Containers never pass this.
+   */
+  local?: boolean;
+}
+
+/**
+ * Validates the environment and returns the typed configuration; throws ConfigError otherwise.
+ * Empty variables count as unset (Kubernetes renders optional values as "").
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = {}): ServiceConfig {
+  const data: Record<string, string> = {};
+  for (const name of Object.keys(ENV_VARS)) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') data[name] = value.trim();
+  }
+
+  let raw: RawEnv;
+  try {
+    raw = envSchema<RawEnv>({ schema, data, env: false });
+  } catch (err) {
+    const errors = (err as { errors?: AjvLikeError[] }).errors;
+    if (!errors) throw err;
+    throw new ConfigError(errors.map((e) => describe(e, data)).join('\n'));
+  }
+
+  const keysText = raw.SCORING_API_KEYS;
+  const keyFile = raw.SCORING_API_KEYS_FILE;
+  if (keysText !== undefined && keyFile !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration: set only one of SCORING_API_KEYS and SCORING_API_KEYS_FILE (both are set)',
+    );
+  }
+  let auth: AuthConfig;
+  if (raw.SCORING_AUTH === 'disabled') {
+    auth = { mode: 'disabled', reason: 'SCORING_AUTH=disabled' };
+  } else if (keyFile !== undefined) {
+    auth = { mode: 'key-file', file: keyFile, reloadMs: raw.SCORING_API_KEYS_RELOAD_MS };
+  } else if (keysText !== undefined && parseKeyList(keysText).length > 0) {
+    auth = { mode: 'keys', keys: parseKeyList(keysText) };
+  } else if (options.local) {
+    auth = { mode: 'disabled', reason: 'local run without keys' };
+  } else {
+    throw new ConfigError(
+      'Invalid configuration: no API key configured: set SCORING_API_KEYS (comma-separated keys, primary first) ' +
+        'or SCORING_API_KEYS_FILE (a file with the keys), or set SCORING_AUTH=disabled to serve without authentication',
+    );
+  }
+
+  if (raw.QUEUE_MAX < raw.MAX_IMAGES_PER_REQUEST) {
+    throw new ConfigError(
+      `Invalid configuration: QUEUE_MAX (${raw.QUEUE_MAX}) must be at least MAX_IMAGES_PER_REQUEST ` +
+        `(${raw.MAX_IMAGES_PER_REQUEST}), or a request of the maximum size could never be admitted`,
+    );
+  }
+  if (raw.SHUTDOWN_DELAY_MS >= raw.SHUTDOWN_GRACE_MS) {
+    throw new ConfigError(
+      `Invalid configuration: SHUTDOWN_DELAY_MS (${raw.SHUTDOWN_DELAY_MS}) must be less than SHUTDOWN_GRACE_MS ` +
+        `(${raw.SHUTDOWN_GRACE_MS}), or in-flight requests get no time to finish`,
+    );
+  }
+
+  return {
+    port: raw.PORT,
+    host: raw.HOST,
+    modelDir: raw.MODEL_DIR ?? DEFAULT_MODEL_DIR,
+    auth,
+    inference: {
+      maxBatchSize: raw.BATCH_MAX_SIZE,
+      maxBatchWaitMs: raw.BATCH_MAX_WAIT_MS,
+      maxQueue: raw.QUEUE_MAX,
+      maxImageBytes: raw.MAX_IMAGE_BYTES,
+      maxImagePixels: raw.MAX_IMAGE_PIXELS,
+      intraOpThreads: raw.INTRA_OP_THREADS,
+    },
+    limits: { maxImagesPerRequest: raw.MAX_IMAGES_PER_REQUEST, bodyLimitBytes: raw.BODY_LIMIT_BYTES },
+    shutdown: { graceMs: raw.SHUTDOWN_GRACE_MS, delayMs: raw.SHUTDOWN_DELAY_MS },
+    logLevel: raw.LOG_LEVEL,
+    slowRequestMs: raw.SLOW_REQUEST_MS,
+    appInsightsConnectionString: raw.APPLICATIONINSIGHTS_CONNECTION_STRING,
+  };
+}
+
+function describe(error: AjvLikeError, data: Record<string, string>): string {
+  const name = error.instancePath.replace(/^\//, '') || String(error.params.additionalProperty ?? 'environment');
+  const spec = ENV_VARS[name];
+  if (!spec) return `Invalid configuration: ${name} is not valid`;
+  const got = spec.secret ? '' : ` (got ${JSON.stringify(data[name] ?? '')})`;
+  return `Invalid configuration: ${name} must be ${spec.expected}${got}`;
+}

@@ -1,0 +1,132 @@
+/**
+ * The scoring service process: read the configuration, start telemetry, build the app, listen, load
+ * the model (readiness turns true once it is loaded, verified and warmed), and shut down cleanly on
+ * SIGTERM/SIGINT.
+ *
+ *   node scoring-service/dist/server.js            # containers: refuses to start without API keys
+ *   node scoring-service/dist/server.js --local    # npm start: no key configured → auth off, with a warning
+ *
+ * Fastify (and so node:http's users) is imported only after Application Insights has been started,
+ * so its HTTP instrumentation sees every request; hence the dynamic imports below.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
+import type { Classifier as LoadedClassifier } from '@model-deploy/inference';
+import type { AuthSettings } from './app.js';
+import type { KeyRing as KeyRingType } from './key-ring.js';
+import type { Telemetry } from './telemetry.js';
+
+const SERVICE_NAME = 'scoring-service';
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+let config: ServiceConfig;
+try {
+  config = loadConfig(process.env, { local: process.argv.includes('--local') });
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message);
+  throw err;
+}
+
+let telemetry: Telemetry | undefined;
+if (config.appInsightsConnectionString !== undefined) {
+  const { startTelemetry } = await import('./telemetry.js');
+  telemetry = startTelemetry(config.appInsightsConnectionString, SERVICE_NAME);
+}
+
+const { KeyRing } = await import('./key-ring.js');
+const { createServiceMetrics } = await import('./metrics.js');
+const { buildApp } = await import('./app.js');
+const { Classifier } = await import('@model-deploy/inference');
+
+let keyRing: KeyRingType | undefined;
+let auth: AuthSettings;
+try {
+  if (config.auth.mode === 'keys') keyRing = new KeyRing(config.auth.keys);
+  else if (config.auth.mode === 'key-file') keyRing = KeyRing.fromFile(config.auth.file, config.auth.reloadMs);
+  auth = keyRing ? { mode: 'bearer', keys: keyRing } : { mode: 'disabled' };
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message);
+  throw err;
+}
+
+const metrics = createServiceMetrics({ maxBatchSize: config.inference.maxBatchSize });
+const loading = Classifier.load({ modelDir: config.modelDir, ...config.inference, observer: metrics.classifierObserver });
+let loaded: LoadedClassifier | undefined;
+// Failures are reported below once the app (and its logger) exists; this keeps them from being "unhandled".
+loading.then((c) => (loaded = c)).catch(() => undefined);
+
+const app = await buildApp({
+  classifier: loading,
+  auth,
+  logger: { level: config.logLevel },
+  metrics,
+  limits: config.limits,
+  slowRequestMs: config.slowRequestMs,
+});
+telemetry?.instrument(app);
+keyRing?.setLogger(app.log);
+
+if (config.auth.mode === 'disabled') {
+  app.log.warn(
+    config.auth.reason === 'SCORING_AUTH=disabled'
+      ? 'authentication is disabled (SCORING_AUTH=disabled): anyone who can reach the service can score'
+      : 'no API key configured: serving WITHOUT authentication for this local run (set SCORING_API_KEYS to require keys)',
+  );
+} else {
+  app.log.info(
+    { keys: keyRing?.size, source: config.auth.mode === 'key-file' ? 'SCORING_API_KEYS_FILE' : 'SCORING_API_KEYS' },
+    'bearer-key authentication on',
+  );
+}
+app.log.info({ telemetry: telemetry ? 'application-insights' : 'off' }, 'telemetry');
+
+let stopping = false;
+async function shutdown(signal: NodeJS.Signals | 'model-load-failure'): Promise<void> {
+  if (stopping) {
+    app.log.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  stopping = true;
+  const exitCode = signal === 'model-load-failure' ? 1 : 0;
+  app.scoring.drain();
+  const { graceMs, delayMs } = config.shutdown;
+  app.log.info({ signal, delayMs, graceMs }, 'shutting down: readiness is false; finishing in-flight requests');
+  setTimeout(() => {
+    app.log.error({ graceMs }, 'shutdown grace period exceeded; exiting');
+    process.exit(1);
+  }, graceMs).unref();
+  // Under Kubernetes, endpoints learn of the unready pod a moment after SIGTERM: keep serving meanwhile.
+  if (signal === 'SIGTERM' && delayMs > 0) await sleep(delayMs);
+  await app.close(); // stops accepting connections, waits for in-flight requests
+  await loaded?.close();
+  keyRing?.close();
+  await telemetry?.shutdown().catch((err: unknown) => app.log.warn({ err }, 'telemetry flush failed'));
+  app.log.info({ exitCode }, 'stopped');
+  process.exit(exitCode);
+}
+process.on('SIGTERM', (signal) => void shutdown(signal));
+process.on('SIGINT', (signal) => void shutdown(signal));
+
+try {
+  await app.listen({ port: config.port, host: config.host });
+} catch (err) {
+  app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}`);
+  process.exit(1);
+}
+
+loading.then(
+  (classifier) => {
+    app.log.info(
+      { model: classifier.card.name, version: classifier.card.version, sha256: classifier.card.sha256, modelDir: config.modelDir },
+      'model loaded, verified and warmed: ready',
+    );
+  },
+  (err: unknown) => {
+    app.log.fatal({ err, modelDir: config.modelDir }, `cannot load the model: ${(err as Error).message}`);
+    void shutdown('model-load-failure');
+  },
+);
