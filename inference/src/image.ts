@@ -16,9 +16,6 @@ export interface ImageLimits {
   maxImagePixels: number;
 }
 
-/** ITU-R 601-2 luma, as Pillow's `convert('L')`: L = R*299/1000 + G*587/1000 + B*114/1000. */
-const LUMA: [number, number, number] = [0.299, 0.587, 0.114];
-
 /**
  * Identifies the format from its magic bytes. Only formats decoded by the libraries we trust are
  * accepted; everything else (SVG, PDF, HEIF, …) is refused before a decoder sees it.
@@ -114,11 +111,8 @@ export class ImagePreprocessor {
     const out = new Float32Array(size);
     const { scale, invert } = this;
     if (channels === 1) {
-      for (let i = 0, p = 0; i < pixels; i++, p += 4) {
-        // Pillow's integer form of the 601-2 luma, with rounding (Convert.c L24).
-        const l = (rgba[p]! * 19595 + rgba[p + 1]! * 38470 + rgba[p + 2]! * 7471 + 0x8000) >>> 16;
-        out[i] = (invert ? 255 - l : l) * scale;
-      }
+      const l = luma(rgba, pixels, 4);
+      for (let i = 0; i < pixels; i++) out[i] = (invert ? 255 - l[i]! : l[i]!) * scale;
     } else {
       for (let i = 0, p = 0; i < pixels; i++, p += 4) {
         for (let c = 0; c < 3; c++) {
@@ -134,20 +128,16 @@ export class ImagePreprocessor {
     const { channels, width, height, size } = this.geometry;
     let decoded: { data: Buffer; info: OutputInfo };
     try {
-      // Pass 1 (libvips): decode and convert colour at full size, alpha dropped first (Pillow's
-      // convert('L') ignores alpha rather than flattening it). recomb reproduces Pillow's luma
-      // exactly (libvips' own greyscale works in linear light and differs by up to 60 levels);
-      // +0.5 turns libvips' truncation into Pillow's rounding.
-      let pipeline = sharp(bytes, {
+      // Pass 1 (libvips): decode to 8-bit sRGB at full size, alpha dropped (Pillow's convert('L')
+      // ignores alpha rather than flattening it).
+      const pipeline = sharp(bytes, {
         limitInputPixels: this.limits.maxImagePixels,
         failOn: 'error',
         sequentialRead: true,
         pages: 1,
-      }).removeAlpha();
-      pipeline =
-        channels === 1
-          ? pipeline.recomb([LUMA, LUMA, LUMA]).linear(1, 0.5).extractChannel(0)
-          : pipeline.toColourspace('srgb');
+      })
+        .removeAlpha()
+        .toColourspace('srgb');
       decoded = await pipeline.raw().toBuffer({ resolveWithObject: true });
     } catch (cause) {
       const message = (cause as Error).message ?? String(cause);
@@ -157,19 +147,15 @@ export class ImagePreprocessor {
       throw new InvalidImageError(`could not decode image: ${message.split('\n')[0]}`, { cause });
     }
     const { data, info } = decoded;
-    if (info.channels !== channels) throw new InvalidImageError(`could not decode image: got ${info.channels} channels, expected ${channels}`);
+    if (info.channels !== 3) throw new InvalidImageError(`could not decode image: got ${info.channels} channels`);
+    const planes = channels === 1 ? [luma(data, info.width * info.height)] : [0, 1, 2].map((c) => plane(data, c, info.width * info.height));
     // Pass 2: Pillow's ImageOps.fit(…, LANCZOS), channel by channel.
     const box = fitBox(info.width, info.height, width, height);
     const pixels = size / channels;
     const out = new Float32Array(size);
     const { scale, invert } = this;
     for (let c = 0; c < channels; c++) {
-      let plane: Uint8Array = data;
-      if (channels > 1) {
-        plane = new Uint8Array(info.width * info.height);
-        for (let i = 0; i < plane.length; i++) plane[i] = data[i * channels + c]!;
-      }
-      const resized = resampleLanczos(plane, info.width, info.height, width, height, box);
+      const resized = resampleLanczos(planes[c]!, info.width, info.height, width, height, box);
       for (let i = 0; i < pixels; i++) {
         const v = resized[i]!;
         out[c * pixels + i] = (invert ? 255 - v : v) * scale;
@@ -177,4 +163,23 @@ export class ImagePreprocessor {
     }
     return out;
   }
+}
+
+/**
+ * ITU-R 601-2 luma as Pillow's convert('L') computes it from interleaved RGB(A), in its integer form with rounding (Convert.c L24).
+ * libvips' own greyscale works in linear light (up to 60 levels off), and its recomb is exact but
+ * twice as slow as this loop.
+ */
+function luma(rgb: Uint8Array, pixels: number, stride = 3): Uint8Array {
+  const out = new Uint8Array(pixels);
+  for (let i = 0, p = 0; i < pixels; i++, p += stride) {
+    out[i] = (rgb[p]! * 19595 + rgb[p + 1]! * 38470 + rgb[p + 2]! * 7471 + 0x8000) >>> 16;
+  }
+  return out;
+}
+
+function plane(rgb: Uint8Array, channel: number, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels);
+  for (let i = 0; i < pixels; i++) out[i] = rgb[i * 3 + channel]!;
+  return out;
 }
