@@ -21,6 +21,8 @@ export type { ClassifierSource, ScoringClassifier } from './classifier.js';
 export { ConfigError, DEFAULT_MODEL_DIR, ENV_VARS, loadConfig, parseKeyList } from './config.js';
 export type { AuthConfig, LoadConfigOptions, ServiceConfig } from './config.js';
 export { HttpError, STATUS_BY_CORE_CODE } from './errors.js';
+// The edge module decodes the seed's JSON format in input messages with the same code.
+export { decodeBase64Image, quoteName } from './images.js';
 export { KeyRing } from './key-ring.js';
 export { createServiceMetrics } from './metrics.js';
 export type { ServiceMetrics, ServiceMetricsOptions } from './metrics.js';
