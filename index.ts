@@ -1,0 +1,135 @@
+// Composition root of the stack: read the config once, create one component per concern, export
+// what users need (the scoring URL and its keys, the registry, the images, the edge fleet).
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import * as authorization from '@pulumi/azure-native/authorization';
+import * as resources from '@pulumi/azure-native/resources';
+import * as random from '@pulumi/random';
+import { readConfig } from './infra/config';
+import { Cluster } from './infra/cluster';
+import { EdgeFleet } from './infra/edge-fleet';
+import { ContainerImages } from './infra/images';
+import { imageTagFor, readModelCard } from './infra/model-card';
+import { ModelStore } from './infra/model-store';
+import { Monitoring } from './infra/monitoring';
+import { azureName, componentTags, type AzureNameKind } from './infra/naming';
+import { EDGE_REPOSITORY, Registry, SCORING_REPOSITORY } from './infra/registry';
+import { ScoringWorkload } from './infra/scoring-workload';
+
+/** Azure Resource Manager of the public cloud (token passwords are generated through it). */
+const ARM_ENDPOINT = 'https://management.azure.com';
+const SUFFIX_LENGTH = 6;
+
+const cfg = readConfig();
+const repoRoot = __dirname;
+const modelDir = path.resolve(repoRoot, cfg.modelDir);
+const card = readModelCard(modelDir);
+
+// Fail before creating anything if a name would break Azure's rules (the suffix is random, its shape is not).
+const kinds: AzureNameKind[] = ['resourceGroup', 'storageAccount', 'containerRegistry', 'kubernetesCluster', 'logAnalytics', 'appInsights', 'iotHub'];
+for (const kind of kinds) azureName(kind, cfg.namePrefix, cfg.environment, 'a'.repeat(SUFFIX_LENGTH));
+
+// Globally unique names (storage, registry, hub, DNS label) carry a random suffix that is fixed per stack.
+const suffix = new random.RandomString('name-suffix', { length: SUFFIX_LENGTH, special: false, upper: false, numeric: true });
+const globalName = (kind: AzureNameKind) => suffix.result.apply((s) => azureName(kind, cfg.namePrefix, cfg.environment, s));
+const tags = (component: string) => componentTags(cfg.tags, component);
+
+const client = authorization.getClientConfigOutput();
+const armToken = pulumi.secret(authorization.getClientTokenOutput().token);
+
+const resourceGroup = new resources.ResourceGroup('resource-group', {
+  resourceGroupName: azureName('resourceGroup', cfg.namePrefix, cfg.environment, ''),
+  location: cfg.location,
+  tags: tags('resource-group'),
+});
+const common = { resourceGroupName: resourceGroup.name, location: resourceGroup.location };
+
+const monitoring = new Monitoring('monitoring', {
+  ...common,
+  namePrefix: cfg.namePrefix,
+  environment: cfg.environment,
+  retentionDays: cfg.logRetentionDays,
+  tags: tags('monitoring'),
+});
+
+const modelStore = new ModelStore('model-store', {
+  ...common,
+  accountName: globalName('storageAccount'),
+  sku: cfg.storageSku,
+  modelDir,
+  card,
+  tags: tags('model-store'),
+});
+
+const registry = new Registry('registry', {
+  ...common,
+  registryName: globalName('containerRegistry'),
+  sku: cfg.acrSku,
+  armEndpoint: ARM_ENDPOINT,
+  armToken,
+  tags: tags('registry'),
+});
+
+const images = new ContainerImages('images', {
+  context: repoRoot,
+  registry: registry.pushCredentials,
+  tag: imageTagFor(card.version),
+  buildArgs: {},
+  images: {
+    scoring: { repository: SCORING_REPOSITORY, dockerfile: 'scoring-service/Dockerfile', platform: cfg.imagePlatform },
+    edge: { repository: EDGE_REPOSITORY, dockerfile: 'edge-module/Dockerfile', platform: cfg.edge.imagePlatform },
+  },
+});
+
+const cluster = new Cluster('cluster', {
+  ...common,
+  clusterName: azureName('kubernetesCluster', cfg.namePrefix, cfg.environment, ''),
+  aks: cfg.aks,
+  logAnalyticsWorkspaceId: monitoring.workspaceId,
+  registryId: registry.registryId,
+  subscriptionId: client.subscriptionId,
+  tags: tags('cluster'),
+});
+
+const scoring = new ScoringWorkload('scoring', {
+  provider: cluster.provider,
+  scoring: cfg.scoring,
+  image: images.scoringImage,
+  appInsightsConnectionString: monitoring.appInsightsConnectionString,
+  dnsLabel: pulumi.interpolate`${cfg.namePrefix}-${cfg.environment}-scoring-${suffix.result}`,
+  location: resourceGroup.location,
+  zonal: cfg.aks.zones.length > 1,
+  model: card,
+  dependsOn: [cluster.acrPull],
+});
+
+const edge = new EdgeFleet('edge', {
+  ...common,
+  hubName: globalName('iotHub'),
+  iotHub: cfg.iotHub,
+  edge: cfg.edge,
+  moduleImage: images.edgeImage,
+  registry: registry.edgePullCredentials,
+  namePrefix: cfg.namePrefix,
+  environment: cfg.environment,
+  labels: { modelName: card.name, modelVersion: card.version, stack: cfg.stack },
+  tags: tags('edge'),
+});
+
+export const resourceGroupName = resourceGroup.name;
+export const scoringUrl = scoring.scoringUrl;
+export const scoringPrimaryKey = scoring.primaryKey;
+export const scoringSecondaryKey = scoring.secondaryKey;
+export const kubeconfig = cluster.kubeconfig;
+export const aksClusterName = cluster.clusterName;
+export const registryLoginServer = registry.loginServer;
+export const scoringImage = images.scoringImage;
+export const edgeImage = images.edgeImage;
+export const modelBlobUrl = modelStore.modelBlobUrl;
+export const appInsightsName = monitoring.appInsightsName;
+export const iotHubName = edge.hubName;
+export const iotHubHostName = edge.hostName;
+export const edgeDeviceIds = edge.deviceIds;
+export const edgeDeviceConnectionStrings = edge.deviceConnectionStrings;
+export const edgeDeploymentId = edge.deploymentId;
+export const edgeDeploymentManifest = edge.manifestJson;

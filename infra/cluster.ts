@@ -1,0 +1,128 @@
+// AKS: managed identity, Kubernetes RBAC, Container Insights into the Log Analytics workspace, one
+// autoscaling node pool (zonal where configured), Azure CNI overlay with Cilium (so NetworkPolicy is
+// enforced), and the kubelet identity allowed to pull from the registry (AcrPull: no pull secrets).
+import * as pulumi from '@pulumi/pulumi';
+import * as authorization from '@pulumi/azure-native/authorization';
+import * as containerservice from '@pulumi/azure-native/containerservice';
+import * as k8s from '@pulumi/kubernetes';
+import type { AksConfig } from './config';
+
+/** Built-in role "AcrPull". */
+export const ACR_PULL_ROLE_ID = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
+
+export interface ClusterArgs {
+  resourceGroupName: pulumi.Input<string>;
+  location: pulumi.Input<string>;
+  clusterName: string;
+  aks: AksConfig;
+  /** Resource id of the Log Analytics workspace Container Insights writes to. */
+  logAnalyticsWorkspaceId: pulumi.Input<string>;
+  /** Resource id of the registry the kubelet pulls from. */
+  registryId: pulumi.Input<string>;
+  subscriptionId: pulumi.Input<string>;
+  tags: Record<string, string>;
+}
+
+export class Cluster extends pulumi.ComponentResource {
+  readonly clusterName: pulumi.Output<string>;
+  /** Secret. */
+  readonly kubeconfig: pulumi.Output<string>;
+  /** Kubernetes provider bound to this cluster's credentials. */
+  readonly provider: k8s.Provider;
+  readonly kubeletObjectId: pulumi.Output<string>;
+  /** AcrPull for the kubelet: workloads pulling from the registry depend on it. */
+  readonly acrPull: authorization.RoleAssignment;
+
+  constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('model-deploy:infra:Cluster', name, {}, opts);
+    const a = args.aks;
+    if (a.maxCount < a.minCount) {
+      throw new Error(`Cluster ${name}: aks.maxCount (${a.maxCount}) is below aks.minCount (${a.minCount}).`);
+    }
+    const cluster = new containerservice.ManagedCluster(
+      `${name}-aks`,
+      {
+        resourceName: args.clusterName,
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        dnsPrefix: args.clusterName,
+        ...(a.kubernetesVersion ? { kubernetesVersion: a.kubernetesVersion } : {}),
+        sku: { name: 'Base', tier: a.skuTier },
+        identity: { type: 'SystemAssigned' },
+        enableRBAC: true,
+        oidcIssuerProfile: { enabled: true },
+        securityProfile: { workloadIdentity: { enabled: true } },
+        autoUpgradeProfile: { upgradeChannel: 'patch', nodeOSUpgradeChannel: 'NodeImage' },
+        agentPoolProfiles: [
+          {
+            name: 'system',
+            mode: 'System',
+            osType: 'Linux',
+            osSKU: 'AzureLinux',
+            type: 'VirtualMachineScaleSets',
+            vmSize: a.vmSize,
+            osDiskSizeGB: a.osDiskSizeGb,
+            enableAutoScaling: true,
+            count: a.minCount,
+            minCount: a.minCount,
+            maxCount: a.maxCount,
+            ...(a.zones.length > 0 ? { availabilityZones: a.zones } : {}),
+            upgradeSettings: { maxSurge: '33%' },
+          },
+        ],
+        networkProfile: {
+          networkPlugin: 'azure',
+          networkPluginMode: 'overlay',
+          networkDataplane: 'cilium',
+          networkPolicy: 'cilium',
+          loadBalancerSku: 'standard',
+        },
+        addonProfiles: {
+          omsagent: {
+            enabled: true,
+            config: { logAnalyticsWorkspaceResourceID: args.logAnalyticsWorkspaceId, useAADAuth: 'true' },
+          },
+        },
+        tags: args.tags,
+      },
+      // The autoscaler owns the node count after creation.
+      { parent: this, ignoreChanges: ['agentPoolProfiles[0].count'] },
+    );
+
+    this.kubeletObjectId = cluster.identityProfile.apply((p) => {
+      const id = p?.['kubeletidentity']?.objectId;
+      if (!id) throw new Error(`Cluster ${name}: AKS reported no kubelet identity.`);
+      return id;
+    });
+    this.acrPull = new authorization.RoleAssignment(
+      `${name}-kubelet-acr-pull`,
+      {
+        principalId: this.kubeletObjectId,
+        principalType: 'ServicePrincipal',
+        roleDefinitionId: pulumi.interpolate`/subscriptions/${args.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL_ROLE_ID}`,
+        scope: args.registryId,
+        description: 'AKS kubelet pulls application images (no image pull secrets).',
+      },
+      { parent: this },
+    );
+
+    const creds = containerservice.listManagedClusterUserCredentialsOutput(
+      { resourceGroupName: args.resourceGroupName, resourceName: cluster.name },
+      { parent: this },
+    );
+    this.kubeconfig = pulumi.secret(
+      creds.kubeconfigs.apply((k) => {
+        const value = k[0]?.value;
+        if (!value) throw new Error(`Cluster ${name}: AKS returned no kubeconfig.`);
+        return Buffer.from(value, 'base64').toString('utf8');
+      }),
+    );
+    this.provider = new k8s.Provider(
+      `${name}-k8s`,
+      { kubeconfig: this.kubeconfig, enableServerSideApply: true, deleteUnreachable: true },
+      { parent: this },
+    );
+    this.clusterName = cluster.name;
+    this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+  }
+}

@@ -1,0 +1,325 @@
+// The stack's configuration: every key, its type, default and rule, read ONCE into one typed object.
+// This table is the single source of truth; test/infra/config.test.ts checks that Pulumi.yaml declares
+// exactly these keys with the same types and defaults. Components never read pulumi.Config themselves.
+import * as pulumi from '@pulumi/pulumi';
+
+/** Thrown when one or more config values are wrong; the message names each key, its value and what is expected. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid stack configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A Kubernetes-style quantity kept as written (e.g. "500m", "1", "512Mi"). */
+export type Quantity = string;
+
+export interface AksConfig {
+  /** Empty means "the region's default AKS version". */
+  kubernetesVersion: string;
+  skuTier: 'Free' | 'Standard' | 'Premium';
+  vmSize: string;
+  minCount: number;
+  maxCount: number;
+  /** Availability zones of the node pool ("1", "2", "3"); empty = no zone pinning. */
+  zones: string[];
+  osDiskSizeGb: number;
+}
+
+export interface ScoringConfig {
+  namespace: string;
+  minReplicas: number;
+  maxReplicas: number;
+  targetCpuPercent: number;
+  cpuRequest: Quantity;
+  cpuLimit: Quantity;
+  memoryRequest: Quantity;
+  memoryLimit: Quantity;
+  /** The service's SHUTDOWN_GRACE_MS; the pod's termination grace period is derived from it. */
+  shutdownGraceMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+}
+
+export interface IotHubConfig {
+  sku: 'F1' | 'S1' | 'S2' | 'S3';
+  capacity: number;
+  partitionCount: number;
+  retentionDays: number;
+}
+
+export interface EdgeConfig {
+  deviceIds: string[];
+  deploymentPriority: number;
+  storeAndForwardTtlSecs: number;
+  topK: number;
+  confidenceThreshold: number;
+  runtimeVersion: string;
+  imagePlatform: string;
+  /** Derived: the IoT Hub query that selects this stack's devices (their twin tags are set to match). */
+  targetCondition: string;
+  /** Derived: twin tags written on every device this stack registers. */
+  deviceTags: Record<string, string | boolean>;
+}
+
+export interface StackConfig {
+  project: string;
+  stack: string;
+  location: string;
+  namePrefix: string;
+  environment: string;
+  owner: string;
+  /** Folder holding model.onnx and card.json, relative to the repository root. */
+  modelDir: string;
+  /** Tags put on every Azure resource. */
+  tags: Record<string, string>;
+  aks: AksConfig;
+  acrSku: 'Basic' | 'Standard' | 'Premium';
+  storageSku: 'Standard_LRS' | 'Standard_ZRS' | 'Standard_GRS' | 'Standard_RAGRS';
+  logRetentionDays: number;
+  imagePlatform: string;
+  scoring: ScoringConfig;
+  iotHub: IotHubConfig;
+  edge: EdgeConfig;
+}
+
+type ConfigType = 'string' | 'integer' | 'boolean' | 'array';
+type Default = string | number | boolean | string[];
+
+/** One config key as declared in Pulumi.yaml. */
+export interface ConfigKeySpec {
+  type: ConfigType;
+  description: string;
+  default: Default;
+}
+
+const QUANTITY_CPU = /^(\d+m|\d+(\.\d{1,3})?)$/;
+const QUANTITY_MEMORY = /^\d+(Ki|Mi|Gi)$/;
+const PLATFORM = /^linux\/(amd64|arm64|arm\/v7)$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+/**
+ * Every config key of the project (namespace = project name). Order is the order of Pulumi.yaml.
+ * Keep descriptions user-facing: they are what `pulumi config` shows.
+ */
+export const CONFIG_KEYS = {
+  location: { type: 'string', default: 'westeurope', description: 'Azure region for every resource (lowercase, no spaces, e.g. westeurope).' },
+  namePrefix: { type: 'string', default: 'mdeploy', description: 'Short prefix of every physical resource name: 2-8 lowercase letters/digits, starting with a letter.' },
+  environment: { type: 'string', default: 'dev', description: 'Environment name used in names, tags and the edge target condition: 2-5 lowercase letters/digits.' },
+  owner: { type: 'string', default: 'ml-platform', description: 'Value of the owner tag on every resource.' },
+  modelDir: { type: 'string', default: 'model', description: 'Folder (relative to the repository root) holding model.onnx and card.json; uploaded to blob storage.' },
+  aksKubernetesVersion: { type: 'string', default: '', description: 'AKS Kubernetes version (e.g. 1.33); empty = the region default.' },
+  aksSkuTier: { type: 'string', default: 'Free', description: 'AKS control plane tier: Free, Standard (uptime SLA) or Premium.' },
+  aksNodeVmSize: { type: 'string', default: 'Standard_D2s_v5', description: 'VM size of the autoscaling node pool.' },
+  aksNodeMinCount: { type: 'integer', default: 1, description: 'Minimum node count of the autoscaling node pool (1-100).' },
+  aksNodeMaxCount: { type: 'integer', default: 2, description: 'Maximum node count of the autoscaling node pool (>= aksNodeMinCount, <= 100).' },
+  aksAvailabilityZones: { type: 'array', default: [], description: 'Availability zones of the node pool, e.g. ["1","2","3"]; empty = no zones.' },
+  aksOsDiskSizeGb: { type: 'integer', default: 64, description: 'OS disk size of each node in GB (30-2048).' },
+  acrSku: { type: 'string', default: 'Basic', description: 'Azure Container Registry SKU: Basic, Standard or Premium.' },
+  storageSku: { type: 'string', default: 'Standard_LRS', description: 'SKU of the storage account holding the model artifact: Standard_LRS, Standard_ZRS, Standard_GRS or Standard_RAGRS.' },
+  logRetentionDays: { type: 'integer', default: 30, description: 'Log Analytics retention in days (30-730).' },
+  imagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the scoring-service image (must match the AKS nodes).' },
+  scoringNamespace: { type: 'string', default: 'scoring', description: 'Kubernetes namespace of the scoring service.' },
+  scoringMinReplicas: { type: 'integer', default: 1, description: 'Minimum replicas of the scoring service (HorizontalPodAutoscaler lower bound, 1-100).' },
+  scoringMaxReplicas: { type: 'integer', default: 3, description: 'Maximum replicas of the scoring service (HorizontalPodAutoscaler upper bound, >= scoringMinReplicas).' },
+  scoringTargetCpuPercent: { type: 'integer', default: 70, description: 'Average CPU utilisation (% of request) the autoscaler aims for (10-100).' },
+  scoringCpuRequest: { type: 'string', default: '500m', description: 'CPU request of a scoring pod (e.g. 500m or 1).' },
+  scoringCpuLimit: { type: 'string', default: '1', description: 'CPU limit of a scoring pod (>= request).' },
+  scoringMemoryRequest: { type: 'string', default: '512Mi', description: 'Memory request of a scoring pod (e.g. 512Mi).' },
+  scoringMemoryLimit: { type: 'string', default: '1Gi', description: 'Memory limit of a scoring pod (>= request).' },
+  scoringShutdownGraceMs: { type: 'integer', default: 10000, description: 'SHUTDOWN_GRACE_MS of the service: how long it drains in-flight requests after SIGTERM (1000-120000).' },
+  scoringLogLevel: { type: 'string', default: 'info', description: 'LOG_LEVEL of the scoring service: fatal, error, warn, info, debug or trace.' },
+  iotHubSku: { type: 'string', default: 'S1', description: 'IoT Hub SKU: S1, S2, S3 or F1 (free, one per subscription). Basic tiers have no IoT Edge.' },
+  iotHubCapacity: { type: 'integer', default: 1, description: 'IoT Hub units (1-200; F1 allows 1).' },
+  iotHubPartitionCount: { type: 'integer', default: 2, description: 'Device-to-cloud partitions of the built-in endpoint (2-32; F1 allows 2).' },
+  iotHubRetentionDays: { type: 'integer', default: 1, description: 'Retention of device-to-cloud messages on the built-in endpoint, in days (1-7).' },
+  edgeDeviceIds: { type: 'array', default: [], description: 'IoT Edge device identities to register, e.g. ["edge-dev-01"]; each gets the twin tags the deployment targets.' },
+  edgeDeploymentPriority: { type: 'integer', default: 10, description: 'Priority of the at-scale edge deployment (0-2147483647; higher wins).' },
+  edgeStoreAndForwardTtlSecs: { type: 'integer', default: 7200, description: 'How long edgeHub keeps undelivered messages while offline, in seconds (60-2592000).' },
+  edgeTopK: { type: 'integer', default: 3, description: 'Module twin desired property topK: classes reported per prediction (1-10).' },
+  edgeConfidenceThreshold: { type: 'string', default: '0.5', description: 'Module twin desired property confidenceThreshold: a number from 0 to 1 (as a string, Pulumi config has no float type).' },
+  edgeRuntimeVersion: { type: 'string', default: '1.5', description: 'IoT Edge runtime (edgeAgent/edgeHub image tag), e.g. 1.5.' },
+  edgeImagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the edge-module image (must match the devices: linux/amd64, linux/arm64 or linux/arm/v7).' },
+} as const satisfies Record<string, ConfigKeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** Reads a raw config value (as the Pulumi CLI hands it over: a string, arrays as JSON) or undefined. */
+export type RawConfigReader = (key: ConfigKey) => string | undefined;
+
+/**
+ * Parses and validates the raw config. Pure: no Pulumi runtime needed. Collects every problem and throws
+ * one ConfigError naming each key (with namespace), the value given and what is expected.
+ */
+export function parseConfig(read: RawConfigReader, project: string, stack: string): StackConfig {
+  const problems: string[] = [];
+  const full = (key: ConfigKey) => `${project}:${key}`;
+  const bad = (key: ConfigKey, value: string, expected: string) =>
+    problems.push(`${full(key)} is ${JSON.stringify(value)}; expected ${expected}.`);
+
+  const raw = (key: ConfigKey): string => {
+    const v = read(key);
+    if (v !== undefined) return v;
+    const d: Default = CONFIG_KEYS[key].default;
+    return Array.isArray(d) ? JSON.stringify(d) : String(d);
+  };
+  const str = (key: ConfigKey, pattern: RegExp, expected: string, fallback = ''): string => {
+    const v = raw(key);
+    if (!pattern.test(v)) {
+      bad(key, v, expected);
+      return fallback;
+    }
+    return v;
+  };
+  const oneOf = <T extends string>(key: ConfigKey, allowed: readonly T[]): T => {
+    const v = raw(key);
+    if (!(allowed as readonly string[]).includes(v)) {
+      bad(key, v, `one of ${allowed.join(', ')}`);
+      return allowed[0] as T;
+    }
+    return v as T;
+  };
+  const int = (key: ConfigKey, min: number, max: number): number => {
+    const v = raw(key);
+    const n = /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      bad(key, v, `an integer from ${min} to ${max}`);
+      return min;
+    }
+    return n;
+  };
+  const num = (key: ConfigKey, min: number, max: number): number => {
+    const v = raw(key);
+    const n = /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isFinite(n) || n < min || n > max) {
+      bad(key, v, `a number from ${min} to ${max}`);
+      return min;
+    }
+    return n;
+  };
+  const list = (key: ConfigKey, item: RegExp, expected: string): string[] => {
+    const v = raw(key);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string' && item.test(x))) {
+      bad(key, v, `a list of ${expected}`);
+      return [];
+    }
+    if (new Set(parsed).size !== parsed.length) {
+      bad(key, v, `a list without duplicates`);
+      return [];
+    }
+    return parsed as string[];
+  };
+
+  const location = str('location', /^[a-z][a-z0-9]{2,30}$/, 'an Azure region name in lowercase without spaces, e.g. westeurope', 'westeurope');
+  const namePrefix = str('namePrefix', /^[a-z][a-z0-9]{1,7}$/, '2-8 lowercase letters or digits starting with a letter', 'x');
+  const environment = str('environment', /^[a-z][a-z0-9]{1,4}$/, '2-5 lowercase letters or digits starting with a letter', 'x');
+  const owner = str('owner', /^[A-Za-z0-9 ._@-]{1,64}$/, '1-64 letters, digits, spaces or ._@-');
+  const modelDir = str('modelDir', /^(?!\/)(?!.*\.\.)[A-Za-z0-9._/-]+$/, 'a relative folder path inside the repository (no "..")', 'model');
+
+  const aks: AksConfig = {
+    kubernetesVersion: str('aksKubernetesVersion', /^(\d+\.\d+(\.\d+)?)?$/, 'empty or a version like 1.33 or 1.33.2'),
+    skuTier: oneOf('aksSkuTier', ['Free', 'Standard', 'Premium'] as const),
+    vmSize: str('aksNodeVmSize', /^Standard_[A-Za-z0-9_]+$/, 'an Azure VM size such as Standard_D2s_v5'),
+    minCount: int('aksNodeMinCount', 1, 100),
+    maxCount: int('aksNodeMaxCount', 1, 100),
+    zones: list('aksAvailabilityZones', /^[123]$/, 'zones "1", "2" or "3"'),
+    osDiskSizeGb: int('aksOsDiskSizeGb', 30, 2048),
+  };
+  if (aks.maxCount < aks.minCount) {
+    bad('aksNodeMaxCount', String(aks.maxCount), `an integer >= aksNodeMinCount (${aks.minCount})`);
+  }
+
+  const acrSku = oneOf('acrSku', ['Basic', 'Standard', 'Premium'] as const);
+  const storageSku = oneOf('storageSku', ['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS'] as const);
+  const logRetentionDays = int('logRetentionDays', 30, 730);
+  const imagePlatform = str('imagePlatform', PLATFORM, 'linux/amd64, linux/arm64 or linux/arm/v7', 'linux/amd64');
+
+  const scoring: ScoringConfig = {
+    namespace: str('scoringNamespace', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name (RFC 1123 label)', 'scoring'),
+    minReplicas: int('scoringMinReplicas', 1, 100),
+    maxReplicas: int('scoringMaxReplicas', 1, 100),
+    targetCpuPercent: int('scoringTargetCpuPercent', 10, 100),
+    cpuRequest: str('scoringCpuRequest', QUANTITY_CPU, 'a CPU quantity such as 500m or 1', '500m'),
+    cpuLimit: str('scoringCpuLimit', QUANTITY_CPU, 'a CPU quantity such as 1 or 1500m', '1'),
+    memoryRequest: str('scoringMemoryRequest', QUANTITY_MEMORY, 'a memory quantity such as 512Mi or 1Gi', '512Mi'),
+    memoryLimit: str('scoringMemoryLimit', QUANTITY_MEMORY, 'a memory quantity such as 1Gi', '1Gi'),
+    shutdownGraceMs: int('scoringShutdownGraceMs', 1000, 120000),
+    logLevel: oneOf('scoringLogLevel', LOG_LEVELS),
+  };
+  if (scoring.maxReplicas < scoring.minReplicas) {
+    bad('scoringMaxReplicas', String(scoring.maxReplicas), `an integer >= scoringMinReplicas (${scoring.minReplicas})`);
+  }
+  if (parseCpu(scoring.cpuLimit) < parseCpu(scoring.cpuRequest)) {
+    bad('scoringCpuLimit', scoring.cpuLimit, `a CPU quantity >= scoringCpuRequest (${scoring.cpuRequest})`);
+  }
+  if (parseMemory(scoring.memoryLimit) < parseMemory(scoring.memoryRequest)) {
+    bad('scoringMemoryLimit', scoring.memoryLimit, `a memory quantity >= scoringMemoryRequest (${scoring.memoryRequest})`);
+  }
+
+  const iotHub: IotHubConfig = {
+    sku: oneOf('iotHubSku', ['S1', 'S2', 'S3', 'F1'] as const),
+    capacity: int('iotHubCapacity', 1, 200),
+    partitionCount: int('iotHubPartitionCount', 2, 32),
+    retentionDays: int('iotHubRetentionDays', 1, 7),
+  };
+  if (iotHub.sku === 'F1' && iotHub.capacity !== 1) bad('iotHubCapacity', String(iotHub.capacity), '1 with iotHubSku F1');
+  if (iotHub.sku === 'F1' && iotHub.partitionCount !== 2) bad('iotHubPartitionCount', String(iotHub.partitionCount), '2 with iotHubSku F1');
+
+  const deviceIds = list('edgeDeviceIds', /^[A-Za-z0-9\-:.+%_#*?!(),=@$']{1,128}$/, 'IoT Hub device ids (1-128 letters, digits or -:.+%_#*?!(),=@$\')');
+  const edge: EdgeConfig = {
+    deviceIds,
+    deploymentPriority: int('edgeDeploymentPriority', 0, 2147483647),
+    storeAndForwardTtlSecs: int('edgeStoreAndForwardTtlSecs', 60, 2592000),
+    topK: int('edgeTopK', 1, 10),
+    confidenceThreshold: num('edgeConfidenceThreshold', 0, 1),
+    runtimeVersion: str('edgeRuntimeVersion', /^1\.\d+$/, 'an IoT Edge 1.x runtime tag such as 1.5', '1.5'),
+    imagePlatform: str('edgeImagePlatform', PLATFORM, 'linux/amd64, linux/arm64 or linux/arm/v7', 'linux/amd64'),
+    targetCondition: `tags.environment='${environment}' AND tags.modelDeploy=true`,
+    deviceTags: { environment, modelDeploy: true },
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    project,
+    stack,
+    location,
+    namePrefix,
+    environment,
+    owner,
+    modelDir,
+    tags: { project, environment, stack, owner, managedBy: 'pulumi' },
+    aks,
+    acrSku,
+    storageSku,
+    logRetentionDays,
+    imagePlatform,
+    scoring,
+    iotHub,
+    edge,
+  };
+}
+
+/** CPU quantity in millicores ("500m" -> 500, "1.5" -> 1500). */
+export function parseCpu(q: Quantity): number {
+  return q.endsWith('m') ? Number(q.slice(0, -1)) : Math.round(Number(q) * 1000);
+}
+
+/** Memory quantity in bytes ("512Mi" -> 536870912). */
+export function parseMemory(q: Quantity): number {
+  const m = /^(\d+)(Ki|Mi|Gi)$/.exec(q);
+  if (!m) return NaN;
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[m[2] as 'Ki' | 'Mi' | 'Gi'];
+  return Number(m[1]) * unit;
+}
+
+/** Reads the stack's config through Pulumi (the only pulumi.Config in the program) and validates it. */
+export function readConfig(): StackConfig {
+  const config = new pulumi.Config();
+  return parseConfig((key) => config.get(key), pulumi.getProject(), pulumi.getStack());
+}

@@ -1,0 +1,127 @@
+// The edge fleet: an IoT Hub, the IoT Edge device identities listed in config (tagged so the
+// deployment targets them) and ONE at-scale deployment that targets devices by tag. Identities and
+// deployments live in the hub's data plane, not in ARM, hence the dynamic providers (iothub-rest.ts).
+import * as pulumi from '@pulumi/pulumi';
+import * as iothub from '@pulumi/azure-native/iothub';
+import type { EdgeConfig, IotHubConfig } from './config';
+import { buildEdgeManifest, checkEdgeRuntimeRules, edgeDeploymentId } from './edge-manifest';
+import { IotHubDevice, IotHubEdgeDeployment } from './iothub-rest';
+import type { RegistryCredentialsOutput } from './registry';
+
+/**
+ * The hub policy the providers sign with. Device identities need RegistryWrite, twin tags need
+ * ServiceConnect and configurations need both; of the built-in policies only iothubowner has them.
+ */
+export const SERVICE_POLICY = 'iothubowner';
+
+export interface EdgeFleetArgs {
+  resourceGroupName: pulumi.Input<string>;
+  location: pulumi.Input<string>;
+  hubName: pulumi.Input<string>;
+  iotHub: IotHubConfig;
+  edge: EdgeConfig;
+  /** Edge module image by digest. */
+  moduleImage: pulumi.Input<string>;
+  /** Pull-only registry credentials handed to the devices. */
+  registry: RegistryCredentialsOutput;
+  /** Used in the deployment id: `<namePrefix>-<environment>-classifier-<content hash>`. */
+  namePrefix: string;
+  environment: string;
+  labels: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+export class EdgeFleet extends pulumi.ComponentResource {
+  readonly hubName: pulumi.Output<string>;
+  readonly hostName: pulumi.Output<string>;
+  readonly deviceIds: pulumi.Output<string[]>;
+  /** Secret: device id -> connection string for `iotedge config mp`. */
+  readonly deviceConnectionStrings: pulumi.Output<Record<string, string>>;
+  /** Secret: the deployment manifest JSON (carries the registry credentials). */
+  readonly manifestJson: pulumi.Output<string>;
+  readonly deploymentId: pulumi.Output<string>;
+
+  constructor(name: string, args: EdgeFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('model-deploy:infra:EdgeFleet', name, {}, opts);
+    if (args.iotHub.sku === 'F1' && args.iotHub.capacity !== 1) {
+      throw new Error(`EdgeFleet ${name}: iotHub.sku F1 allows capacity 1, not ${args.iotHub.capacity}.`);
+    }
+    const hub = new iothub.IotHubResource(
+      `${name}-hub`,
+      {
+        resourceName: args.hubName,
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        sku: { name: args.iotHub.sku, capacity: args.iotHub.capacity },
+        properties: {
+          minTlsVersion: '1.2',
+          publicNetworkAccess: 'Enabled',
+          eventHubEndpoints: {
+            events: { partitionCount: args.iotHub.partitionCount, retentionTimeInDays: args.iotHub.retentionDays },
+          },
+        },
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const hostName = hub.properties.hostName;
+    const policyKey = pulumi.secret(
+      iothub
+        .listIotHubResourceKeysForKeyNameOutput({ resourceGroupName: args.resourceGroupName, resourceName: hub.name, keyName: SERVICE_POLICY }, { parent: this })
+        .apply((k) => {
+          if (!k.primaryKey) throw new Error(`EdgeFleet ${name}: the hub returned no key for policy ${SERVICE_POLICY}.`);
+          return k.primaryKey;
+        }),
+    );
+    const access = { hostName, policyName: SERVICE_POLICY, policyKey };
+
+    const devices = args.edge.deviceIds.map(
+      (deviceId) =>
+        new IotHubDevice(
+          `${name}-device-${deviceId}`,
+          { ...access, deviceId, edgeEnabled: true, status: 'enabled', tags: args.edge.deviceTags },
+          { parent: this },
+        ),
+    );
+
+    const manifest = pulumi
+      .all([args.registry.server, args.registry.username, args.registry.password, args.moduleImage])
+      .apply(([address, username, password, moduleImage]) => {
+        const m = buildEdgeManifest({
+          registry: { address, username, password },
+          moduleImage,
+          runtimeVersion: args.edge.runtimeVersion,
+          storeAndForwardTtlSecs: args.edge.storeAndForwardTtlSecs,
+          twin: { topK: args.edge.topK, confidenceThreshold: args.edge.confidenceThreshold },
+        });
+        const problems = checkEdgeRuntimeRules(m);
+        if (problems.length > 0) throw new Error(`EdgeFleet ${name}: the edge deployment manifest would be rejected: ${problems.join('; ')}`);
+        return m;
+      });
+    // The id hashes the content (which includes the password), but a 48-bit prefix of a SHA-256
+    // reveals nothing of it; it must stay readable because it names the configuration in the hub.
+    const configurationId = pulumi.unsecret(manifest.apply((m) => edgeDeploymentId(args.namePrefix, args.environment, m)));
+    const deployment = new IotHubEdgeDeployment(
+      `${name}-deployment`,
+      {
+        ...access,
+        configurationId,
+        content: manifest,
+        targetCondition: args.edge.targetCondition,
+        priority: args.edge.deploymentPriority,
+        labels: args.labels,
+      },
+      { parent: this },
+    );
+
+    this.hubName = hub.name;
+    this.hostName = hostName;
+    this.deviceIds = pulumi.all(devices.map((d) => d.deviceId));
+    this.deviceConnectionStrings = pulumi.secret(
+      pulumi.all(devices.map((d) => pulumi.all([d.deviceId, d.connectionString]))).apply((pairs) => Object.fromEntries(pairs)),
+    );
+    this.manifestJson = pulumi.secret(manifest.apply((m) => JSON.stringify(m, null, 2)));
+    this.deploymentId = deployment.configurationId;
+    this.registerOutputs({ hubName: this.hubName, hostName: this.hostName, deviceIds: this.deviceIds, deploymentId: this.deploymentId });
+  }
+}

@@ -1,0 +1,67 @@
+// The two application images, built from the apps' own Dockerfiles (build context = repository root)
+// and pushed to the registry; everything downstream references them by digest, so a deployment
+// always runs exactly the bytes that were pushed.
+import * as pulumi from '@pulumi/pulumi';
+import * as docker from '@pulumi/docker';
+import type { RegistryCredentialsOutput } from './registry';
+
+export interface ImageSpec {
+  /** Repository in the registry, e.g. scoring-service. */
+  repository: string;
+  /** Dockerfile path relative to the repository root. */
+  dockerfile: string;
+  /** e.g. linux/amd64 */
+  platform: string;
+}
+
+export interface ContainerImagesArgs {
+  /** Absolute path of the repository root (the build context of both Dockerfiles). */
+  context: string;
+  registry: RegistryCredentialsOutput;
+  /** Tag pushed alongside the digest (the model version), for humans browsing the registry. */
+  tag: string;
+  /** Build arguments common to both images. */
+  buildArgs: Record<string, string>;
+  images: Record<'scoring' | 'edge', ImageSpec>;
+}
+
+/** `<server>/<repository>@sha256:…` from the repoDigest docker reports (which may carry the tag too). */
+export function digestReference(server: string, repository: string, repoDigest: string): string {
+  const at = repoDigest.lastIndexOf('@');
+  const digest = at >= 0 ? repoDigest.slice(at + 1) : '';
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
+    throw new Error(`The pushed image ${server}/${repository} has no sha256 digest (got "${repoDigest}").`);
+  }
+  return `${server}/${repository}@${digest}`;
+}
+
+export class ContainerImages extends pulumi.ComponentResource {
+  /** Image references by digest, e.g. myacr.azurecr.io/scoring-service@sha256:… */
+  readonly scoringImage: pulumi.Output<string>;
+  readonly edgeImage: pulumi.Output<string>;
+
+  constructor(name: string, args: ContainerImagesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('model-deploy:infra:ContainerImages', name, {}, opts);
+    const build = (key: 'scoring' | 'edge'): pulumi.Output<string> => {
+      const spec = args.images[key];
+      const image = new docker.Image(
+        `${name}-${key}`,
+        {
+          imageName: pulumi.interpolate`${args.registry.server}/${spec.repository}:${args.tag}`,
+          build: {
+            context: args.context,
+            dockerfile: `${args.context}/${spec.dockerfile}`,
+            platform: spec.platform,
+            args: args.buildArgs,
+          },
+          registry: { server: args.registry.server, username: args.registry.username, password: args.registry.password },
+        },
+        { parent: this },
+      );
+      return pulumi.all([args.registry.server, image.repoDigest]).apply(([server, repoDigest]) => digestReference(server, spec.repository, repoDigest));
+    };
+    this.scoringImage = build('scoring');
+    this.edgeImage = build('edge');
+    this.registerOutputs({ scoringImage: this.scoringImage, edgeImage: this.edgeImage });
+  }
+}

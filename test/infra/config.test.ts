@@ -1,0 +1,226 @@
+// Config, names and the model card, without Pulumi's runtime: Pulumi.yaml declares exactly the keys
+// infra/config.ts reads (type, description, default), the stack files hold no secrets and differ where
+// environments differ, and every wrong value fails with its key, the value and what is expected.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONFIG_KEYS, ConfigError, parseConfig, parseCpu, parseMemory, type ConfigKey } from '../../infra/config';
+import { azureName } from '../../infra/naming';
+import { imageTagFor, readModelCard } from '../../infra/model-card';
+import { PROJECT, REPO_ROOT, readProjectFile, readStackFile, stackConfig } from './harness';
+
+const STACKS = ['dev', 'prod'] as const;
+
+/** parseConfig over a PULUMI_CONFIG-like map (namespaced keys, string values). */
+function parse(values: Record<string, string>, stack = 'test') {
+  return parseConfig((key) => values[`${PROJECT}:${key}`], PROJECT, stack);
+}
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('Pulumi.yaml', () => {
+  const project = readProjectFile();
+
+  test('is a TypeScript nodejs project whose tsconfig exists', () => {
+    assert.equal(project.name, PROJECT);
+    const runtime = project.runtime as { name: string; options: { typescript: boolean; tsconfig: string } };
+    assert.equal(runtime.name, 'nodejs');
+    assert.equal(runtime.options.typescript, true);
+    assert.ok(existsSync(join(REPO_ROOT, runtime.options.tsconfig)), runtime.options.tsconfig);
+  });
+
+  test('declares every key the program reads, with the same type, a description and the same default', () => {
+    const declared = project.config ?? {};
+    assert.deepEqual(Object.keys(declared).sort(), Object.keys(CONFIG_KEYS).sort());
+    for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+      const d = declared[key]!;
+      assert.equal(d.type, spec.type, `${key}: type`);
+      assert.equal(d.description, spec.description, `${key}: description`);
+      assert.ok((d.description ?? '').length > 10, `${key}: description`);
+      assert.deepEqual(d.default, spec.default, `${key}: default`);
+      if (spec.type === 'array') assert.deepEqual(d.items, { type: 'string' }, `${key}: items`);
+    }
+  });
+
+  test('the defaults alone are a valid configuration', () => {
+    const cfg = parse({});
+    assert.equal(cfg.location, 'westeurope');
+    assert.equal(cfg.aks.vmSize, 'Standard_D2s_v5');
+  });
+});
+
+describe('stack files', () => {
+  for (const stack of STACKS) {
+    test(`Pulumi.${stack}.yaml uses only declared keys, holds no secret and parses`, () => {
+      const file = readStackFile(stack);
+      for (const [key, value] of Object.entries(file)) {
+        const [ns, name] = key.split(':');
+        assert.equal(ns, PROJECT, `${key}: only project keys (providers get their values from the program)`);
+        assert.ok(name! in CONFIG_KEYS, `${key} is not declared in Pulumi.yaml`);
+        assert.ok(!(value && typeof value === 'object' && 'secure' in value), `${key} is a secret in a stack file`);
+      }
+      const cfg = parse(stackConfig(stack), stack);
+      assert.equal(cfg.environment, stack);
+    });
+  }
+
+  test('dev and prod differ where environments do', () => {
+    const dev = parse(stackConfig('dev'), 'dev');
+    const prod = parse(stackConfig('prod'), 'prod');
+    assert.notEqual(dev.aks.vmSize, prod.aks.vmSize);
+    assert.ok(prod.aks.minCount > dev.aks.minCount && prod.aks.maxCount > dev.aks.maxCount);
+    assert.deepEqual(dev.aks.zones, []);
+    assert.deepEqual(prod.aks.zones, ['1', '2', '3']);
+    assert.equal(dev.aks.skuTier, 'Free');
+    assert.equal(prod.aks.skuTier, 'Standard');
+    assert.ok(prod.scoring.minReplicas >= 3 && prod.scoring.maxReplicas > dev.scoring.maxReplicas);
+    assert.ok(prod.iotHub.capacity > dev.iotHub.capacity);
+    assert.ok(prod.iotHub.retentionDays > dev.iotHub.retentionDays);
+    assert.ok(prod.logRetentionDays > dev.logRetentionDays);
+    assert.notEqual(dev.storageSku, prod.storageSku);
+    assert.notDeepEqual(dev.edge.deviceIds, prod.edge.deviceIds);
+    assert.notEqual(dev.edge.targetCondition, prod.edge.targetCondition);
+  });
+});
+
+describe('parseConfig', () => {
+  const bad: Array<[ConfigKey, string, RegExp]> = [
+    ['location', 'West Europe', /expected an Azure region name/],
+    ['namePrefix', 'My-Prefix', /expected 2-8 lowercase letters or digits/],
+    ['environment', 'production', /expected 2-5 lowercase letters/],
+    ['aksNodeMinCount', '0', /expected an integer from 1 to 100/],
+    ['aksNodeMinCount', 'three', /expected an integer from 1 to 100/],
+    ['aksNodeMaxCount', '2.5', /expected an integer from 1 to 100/],
+    ['aksAvailabilityZones', '["1","4"]', /expected a list of zones "1", "2" or "3"/],
+    ['aksAvailabilityZones', '["1","1"]', /expected a list without duplicates/],
+    ['aksAvailabilityZones', '1,2,3', /expected a list of zones/],
+    ['aksSkuTier', 'Gold', /expected one of Free, Standard, Premium/],
+    ['aksNodeVmSize', 'D2s_v5', /expected an Azure VM size/],
+    ['acrSku', 'basic', /expected one of Basic, Standard, Premium/],
+    ['logRetentionDays', '7', /expected an integer from 30 to 730/],
+    ['scoringCpuRequest', '500 m', /expected a CPU quantity/],
+    ['scoringMemoryLimit', '1GB', /expected a memory quantity/],
+    ['scoringLogLevel', 'verbose', /expected one of fatal, error, warn, info, debug, trace/],
+    ['iotHubSku', 'B1', /expected one of S1, S2, S3, F1/],
+    ['iotHubRetentionDays', '30', /expected an integer from 1 to 7/],
+    ['edgeDeviceIds', '["ok-device","bad device"]', /expected a list of IoT Hub device ids/],
+    ['edgeTopK', '11', /expected an integer from 1 to 10/],
+    ['edgeConfidenceThreshold', '1.5', /expected a number from 0 to 1/],
+    ['edgeConfidenceThreshold', 'high', /expected a number from 0 to 1/],
+    ['edgeStoreAndForwardTtlSecs', '-1', /expected an integer from 60 to 2592000/],
+    ['imagePlatform', 'windows/amd64', /expected linux\/amd64, linux\/arm64 or linux\/arm\/v7/],
+    ['modelDir', '../elsewhere', /expected a relative folder path inside the repository/],
+  ];
+  for (const [key, value, expected] of bad) {
+    test(`${key} = ${JSON.stringify(value)} fails naming the key, the value and what is expected`, () => {
+      const e = configError(() => parse({ [`${PROJECT}:${key}`]: value }));
+      assert.equal(e.problems.length, 1, e.message);
+      assert.ok(e.message.includes(`${PROJECT}:${key} is ${JSON.stringify(value)}; expected`), e.message);
+      assert.match(e.message, expected);
+    });
+  }
+
+  test('reports every problem at once, including rules across keys', () => {
+    const e = configError(() =>
+      parse({
+        [`${PROJECT}:aksNodeMinCount`]: '5',
+        [`${PROJECT}:aksNodeMaxCount`]: '3',
+        [`${PROJECT}:scoringMinReplicas`]: '4',
+        [`${PROJECT}:scoringMaxReplicas`]: '2',
+        [`${PROJECT}:scoringCpuRequest`]: '2',
+        [`${PROJECT}:scoringCpuLimit`]: '500m',
+        [`${PROJECT}:scoringMemoryRequest`]: '2Gi',
+        [`${PROJECT}:scoringMemoryLimit`]: '512Mi',
+        [`${PROJECT}:iotHubSku`]: 'F1',
+        [`${PROJECT}:iotHubCapacity`]: '2',
+      }),
+    );
+    assert.equal(e.problems.length, 5, e.message);
+    assert.match(e.message, /aksNodeMaxCount is "3"; expected an integer >= aksNodeMinCount \(5\)/);
+    assert.match(e.message, /scoringMaxReplicas is "2"; expected an integer >= scoringMinReplicas \(4\)/);
+    assert.match(e.message, /scoringCpuLimit is "500m"; expected a CPU quantity >= scoringCpuRequest \(2\)/);
+    assert.match(e.message, /scoringMemoryLimit is "512Mi"; expected a memory quantity >= scoringMemoryRequest \(2Gi\)/);
+    assert.match(e.message, /iotHubCapacity is "2"; expected 1 with iotHubSku F1/);
+  });
+
+  test('derives tags, the edge target condition and the device tags from the environment', () => {
+    const cfg = parse({ [`${PROJECT}:environment`]: 'qa', [`${PROJECT}:owner`]: 'team-x' }, 'qa-stack');
+    assert.deepEqual(cfg.tags, { project: PROJECT, environment: 'qa', stack: 'qa-stack', owner: 'team-x', managedBy: 'pulumi' });
+    assert.equal(cfg.edge.targetCondition, "tags.environment='qa' AND tags.modelDeploy=true");
+    assert.deepEqual(cfg.edge.deviceTags, { environment: 'qa', modelDeploy: true });
+  });
+
+  test('quantities', () => {
+    assert.equal(parseCpu('500m'), 500);
+    assert.equal(parseCpu('1.5'), 1500);
+    assert.equal(parseMemory('512Mi'), 512 * 2 ** 20);
+    assert.equal(parseMemory('1Gi'), 2 ** 30);
+  });
+});
+
+describe('azureName', () => {
+  test('follows each resource type rule; global names carry the suffix', () => {
+    assert.equal(azureName('resourceGroup', 'mdeploy', 'dev', 'k3x9q2'), 'rg-mdeploy-dev');
+    assert.equal(azureName('storageAccount', 'mdeploy', 'prod', 'k3x9q2'), 'stmdeployprodk3x9q2');
+    assert.equal(azureName('containerRegistry', 'mdeploy', 'dev', 'k3x9q2'), 'crmdeploydevk3x9q2');
+    assert.equal(azureName('iotHub', 'mdeploy', 'dev', 'k3x9q2'), 'iot-mdeploy-dev-k3x9q2');
+    assert.equal(azureName('kubernetesCluster', 'mdeploy', 'dev', 'k3x9q2'), 'aks-mdeploy-dev');
+  });
+
+  test('the longest prefix and environment config allows still fit every rule', () => {
+    for (const kind of ['resourceGroup', 'storageAccount', 'containerRegistry', 'kubernetesCluster', 'logAnalytics', 'appInsights', 'iotHub'] as const) {
+      assert.doesNotThrow(() => azureName(kind, 'abcdefgh', 'abcde', 'k3x9q2'), kind);
+    }
+  });
+
+  test('fails with a sentence naming the options when a name would break the rule', () => {
+    assert.throws(
+      () => azureName('storageAccount', 'averylongprefix', 'prod', 'k3x9q2'),
+      /storageAccount name "staverylongprefixprodk3x9q2" built from namePrefix "averylongprefix", environment "prod" and suffix "k3x9q2" breaks Azure's rule \(3-24 lowercase letters or digits\); shorten namePrefix or environment/,
+    );
+  });
+});
+
+describe('readModelCard', () => {
+  const withDir = (files: Record<string, string>, fn: (dir: string) => void) => {
+    const dir = mkdtempSync(join(tmpdir(), 'model-card-'));
+    try {
+      for (const [f, c] of Object.entries(files)) writeFileSync(join(dir, f), c);
+      fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const card = { name: 'fashion-mnist-cnn', version: '1.0.0', sha256: 'a'.repeat(64), file: 'model.onnx' };
+
+  test("reads the repository's own model card", () => {
+    const c = readModelCard(join(REPO_ROOT, 'model'));
+    assert.match(c.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(c.file, 'model.onnx');
+  });
+
+  test('explains a missing card, bad JSON, bad fields and a missing model file', () => {
+    withDir({}, (dir) => assert.throws(() => readModelCard(dir), /card.json does not exist: train or copy the model first/));
+    withDir({ 'card.json': '{' }, (dir) => assert.throws(() => readModelCard(dir), /is not valid JSON/));
+    withDir({ 'card.json': JSON.stringify({ ...card, sha256: 'xyz' }), 'model.onnx': '' }, (dir) =>
+      assert.throws(() => readModelCard(dir), /"sha256" is "xyz"; expected 64 lowercase hex digits/),
+    );
+    withDir({ 'card.json': JSON.stringify(card) }, (dir) => assert.throws(() => readModelCard(dir), /model.onnx named by .* does not exist/));
+    withDir({ 'card.json': JSON.stringify(card), 'model.onnx': '' }, (dir) => assert.equal(readModelCard(dir).version, '1.0.0'));
+  });
+
+  test('image tags from versions', () => {
+    assert.equal(imageTagFor('1.2.0+build.5'), '1.2.0-build.5');
+    assert.equal(imageTagFor('0.0.0-untrained'), '0.0.0-untrained');
+  });
+});
