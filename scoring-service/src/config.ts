@@ -67,7 +67,7 @@ const int = (min: number, max: number, dflt?: number): Record<string, unknown> =
 
 /** Every variable the service reads, with its schema and the phrase used when it is wrong. */
 export const ENV_VARS: Record<string, VarSpec> = {
-  PORT: { schema: int(1, 65535, 5001), expected: 'an integer between 1 and 65535' },
+  PORT: { schema: int(0, 65535, 5001), expected: 'an integer between 0 and 65535 (0 picks a free port)' },
   HOST: { schema: { type: 'string', minLength: 1, default: '127.0.0.1' }, expected: 'a host name or IP address' },
   MODEL_DIR: { schema: { type: 'string', minLength: 1 }, expected: 'a directory holding model.onnx and card.json' },
   SCORING_API_KEYS: {
