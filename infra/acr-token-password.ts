@@ -107,7 +107,10 @@ export async function armAction(url: string, token: string, body: unknown, timeo
       if (last.status !== 200) armFail('polling generateCredentials', last);
       const status = String((last.body as { status?: string })?.status ?? '');
       if (status === 'Succeeded') break;
-      if (status === 'Failed' || status === 'Canceled') armFail(`generateCredentials (${status})`, last);
+      if (status === 'Failed' || status === 'Canceled') {
+        const err = (last.body as { error?: { code?: string; message?: string } }).error;
+        throw new Error(`Azure Resource Manager: generateCredentials ended ${status}${err ? `: ${err.code ?? ''} ${err.message ?? ''}`.trimEnd() : ''}`);
+      }
     }
     location = header(last, 'location') ?? location;
     if (!location) return undefined;

@@ -49,12 +49,16 @@ export class ContainerImages extends pulumi.ComponentResource {
         {
           imageName: pulumi.interpolate`${args.registry.server}/${spec.repository}:${args.tag}`,
           build: {
+            // The Dockerfiles use BuildKit features (cache mounts, --platform=$BUILDPLATFORM).
+            builderVersion: 'BuilderBuildKit',
             context: args.context,
             dockerfile: `${args.context}/${spec.dockerfile}`,
             platform: spec.platform,
             args: args.buildArgs,
           },
           registry: { server: args.registry.server, username: args.registry.username, password: args.registry.password },
+          // Previews (pull requests) do not build or push.
+          buildOnPreview: false,
         },
         { parent: this },
       );

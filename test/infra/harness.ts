@@ -45,18 +45,19 @@ export interface StackRun {
 
 /** Removes secret wrappers; returns the plain value and the paths that were secret. */
 export function unwrapSecrets(value: unknown, path = '', paths: string[] = []): { value: unknown; paths: string[] } {
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const o = value as Record<string, unknown>;
-    if (o[SECRET_SIG_KEY] === SECRET_SIG) {
-      paths.push(path || '.');
-      return { value: unwrapSecrets(o.value, path, paths).value, paths };
-    }
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(o)) out[k] = unwrapSecrets(v, path ? `${path}.${k}` : k, paths).value;
-    return { value: out, paths };
-  }
   if (Array.isArray(value)) return { value: value.map((v, i) => unwrapSecrets(v, `${path}[${i}]`, paths).value), paths };
-  return { value, paths };
+  // Assets and archives are kept as they are (their path is a promise).
+  if (value === null || typeof value !== 'object' || pulumi.asset.Asset.isInstance(value) || pulumi.asset.Archive.isInstance(value)) {
+    return { value, paths };
+  }
+  const o = value as Record<string, unknown>;
+  if (o[SECRET_SIG_KEY] === SECRET_SIG) {
+    paths.push(path || '.');
+    return { value: unwrapSecrets(o.value, path, paths).value, paths };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = unwrapSecrets(v, path ? `${path}.${k}` : k, paths).value;
+  return { value: out, paths };
 }
 
 function secret(value: unknown): unknown {
@@ -169,6 +170,11 @@ function computedId(type: string, name: string, state: Record<string, unknown>):
   return `${name}-id`;
 }
 
+/** The id the mocks gave a recorded resource (what other resources receive as `<x>.id`). */
+export function mockId(r: Pick<RecordedResource, 'type' | 'name' | 'inputs'>): string {
+  return computedId(r.type, r.name, { ...r.inputs, ...computedState(r.type, r.name, r.inputs) });
+}
+
 function callResult(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (token) {
     case 'azure-native:authorization:getClientConfig':
@@ -192,14 +198,22 @@ async function resolveOutput(o: unknown): Promise<{ value: unknown; secret: bool
   return { value: o, secret: false };
 }
 
+export interface Recorder {
+  resources: RecordedResource[];
+  calls: RecordedCall[];
+}
+
 /**
- * Installs the mocks (BEFORE the program is imported: static imports would run it first), imports
- * index.ts, waits for every registration and resolves every export.
+ * Installs the mocks and the stack's config. Call it BEFORE the program is loaded (a static import
+ * would run the program first, against no mocks); then load index.ts and call collect().
  */
-export async function runStack(stack: string, overrides: Record<string, unknown> = {}): Promise<StackRun> {
-  process.env.PULUMI_CONFIG = JSON.stringify(stackConfig(stack, overrides));
-  const resources: RecordedResource[] = [];
-  const calls: RecordedCall[] = [];
+export async function installMocks(stack: string, overrides: Record<string, unknown> = {}): Promise<Recorder> {
+  // The runtime snapshots PULUMI_CONFIG when its state is first created, which importing a provider
+  // package may already have done: set the config explicitly too.
+  const config = stackConfig(stack, overrides);
+  process.env.PULUMI_CONFIG = JSON.stringify(config);
+  pulumi.runtime.setAllConfig(config, []);
+  const recorder: Recorder = { resources: [], calls: [] };
   const parents = new Map<string, { parentUrn: string; urn: string }>();
 
   await pulumi.runtime.setMocks(
@@ -208,7 +222,7 @@ export async function runStack(stack: string, overrides: Record<string, unknown>
         const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
         const { value, paths } = unwrapSecrets(args.inputs);
         const where = parents.get(`${args.type}::${args.name}`) ?? { parentUrn: '', urn: '' };
-        resources.push({
+        recorder.resources.push({
           type: args.type,
           name: args.name,
           urn: where.urn,
@@ -222,7 +236,7 @@ export async function runStack(stack: string, overrides: Record<string, unknown>
       },
       call(args) {
         const plain = unwrapSecrets(args.inputs).value as Record<string, unknown>;
-        calls.push({ token: args.token, inputs: plain });
+        recorder.calls.push({ token: args.token, inputs: plain });
         return callResult(args.token, plain);
       },
     },
@@ -244,8 +258,12 @@ export async function runStack(stack: string, overrides: Record<string, unknown>
     });
     return register(req, cb);
   };
+  return recorder;
+}
 
-  const program = (await import('../../index')) as Record<string, unknown>;
+/** Resolves every export of the loaded program and waits until every registration is done. */
+export async function collect(recorder: Recorder, program: Record<string, unknown>): Promise<StackRun> {
+  const { resources, calls } = recorder;
   const outputs: Record<string, unknown> = {};
   const secretOutputs = new Set<string>();
   for (const [k, v] of Object.entries(program)) {
@@ -255,7 +273,6 @@ export async function runStack(stack: string, overrides: Record<string, unknown>
     if (r.secret) secretOutputs.add(k);
   }
   await pulumi.runtime.disconnect();
-
   return {
     resources,
     calls,
@@ -268,4 +285,13 @@ export async function runStack(stack: string, overrides: Record<string, unknown>
       return found[0]!;
     },
   };
+}
+
+/** Runs the real program for `stack` under mocks (see installMocks) and records everything. */
+export async function runStack(stack: string, overrides: Record<string, unknown> = {}): Promise<StackRun> {
+  const recorder = await installMocks(stack, overrides);
+  // require, not import(): the same call works under tsx and under Pulumi's ts-node (pulumi-runtime.test.ts).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const program = require('../../index') as Record<string, unknown>;
+  return collect(recorder, program);
 }

@@ -1,0 +1,95 @@
+// The ACR token-password provider against a loopback HTTPS server playing Azure Resource Manager's
+// generateCredentials action, in each of the shapes ARM answers a long-running operation with
+// (200 at once; 202 + Azure-AsyncOperation + Location; 202 + Location only; a failed operation),
+// as imported and after Pulumi's closure serialisation.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import * as pulumi from '@pulumi/pulumi';
+import { tokenPasswordProvider, type TokenPasswordInputs, type TokenPasswordOutputs } from '../../infra/acr-token-password';
+import { BEARER, FakeArm, REGISTRY_ID, TOKEN_ID } from './fake-arm';
+import { makeCertificate, trustInProcess } from './tls';
+
+type Provider = pulumi.dynamic.ResourceProvider;
+async function roundTrip(provider: Provider): Promise<Provider> {
+  const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+  const requireFromString = createRequire(require.resolve('@pulumi/pulumi/package.json'))('require-from-string') as (code: string) => { handler(): Provider };
+  return requireFromString(serialized.text).handler();
+}
+
+const cert = makeCertificate();
+for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
+  describe(`ACR token password provider ${variant}`, () => {
+    const arm = new FakeArm(cert);
+    let provider: Provider;
+    let untrust: () => void;
+    const inputs = (over: Partial<TokenPasswordInputs> = {}): TokenPasswordInputs => ({
+      armEndpoint: arm.base,
+      armToken: BEARER,
+      registryId: REGISTRY_ID,
+      tokenId: TOKEN_ID,
+      passwordName: 'password1',
+      expiry: '',
+      ...over,
+    });
+
+    before(async () => {
+      untrust = trustInProcess(cert.cert);
+      await arm.start();
+      provider = variant === 'as imported' ? tokenPasswordProvider : await roundTrip(tokenPasswordProvider);
+    });
+    after(async () => {
+      await arm.stop();
+      untrust();
+    });
+
+    for (const mode of ['sync', 'async-operation', 'location'] as const) {
+      test(`create generates the password (ARM answers ${mode})`, async () => {
+        arm.mode = mode;
+        const r = await provider.create!(inputs());
+        const outs = r.outs as TokenPasswordOutputs;
+        assert.equal(r.id, `${TOKEN_ID}/password1`);
+        assert.equal(outs.username, 'edge-pull-token');
+        assert.equal(outs.password, 'generated-password-1');
+        assert.ok(!('armToken' in outs), 'the ARM token is not kept in the outputs');
+        const post = arm.requests.filter((q) => q.method === 'POST').at(-1)!;
+        assert.deepEqual(post.body, { tokenId: TOKEN_ID, name: 'password1' });
+        assert.equal(post.auth, `Bearer ${BEARER}`);
+      });
+    }
+
+    test('create picks the password it asked for and sends the expiry', async () => {
+      arm.mode = 'sync';
+      const r = await provider.create!(inputs({ passwordName: 'password2', expiry: '2027-01-01T00:00:00Z' }));
+      assert.equal((r.outs as TokenPasswordOutputs).password, 'generated-password-2');
+      assert.deepEqual(arm.requests.at(-1)!.body, { tokenId: TOKEN_ID, name: 'password2', expiry: '2027-01-01T00:00:00Z' });
+    });
+
+    test('a failed operation or a refused token fails with ARM’s reason and without the token', async () => {
+      arm.mode = 'failed';
+      await assert.rejects(provider.create!(inputs()), /generateCredentials ended Failed: TokenNotFound token was deleted/);
+      arm.mode = 'sync';
+      const e = await provider.create!(inputs({ armToken: 'expired-token' })).then(
+        () => assert.fail('accepted a bad token'),
+        (x: Error) => x,
+      );
+      assert.match(e.message, /HTTP 401: InvalidAuthenticationToken/);
+      assert.ok(!e.message.includes('expired-token'));
+    });
+
+    test('diff ignores the (per-run) ARM token and replaces on anything that names another password', async () => {
+      const olds = { ...inputs(), username: 'edge-pull-token', password: 'x', creationTime: '' } as unknown as TokenPasswordOutputs;
+      delete (olds as Partial<TokenPasswordInputs>).armToken;
+      assert.deepEqual(await provider.diff!('id', olds, inputs({ armToken: 'a-new-token' })), { changes: false, replaces: [] });
+      assert.deepEqual(await provider.diff!('id', olds, inputs({ tokenId: `${REGISTRY_ID}/tokens/other` })), { changes: true, replaces: ['tokenId'] });
+      assert.deepEqual(await provider.diff!('id', olds, inputs({ expiry: '2027-01-01T00:00:00Z' })), { changes: true, replaces: ['expiry'] });
+    });
+
+    test('there is no read (ARM never returns a password again) and delete calls nothing', async () => {
+      assert.equal(provider.read, undefined);
+      const before = arm.requests.length;
+      await provider.delete!('id', {});
+      assert.equal(arm.requests.length, before);
+    });
+  });
+}

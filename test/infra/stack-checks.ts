@@ -1,0 +1,475 @@
+// The checks every stack must pass, run against the REAL program (index.ts) under mocks with the
+// stack's REAL config file: the resources exist with the right relations, the policies hold (no public
+// access, admin off, RBAC, identities, tags, probes, securityContext, limits, digests, secrets), every
+// Kubernetes object is valid against the Kubernetes schema, the edge manifest against the IoT Edge
+// schemas, and the stack's values are the ones its Pulumi.<stack>.yaml asks for.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig, type StackConfig } from '../../infra/config';
+import { checkEdgeRuntimeRules, edgeDeploymentId, type EdgeDeploymentManifest } from '../../infra/edge-manifest';
+import { readModelCard } from '../../infra/model-card';
+import { ACR_PULL_ROLE_ID } from '../../infra/cluster';
+import { SCORING_UID, terminationGracePeriodSeconds } from '../../infra/scoring-workload';
+import { validateAgainst, validateSystemModules } from './edge-schemas';
+import { PROJECT, REPO_ROOT, mockId, runStack, stackConfig, type RecordedResource, type StackRun } from './harness';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+const T = {
+  rg: 'azure-native:resources:ResourceGroup',
+  storage: 'azure-native:storage:StorageAccount',
+  container: 'azure-native:storage:BlobContainer',
+  blob: 'azure-native:storage:Blob',
+  workspace: 'azure-native:operationalinsights:Workspace',
+  appInsights: 'azure-native:applicationinsights:Component',
+  acr: 'azure-native:containerregistry:Registry',
+  scopeMap: 'azure-native:containerregistry:ScopeMap',
+  token: 'azure-native:containerregistry:Token',
+  tokenPassword: 'pulumi-nodejs:dynamic/containerregistry:TokenPassword',
+  image: 'docker:index/image:Image',
+  aks: 'azure-native:containerservice:ManagedCluster',
+  role: 'azure-native:authorization:RoleAssignment',
+  k8sProvider: 'pulumi:providers:kubernetes',
+  hub: 'azure-native:iothub:IotHubResource',
+  device: 'pulumi-nodejs:dynamic/iothub:Device',
+  deployment: 'pulumi-nodejs:dynamic/iothub:EdgeDeployment',
+} as const;
+
+/** Azure resource types that take tags; any other azure-native type must be listed as untaggable. */
+const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.hub]);
+const UNTAGGABLE = new Set<string>([T.container, T.blob, T.scopeMap, T.token, T.role]);
+
+/** Evaluates the subset of the IoT Hub query language our target conditions use: `tags.k=v AND ...`. */
+export function matchesTargetCondition(condition: string, tags: Record<string, unknown>): boolean {
+  return condition.split(/\s+AND\s+/).every((clause) => {
+    const m = /^tags\.([A-Za-z0-9_]+)\s*=\s*(?:'([^']*)'|(true|false|\d+))$/.exec(clause.trim());
+    if (!m) throw new Error(`unsupported clause ${clause}`);
+    const expected = m[2] ?? JSON.parse(m[3]!);
+    return tags[m[1]!] === expected;
+  });
+}
+
+function idOf(_run: StackRun, r: RecordedResource): string {
+  return mockId(r);
+}
+
+/** The sensitive values the stack handles (generated keys, passwords, tokens, credentials). */
+function sensitiveValues(run: StackRun): string[] {
+  const manifest = JSON.parse(String(run.outputs.edgeDeploymentManifest));
+  const pullCreds = Object.values(manifest.modulesContent.$edgeAgent['properties.desired'].runtime.settings.registryCredentials) as Array<{ password: string }>;
+  const image = run.byType('docker:index/image:Image')[0]!;
+  const telemetry = run.resources.find((r) => r.inputs.kind === 'Secret' && r.inputs.stringData?.APPLICATIONINSIGHTS_CONNECTION_STRING)!;
+  const device = run.byType('pulumi-nodejs:dynamic/iothub:Device')[0];
+  const values = [
+    String(run.outputs.scoringPrimaryKey),
+    String(run.outputs.scoringSecondaryKey),
+    String(run.outputs.kubeconfig),
+    'arm-bearer-token',
+    ...pullCreds.map((c) => c.password),
+    String(image.inputs.registry.password),
+    String(telemetry.inputs.stringData.APPLICATIONINSIGHTS_CONNECTION_STRING),
+    ...(device ? [String(device.inputs.policyKey)] : []),
+    ...Object.values(run.outputs.edgeDeviceConnectionStrings as Record<string, string>),
+  ];
+  assert.ok(values.every((v) => v.length >= 8 && v !== 'undefined'), 'every sensitive value was found');
+  return values;
+}
+
+/** Strings anywhere in `v`, except under the given secret paths. */
+function clearStrings(v: unknown, secretPaths: string[], path = ''): string[] {
+  if (secretPaths.includes(path || '.')) return [];
+  if (typeof v === 'string') return [v];
+  if (v && typeof v === 'object') {
+    return Object.entries(v).flatMap(([k, x]) => (k === '__provider' ? [] : clearStrings(x, secretPaths, path ? `${path}.${k}` : k)));
+  }
+  return [];
+}
+
+export function describeStack(stack: string): void {
+  describe(`stack ${stack}: the real index.ts under mocks`, () => {
+    let run: StackRun;
+    let cfg: StackConfig;
+    const card = readModelCard(join(REPO_ROOT, 'model'));
+    const all = (type: string) => run.byType(type);
+    const one = (type: string, name?: string) => run.one(type, name);
+    const k8sObjects = () => run.resources.filter((r) => r.type.startsWith('kubernetes:'));
+    const k8s = (kind: string) => {
+      const found = k8sObjects().filter((r) => r.inputs.kind === kind);
+      assert.equal(found.length, 1, `one ${kind}`);
+      return found[0]!.inputs;
+    };
+    const container = () => k8s('Deployment').spec.template.spec.containers[0];
+
+    before(async () => {
+      run = await runStack(stack);
+      cfg = parseConfig((key) => stackConfig(stack)[`${PROJECT}:${key}`], PROJECT, stack);
+    });
+
+    describe('resources and their relations', () => {
+      test('one resource group holds every Azure resource', () => {
+        const rg = one(T.rg);
+        assert.equal(rg.inputs.location, cfg.location);
+        for (const r of run.resources.filter((x) => x.type.startsWith('azure-native:') && x.type !== T.rg && x.type !== T.role)) {
+          assert.equal(r.inputs.resourceGroupName, rg.inputs.resourceGroupName, `${r.type} ${r.name}`);
+        }
+      });
+
+      test('storage: HTTPS only, TLS 1.2, public blob access off, private container with the model file and card', async () => {
+        const account = one(T.storage);
+        assert.equal(account.inputs.enableHttpsTrafficOnly, true);
+        assert.equal(account.inputs.minimumTlsVersion, 'TLS1_2');
+        assert.equal(account.inputs.allowBlobPublicAccess, false);
+        assert.deepEqual(account.inputs.sku, { name: cfg.storageSku });
+        const c = one(T.container);
+        assert.equal(c.inputs.publicAccess, 'None');
+        assert.equal(c.inputs.accountName, account.inputs.accountName);
+        const blobs = all(T.blob);
+        assert.deepEqual(blobs.map((b) => b.inputs.blobName).sort(), [`${card.name}/${card.version}/card.json`, `${card.name}/${card.version}/model.onnx`]);
+        for (const b of blobs) {
+          assert.equal(b.inputs.containerName, c.inputs.containerName);
+          assert.deepEqual(b.inputs.metadata, { modelName: card.name, modelVersion: card.version, sha256: card.sha256 });
+          const path = String(await b.inputs.source.path);
+          assert.ok(existsSync(path), path);
+          assert.equal(path, join(REPO_ROOT, cfg.modelDir, String(b.inputs.blobName).split('/').pop()!));
+        }
+      });
+
+      test('Log Analytics with the configured retention; Application Insights is workspace-based', () => {
+        const ws = one(T.workspace);
+        assert.equal(ws.inputs.retentionInDays, cfg.logRetentionDays);
+        const ai = one(T.appInsights);
+        assert.equal(ai.inputs.ingestionMode, 'LogAnalytics');
+        assert.equal(ai.inputs.workspaceResourceId, idOf(run, ws));
+      });
+
+      test('registry: admin user and anonymous pull off', () => {
+        const acr = one(T.acr);
+        assert.equal(acr.inputs.adminUserEnabled, false);
+        assert.equal(acr.inputs.anonymousPullEnabled, false);
+        assert.deepEqual(acr.inputs.sku, { name: cfg.acrSku });
+      });
+
+      test('registry tokens: push can write the two app repositories; the edge token can only read edge-module', () => {
+        const maps: Record<string, string[]> = Object.fromEntries(all(T.scopeMap).map((m) => [m.inputs.scopeMapName, m.inputs.actions as string[]]));
+        assert.deepEqual(Object.keys(maps).sort(), ['edge-pull-scope', 'push-scope']);
+        assert.deepEqual(maps['edge-pull-scope'], ['repositories/edge-module/content/read']);
+        for (const repo of ['scoring-service', 'edge-module']) {
+          assert.ok(maps['push-scope']!.includes(`repositories/${repo}/content/write`), repo);
+        }
+        assert.ok(!maps['push-scope']!.some((a) => a.includes('delete')), 'no delete');
+        for (const token of all(T.token)) {
+          const map = all(T.scopeMap).find((m) => m.inputs.scopeMapName === String(token.inputs.tokenName).replace('-token', '-scope'))!;
+          assert.equal(token.inputs.scopeMapId, idOf(run, map));
+          const pw = all(T.tokenPassword).find((p) => p.inputs.tokenId === idOf(run, token));
+          assert.ok(pw, `a generated password for ${token.inputs.tokenName}`);
+          assert.equal(pw.inputs.registryId, idOf(run, one(T.acr)));
+          assert.deepEqual(pw.secretPaths, ['armToken']);
+        }
+      });
+
+      test('images: built from the apps Dockerfiles (context = repository root), pushed with the push token', () => {
+        const images: Record<string, any> = Object.fromEntries(all(T.image).map((i) => [i.name, i.inputs]));
+        const server = `${one(T.acr).inputs.registryName}.azurecr.io`;
+        assert.equal(images['images-scoring'].build.dockerfile, join(REPO_ROOT, 'scoring-service/Dockerfile'));
+        assert.equal(images['images-edge'].build.dockerfile, join(REPO_ROOT, 'edge-module/Dockerfile'));
+        assert.equal(images['images-scoring'].build.platform, cfg.imagePlatform);
+        assert.equal(images['images-edge'].build.platform, cfg.edge.imagePlatform);
+        for (const i of Object.values(images)) {
+          assert.equal(i.build.context, REPO_ROOT);
+          assert.equal(i.build.builderVersion, 'BuilderBuildKit');
+          assert.equal(i.buildOnPreview, false);
+          assert.ok(String(i.imageName).startsWith(`${server}/`));
+          assert.equal(i.registry.server, server);
+          assert.equal(i.registry.username, 'push-token');
+        }
+        for (const image of all(T.image)) {
+          assert.ok(image.secretPaths.some((p) => p === 'registry' || p === 'registry.password'), `${image.name}: the push password is secret`);
+        }
+      });
+
+      test('AKS: managed identity, Kubernetes RBAC, Container Insights to the workspace, autoscaling pool as configured', () => {
+        const aks = one(T.aks).inputs;
+        assert.deepEqual(aks.identity, { type: 'SystemAssigned' });
+        assert.equal(aks.enableRBAC, true);
+        assert.equal(aks.addonProfiles.omsagent.enabled, true);
+        assert.equal(aks.addonProfiles.omsagent.config.logAnalyticsWorkspaceResourceID, idOf(run, one(T.workspace)));
+        assert.equal(aks.networkProfile.networkPolicy, 'cilium', 'NetworkPolicy is enforced');
+        assert.equal(aks.sku.tier, cfg.aks.skuTier);
+        assert.equal(aks.agentPoolProfiles.length, 1);
+        const pool = aks.agentPoolProfiles[0];
+        assert.equal(pool.enableAutoScaling, true);
+        assert.equal(pool.vmSize, cfg.aks.vmSize);
+        assert.equal(pool.minCount, cfg.aks.minCount);
+        assert.equal(pool.maxCount, cfg.aks.maxCount);
+        assert.deepEqual(pool.availabilityZones ?? [], cfg.aks.zones);
+        assert.equal(aks.servicePrincipalProfile, undefined, 'no service principal secret');
+      });
+
+      test('the kubelet identity may pull from the registry (AcrPull), so no image pull secrets exist', () => {
+        const role = one(T.role).inputs;
+        assert.equal(role.principalId, 'kubelet-object-id');
+        assert.equal(role.principalType, 'ServicePrincipal');
+        assert.ok(String(role.roleDefinitionId).endsWith(`/roleDefinitions/${ACR_PULL_ROLE_ID}`));
+        assert.equal(role.scope, idOf(run, one(T.acr)));
+        assert.equal(k8s('Deployment').spec.template.spec.imagePullSecrets, undefined);
+        assert.ok(!k8sObjects().some((o) => o.inputs.type === 'kubernetes.io/dockerconfigjson'));
+      });
+
+      test('every Kubernetes object goes through the provider built from the cluster credentials', () => {
+        const provider = one(T.k8sProvider);
+        assert.ok(provider.secretPaths.includes('kubeconfig'));
+        assert.match(provider.inputs.kubeconfig, /kind: Config/);
+        const objects = k8sObjects();
+        assert.deepEqual(objects.map((o) => o.inputs.kind).sort(), [
+          'Deployment', 'HorizontalPodAutoscaler', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'ServiceAccount',
+        ]);
+        for (const o of objects) assert.equal(o.provider, `${provider.urn}::cluster-k8s-id`, o.name);
+      });
+
+      test('the workload: namespace, secrets, deployment, service, autoscaler, disruption budget, network policy', () => {
+        const ns = k8s('Namespace');
+        assert.equal(ns.metadata.name, cfg.scoring.namespace);
+        assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+        for (const o of k8sObjects().filter((x) => x.inputs.kind !== 'Namespace')) assert.equal(o.inputs.metadata.namespace, cfg.scoring.namespace, o.name);
+
+        const selector = k8s('Deployment').spec.selector.matchLabels;
+        assert.deepEqual(k8s('Service').spec.selector, selector);
+        assert.deepEqual(k8s('PodDisruptionBudget').spec.selector.matchLabels, selector);
+        assert.deepEqual(k8s('NetworkPolicy').spec.podSelector.matchLabels, selector);
+        for (const [k, v] of Object.entries(selector)) assert.equal(k8s('Deployment').spec.template.metadata.labels[k], v);
+
+        const svc = k8s('Service');
+        assert.equal(svc.spec.type, 'LoadBalancer');
+        assert.deepEqual(svc.spec.ports, [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+        assert.match(String(run.outputs.scoringUrl), new RegExp(`^http://${svc.metadata.annotations['service.beta.kubernetes.io/azure-dns-label-name']}\\.${cfg.location}\\.cloudapp\\.azure\\.com$`));
+
+        const hpa = k8s('HorizontalPodAutoscaler');
+        assert.equal(hpa.spec.scaleTargetRef.name, k8s('Deployment').metadata.name);
+        assert.equal(hpa.spec.minReplicas, cfg.scoring.minReplicas);
+        assert.equal(hpa.spec.maxReplicas, cfg.scoring.maxReplicas);
+        assert.equal(hpa.spec.metrics[0].resource.target.averageUtilization, cfg.scoring.targetCpuPercent);
+        assert.equal(k8s('Deployment').spec.replicas, undefined, 'the autoscaler owns replicas');
+        assert.equal(k8s('PodDisruptionBudget').spec.maxUnavailable, 1);
+
+        const np = k8s('NetworkPolicy');
+        assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
+        assert.deepEqual(np.spec.ingress, [{ ports: [{ protocol: 'TCP', port: 5001 }] }]);
+      });
+
+      test('IoT Hub as configured', () => {
+        const hub = one(T.hub).inputs;
+        assert.deepEqual(hub.sku, { name: cfg.iotHub.sku, capacity: cfg.iotHub.capacity });
+        assert.equal(hub.properties.minTlsVersion, '1.2');
+        assert.deepEqual(hub.properties.eventHubEndpoints.events, { partitionCount: cfg.iotHub.partitionCount, retentionTimeInDays: cfg.iotHub.retentionDays });
+        assert.equal(run.outputs.iotHubName, hub.resourceName);
+      });
+
+      test('one IoT Edge identity per configured device, tagged so the one at-scale deployment targets it', () => {
+        const hostName = `${one(T.hub).inputs.resourceName}.azure-devices.net`;
+        const devices = all(T.device);
+        assert.deepEqual(devices.map((d) => d.inputs.deviceId), cfg.edge.deviceIds);
+        assert.deepEqual(run.outputs.edgeDeviceIds, cfg.edge.deviceIds);
+        const deployments = all(T.deployment);
+        assert.equal(deployments.length, 1, 'one at-scale deployment, not one manifest per device');
+        const d = deployments[0]!.inputs;
+        assert.equal(d.targetCondition, cfg.edge.targetCondition);
+        assert.equal(d.priority, cfg.edge.deploymentPriority);
+        for (const dev of devices) {
+          assert.equal(dev.inputs.edgeEnabled, true);
+          assert.equal(dev.inputs.hostName, hostName);
+          assert.ok(matchesTargetCondition(d.targetCondition, dev.inputs.tags), `${dev.inputs.deviceId} matches ${d.targetCondition}`);
+        }
+        assert.ok(!matchesTargetCondition(d.targetCondition, { ...cfg.edge.deviceTags, environment: 'other' }));
+        assert.equal(d.hostName, hostName);
+        assert.equal(d.policyName, 'iothubowner');
+        const keyCall = run.calls.find((c) => c.token === 'azure-native:iothub:listIotHubResourceKeysForKeyName');
+        assert.equal(keyCall?.inputs.keyName, 'iothubowner');
+      });
+    });
+
+    describe('the edge deployment manifest', () => {
+      const manifest = () => JSON.parse(String(run.outputs.edgeDeploymentManifest)) as EdgeDeploymentManifest;
+
+      test('is the content of the deployment, and its id hashes that content', () => {
+        const d = one(T.deployment).inputs;
+        assert.deepEqual(d.content, manifest());
+        assert.equal(d.configurationId, edgeDeploymentId(cfg.namePrefix, cfg.environment, manifest()));
+        assert.equal(run.outputs.edgeDeploymentId, d.configurationId);
+      });
+
+      test('runs the edge image by digest with the pull-only token, and the configured twin and TTL', () => {
+        const m = manifest().modulesContent as any;
+        const agent = m.$edgeAgent['properties.desired'];
+        assert.equal(agent.modules.classifier.settings.image, run.outputs.edgeImage);
+        const creds = Object.values(agent.runtime.settings.registryCredentials) as any[];
+        assert.equal(creds.length, 1);
+        assert.equal(creds[0].address, run.outputs.registryLoginServer);
+        assert.equal(creds[0].username, 'edge-pull-token');
+        const pullPassword = all(T.tokenPassword).find((p) => String(p.inputs.tokenId).endsWith('/edge-pull-token'))!;
+        assert.ok(pullPassword);
+        assert.equal(agent.systemModules.edgeHub.settings.image, `mcr.microsoft.com/azureiotedge-hub:${cfg.edge.runtimeVersion}`);
+        assert.equal(m.$edgeHub['properties.desired'].storeAndForwardConfiguration.timeToLiveSecs, cfg.edge.storeAndForwardTtlSecs);
+        assert.deepEqual(m.classifier['properties.desired'], { topK: cfg.edge.topK, confidenceThreshold: cfg.edge.confidenceThreshold });
+      });
+
+      test('validates against the IoT Edge schemas and the runtime rules', () => {
+        assert.deepEqual(validateSystemModules(manifest()), []);
+        assert.deepEqual(validateAgainst('azure-iot-edge-deployment-2.0', manifest()), []);
+        assert.deepEqual(checkEdgeRuntimeRules(manifest()), []);
+      });
+    });
+
+    describe('policies', () => {
+      test('every taggable Azure resource carries the common tags and its component', () => {
+        for (const r of run.resources.filter((x) => x.type.startsWith('azure-native:'))) {
+          if (UNTAGGABLE.has(r.type)) continue;
+          assert.ok(TAGGED.has(r.type), `${r.type} is new: tag it (and list it in TAGGED) or list it as UNTAGGABLE`);
+          const tags = r.inputs.tags as Record<string, string>;
+          assert.deepEqual({ ...tags, component: undefined }, { ...cfg.tags, component: undefined }, `${r.type} ${r.name}`);
+          assert.ok(tags.component, `${r.type} ${r.name} has a component tag`);
+        }
+      });
+
+      test('every resource but the resource group and the name suffix belongs to a component and is named after it', () => {
+        const components = new Map(run.resources.filter((r) => r.type.startsWith('model-deploy:infra:')).map((c) => [c.urn, c]));
+        assert.equal(components.size, 7);
+        for (const r of run.resources) {
+          if (r.type.startsWith('model-deploy:infra:') || r.name === 'resource-group' || r.name === 'name-suffix') continue;
+          const parent = components.get(r.parentUrn);
+          assert.ok(parent, `${r.type} ${r.name} has a component parent (got ${r.parentUrn})`);
+          assert.ok(r.name.startsWith(`${parent.name}-`), `${r.name} is named after ${parent.name}`);
+        }
+      });
+
+      test('pods: probes on /v2/health/live and /v2/health/ready, requests and limits, non-root, read-only, no escalation, no capabilities', () => {
+        const pod = k8s('Deployment').spec.template.spec;
+        const c = container();
+        assert.equal(c.livenessProbe.httpGet.path, '/v2/health/live');
+        assert.equal(c.readinessProbe.httpGet.path, '/v2/health/ready');
+        assert.equal(c.startupProbe.httpGet.path, '/v2/health/live');
+        assert.deepEqual(c.ports, [{ name: 'http', containerPort: 5001, protocol: 'TCP' }]);
+        assert.deepEqual(c.resources, {
+          requests: { cpu: cfg.scoring.cpuRequest, memory: cfg.scoring.memoryRequest },
+          limits: { cpu: cfg.scoring.cpuLimit, memory: cfg.scoring.memoryLimit },
+        });
+        assert.equal(pod.securityContext.runAsNonRoot, true);
+        assert.equal(pod.securityContext.runAsUser, SCORING_UID);
+        assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+        assert.equal(pod.automountServiceAccountToken, false);
+        assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+        assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+        assert.equal(c.securityContext.privileged, false);
+        assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
+        assert.deepEqual(c.volumeMounts.find((m: any) => m.mountPath === '/tmp'), { name: 'tmp', mountPath: '/tmp' });
+        assert.ok(pod.volumes.find((v: any) => v.name === 'tmp').emptyDir);
+      });
+
+      test('pods: spread across zones and nodes; graceful shutdown longer than the service drain', () => {
+        const pod = k8s('Deployment').spec.template.spec;
+        const keys = pod.topologySpreadConstraints.map((t: any) => [t.topologyKey, t.whenUnsatisfiable]);
+        assert.deepEqual(keys, [
+          ['topology.kubernetes.io/zone', cfg.aks.zones.length > 1 ? 'DoNotSchedule' : 'ScheduleAnyway'],
+          ['kubernetes.io/hostname', 'ScheduleAnyway'],
+        ]);
+        const c = container();
+        assert.equal(pod.terminationGracePeriodSeconds, terminationGracePeriodSeconds(cfg.scoring.shutdownGraceMs));
+        assert.ok(pod.terminationGracePeriodSeconds > c.lifecycle.preStop.sleep.seconds + cfg.scoring.shutdownGraceMs / 1000);
+      });
+
+      test('pods: the environment of the scoring contract; keys and telemetry come from Secrets', () => {
+        const c = container();
+        const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+        assert.equal(env.PORT, '5001');
+        assert.equal(env.HOST, '0.0.0.0');
+        assert.equal(env.MODEL_DIR, '/app/model');
+        assert.equal(env.SCORING_API_KEYS_FILE, '/var/run/secrets/scoring/keys');
+        assert.equal(env.SHUTDOWN_GRACE_MS, String(cfg.scoring.shutdownGraceMs));
+        assert.equal(env.LOG_LEVEL, cfg.scoring.logLevel);
+        assert.equal(env.SCORING_API_KEYS, undefined, 'keys are never in the environment');
+        const telemetry = k8sObjects().find((o) => o.inputs.kind === 'Secret' && o.inputs.stringData.APPLICATIONINSIGHTS_CONNECTION_STRING)!;
+        assert.deepEqual(env.APPLICATIONINSIGHTS_CONNECTION_STRING, {
+          secretKeyRef: { name: telemetry.inputs.metadata.name, key: 'APPLICATIONINSIGHTS_CONNECTION_STRING' },
+        });
+        assert.ok(telemetry.secretPaths.some((p) => p.startsWith('stringData')));
+        const keys = k8sObjects().find((o) => o.inputs.kind === 'Secret' && o.inputs.stringData.keys)!;
+        assert.ok(keys.secretPaths.some((p) => p.startsWith('stringData')));
+        assert.equal(keys.inputs.stringData.keys, `${run.outputs.scoringPrimaryKey}\n${run.outputs.scoringSecondaryKey}\n`);
+        const mount = c.volumeMounts.find((m: any) => m.mountPath === '/var/run/secrets/scoring');
+        assert.equal(mount.readOnly, true);
+        const volume = k8s('Deployment').spec.template.spec.volumes.find((v: any) => v.name === mount.name);
+        assert.equal(volume.secret.secretName, keys.inputs.metadata.name);
+      });
+
+      test('images are referenced by digest', () => {
+        for (const k of ['scoringImage', 'edgeImage']) {
+          assert.match(String(run.outputs[k]), /^[a-z0-9]+\.azurecr\.io\/[a-z-]+@sha256:[0-9a-f]{64}$/, k);
+        }
+        assert.equal(container().image, run.outputs.scoringImage);
+      });
+
+      test('secret outputs are secret, and no secret value appears in the clear anywhere', () => {
+        for (const k of ['kubeconfig', 'scoringPrimaryKey', 'scoringSecondaryKey', 'edgeDeploymentManifest', 'edgeDeviceConnectionStrings']) {
+          assert.ok(run.secretOutputs.has(k), `${k} is secret`);
+        }
+        for (const k of ['scoringUrl', 'registryLoginServer', 'scoringImage', 'edgeImage', 'iotHubName', 'edgeDeviceIds', 'edgeDeploymentId']) {
+          assert.ok(!run.secretOutputs.has(k), `${k} is readable`);
+        }
+        const secrets = sensitiveValues(run);
+        for (const r of run.resources) {
+          for (const s of clearStrings(r.inputs, r.secretPaths)) {
+            for (const secret of secrets) assert.ok(!s.includes(secret), `${r.type} ${r.name} has a secret in the clear`);
+          }
+        }
+        for (const [k, v] of Object.entries(run.outputs)) {
+          if (run.secretOutputs.has(k)) continue;
+          for (const secret of secrets) assert.ok(!JSON.stringify(v).includes(secret), `output ${k} has a secret in the clear`);
+        }
+      });
+    });
+
+    describe('Kubernetes schema', () => {
+      test('every Kubernetes object validates (kubernetes-models)', async () => {
+        const modules: Record<string, () => Promise<unknown>> = {
+          'v1/Namespace': () => import('kubernetes-models/v1/Namespace'),
+          'v1/Secret': () => import('kubernetes-models/v1/Secret'),
+          'v1/ServiceAccount': () => import('kubernetes-models/v1/ServiceAccount'),
+          'v1/Service': () => import('kubernetes-models/v1/Service'),
+          'apps/v1/Deployment': () => import('kubernetes-models/apps/v1/Deployment'),
+          'autoscaling/v2/HorizontalPodAutoscaler': () => import('kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler'),
+          'policy/v1/PodDisruptionBudget': () => import('kubernetes-models/policy/v1/PodDisruptionBudget'),
+          'networking.k8s.io/v1/NetworkPolicy': () => import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy'),
+        };
+        for (const o of k8sObjects()) {
+          const key = `${o.inputs.apiVersion}/${o.inputs.kind}`;
+          const load = modules[key];
+          assert.ok(load, `no schema for ${key}`);
+          const Model = ((await load()) as Record<string, new (o: unknown) => { validate(): void }>)[o.inputs.kind]!;
+          assert.doesNotThrow(() => new Model(o.inputs).validate(), `${key} ${o.name}`);
+        }
+      });
+
+      test('the validator catches a broken object (so the check above means something)', async () => {
+        const { Deployment } = await import('kubernetes-models/apps/v1/Deployment');
+        const broken = JSON.parse(JSON.stringify(k8s('Deployment')));
+        broken.spec.template.spec.containers[0].ports[0].containerPort = 'http';
+        delete broken.spec.selector;
+        assert.throws(() => new Deployment(broken).validate(), /containerPort must be integer|selector/);
+      });
+    });
+
+    describe('the image contract with the apps Dockerfiles', () => {
+      for (const [app, file] of [['scoring-service', 'scoring-service/Dockerfile'], ['edge-module', 'edge-module/Dockerfile']]) {
+        const path = join(REPO_ROOT, file!);
+        test(`${file} runs as uid ${SCORING_UID} and exposes 5001`, { skip: !existsSync(path) && `${file} is not written yet (images issue)` }, () => {
+          const text = readFileSync(path, 'utf8');
+          const users = [...text.matchAll(/^\s*USER\s+(\S+)/gim)].map((m) => m[1]);
+          assert.ok(users.length > 0, `${app}: USER is set`);
+          assert.match(users.at(-1)!, new RegExp(`^${SCORING_UID}(:\\d+)?$`), `${app}: the last USER is numeric ${SCORING_UID}`);
+          assert.match(text, /^\s*EXPOSE\s+5001\b/im);
+        });
+      }
+    });
+  });
+}
