@@ -1,0 +1,124 @@
+/**
+ * The edge module's configuration, read from the environment once at start-up (main.ts passes
+ * `process.env` in; nothing else reads it — except the SDK's ModuleClient.fromEnvironment, which reads
+ * the IoT Edge variables itself, checked here first so a missing one is named).
+ *
+ * The HTTP side (PORT, HOST, MODEL_DIR, API keys, batching, limits, LOG_LEVEL, ...) is the scoring
+ * service's own configuration schema (`loadConfig` from @model-deploy/scoring-service): one schema for
+ * the same HTTP contract. The journal variables are the module's own.
+ */
+import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, type ServiceConfig } from '@model-deploy/scoring-service';
+import type { FsyncMode } from './journal.js';
+
+export { ConfigError };
+
+/** Variables the IoT Edge runtime gives every module (azure-iot-device ModuleClient.validateEnvironment). */
+export const IOTEDGE_VARIABLES = [
+  'IOTEDGE_WORKLOADURI',
+  'IOTEDGE_DEVICEID',
+  'IOTEDGE_MODULEID',
+  'IOTEDGE_IOTHUBHOSTNAME',
+  'IOTEDGE_AUTHSCHEME',
+  'IOTEDGE_MODULEGENERATIONID',
+] as const;
+
+export type EdgeConnectionMode =
+  | { kind: 'iotedge-runtime'; deviceId: string; moduleId: string }
+  | { kind: 'connection-string'; deviceId: string; moduleId: string; gateway: string | undefined; caFile: string | undefined };
+
+export interface JournalConfig {
+  dir: string;
+  fsync: FsyncMode;
+  fsyncIntervalMs: number;
+  segmentBytes: number;
+}
+
+export interface EdgeConfig {
+  connection: EdgeConnectionMode;
+  /** PORT, HOST, MODEL_DIR, auth, inference, limits, shutdown, LOG_LEVEL ... as the scoring service reads them. */
+  service: ServiceConfig;
+  journal: JournalConfig;
+}
+
+// The repository's .cache/ (git-ignored) when run from a checkout; containers set JOURNAL_DIR to a volume.
+export const DEFAULT_JOURNAL_DIR = fileURLToPath(new URL('../../.cache/edge-module/journal', import.meta.url));
+
+/** Names what is missing when the process is neither under the IoT Edge runtime nor given a connection string. */
+export function connectionFromEnv(env: NodeJS.ProcessEnv): EdgeConnectionMode {
+  const connectionString = env.EdgeHubConnectionString || env.IotHubConnectionString;
+  if (connectionString) {
+    const fields = new Map<string, string>();
+    for (const part of connectionString.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1));
+    }
+    const missing = ['HostName', 'DeviceId', 'ModuleId'].filter((k) => !fields.get(k));
+    if (!fields.get('SharedAccessKey') && !fields.get('SharedAccessSignature') && !fields.get('x509')) missing.push('SharedAccessKey');
+    if (missing.length > 0) {
+      // The value itself is a secret: only the names of the missing fields are shown.
+      throw new ConfigError(`Invalid configuration: EdgeHubConnectionString must be a module connection string ` +
+        `(HostName=…;GatewayHostName=…;DeviceId=…;ModuleId=…;SharedAccessKey=…); it lacks ${missing.join(', ')}`);
+    }
+    const caFile = env.EdgeModuleCACertificateFile || undefined;
+    if (caFile !== undefined) {
+      try {
+        accessSync(caFile, constants.R_OK);
+      } catch {
+        throw new ConfigError(`Invalid configuration: EdgeModuleCACertificateFile must name a readable PEM file with the edgeHub CA certificate (cannot read ${JSON.stringify(caFile)})`);
+      }
+    }
+    return {
+      kind: 'connection-string',
+      deviceId: fields.get('DeviceId')!,
+      moduleId: fields.get('ModuleId')!,
+      gateway: fields.get('GatewayHostName'),
+      caFile,
+    };
+  }
+  const missing = IOTEDGE_VARIABLES.filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      'Not running under IoT Edge: set EdgeHubConnectionString (a module connection string with GatewayHostName) and ' +
+        'EdgeModuleCACertificateFile (the edgeHub CA certificate), as the IoT Edge simulator does, or run the module under ' +
+        `the IoT Edge runtime, which sets ${IOTEDGE_VARIABLES.join(', ')} (missing: ${missing.join(', ')})`,
+    );
+  }
+  if (env.IOTEDGE_AUTHSCHEME!.toLowerCase() !== 'sastoken') {
+    throw new ConfigError(`Invalid configuration: IOTEDGE_AUTHSCHEME must be "sasToken" (got ${JSON.stringify(env.IOTEDGE_AUTHSCHEME)})`);
+  }
+  return { kind: 'iotedge-runtime', deviceId: env.IOTEDGE_DEVICEID!, moduleId: env.IOTEDGE_MODULEID! };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number, fallback: number): number {
+  const text = env[name]?.trim();
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`Invalid configuration: ${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(text)})`);
+  }
+  return value;
+}
+
+export function journalFromEnv(env: NodeJS.ProcessEnv): JournalConfig {
+  const fsync = env.JOURNAL_FSYNC?.trim() || 'batch';
+  if (fsync !== 'batch' && fsync !== 'always') {
+    throw new ConfigError(`Invalid configuration: JOURNAL_FSYNC must be "batch" or "always" (got ${JSON.stringify(fsync)})`);
+  }
+  return {
+    dir: env.JOURNAL_DIR?.trim() || DEFAULT_JOURNAL_DIR,
+    fsync,
+    fsyncIntervalMs: integer(env, 'JOURNAL_FSYNC_INTERVAL_MS', 1, 10_000, 20),
+    segmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES', 64 * 1024, 1024 * 1024 * 1024, 8 * 1024 * 1024),
+  };
+}
+
+/**
+ * Reads and validates everything; throws ConfigError with a sentence naming the variable. `local` (a run
+ * from the checkout) allows serving HTTP without API keys, as the scoring service's `--local` does.
+ */
+export function loadEdgeConfig(env: NodeJS.ProcessEnv, options: { local?: boolean } = {}): EdgeConfig {
+  const connection = connectionFromEnv(env);
+  return { connection, service: loadConfig(env, { local: options.local }), journal: journalFromEnv(env) };
+}

@@ -1,0 +1,429 @@
+/**
+ * The module's durable journal: every input delivery is appended here BEFORE the broker gets its PUBACK,
+ * and retired once the hub has acknowledged every output produced for it. Entries not retired when the
+ * process dies are replayed at the next start (at-least-once; a replay may duplicate a prediction).
+ *
+ * Files: `segment-<n>.log` in one directory, append-only frames
+ *   u32 LE body length | u32 LE CRC-32 of the body | body
+ *   body = 0x41 'A' | f64 seq | u32 header length | header JSON | payload     (an accepted input)
+ *        = 0x52 'R' | u32 count | count × f64 seq                            (retired inputs)
+ * A torn or corrupt frame at the end of the newest segment (a crash mid-write) is cut off at open.
+ * Size is bounded by rotation: when the active segment passes `segmentBytes`, the live entries are copied
+ * into a fresh segment, which is fsynced before the older segments are deleted.
+ *
+ * Durability: `append` returns after write(2), i.e. the bytes are in the kernel and survive the death of
+ * the process (kill -9, OOM kill, crash). Surviving a power cut or kernel panic needs fdatasync:
+ * `durable()` resolves after one covering every append made before the call ("group commit"), and in
+ * "batch" mode a timer issues one every `fsyncIntervalMs` anyway.
+ */
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InputRecord } from './input-record.js';
+
+export type FsyncMode = 'always' | 'batch';
+
+export interface JournalOptions {
+  dir: string;
+  /** "always": callers wait for durable() before acknowledging; "batch": fdatasync every fsyncIntervalMs. */
+  fsync?: FsyncMode;
+  fsyncIntervalMs?: number;
+  /** Rotate (and compact) once the active segment is larger than this (default 8 MiB). */
+  segmentBytes?: number;
+  /** Told about recovered damage (torn tail, corrupt segment). */
+  onWarning?: (message: string, details: Record<string, unknown>) => void;
+}
+
+export interface JournalEntry {
+  seq: number;
+  record: InputRecord;
+  /** True for entries found at open (not retired by the previous process). */
+  replayed: boolean;
+}
+
+export interface JournalStats {
+  /** Entries appended and not yet retired. */
+  live: number;
+  /** Bytes of the live entries' frames. */
+  liveBytes: number;
+  /** Bytes in all segment files. */
+  fileBytes: number;
+  segments: number;
+  appended: number;
+  retired: number;
+  fsyncs: number;
+  rotations: number;
+}
+
+const TYPE_ACCEPT = 0x41;
+const TYPE_RETIRE = 0x52;
+const FRAME_HEADER = 8;
+const MAX_FRAME = 256 * 1024 * 1024;
+const SEGMENT = /^segment-(\d{12})\.log$/;
+
+const CRC_TABLE = (() => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+
+export function crc32(data: Uint8Array): number {
+  let crc = -1;
+  for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+function frame(body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER + body.length);
+  out.writeUInt32LE(body.length, 0);
+  out.writeUInt32LE(crc32(body), 4);
+  body.copy(out, FRAME_HEADER);
+  return out;
+}
+
+type Header = Omit<InputRecord, 'body'>;
+
+function acceptFrame(seq: number, record: InputRecord): Buffer {
+  const { body, ...header } = record;
+  const headerBytes = Buffer.from(JSON.stringify(header satisfies Header));
+  const out = Buffer.allocUnsafe(1 + 8 + 4 + headerBytes.length + body.length);
+  out[0] = TYPE_ACCEPT;
+  out.writeDoubleLE(seq, 1);
+  out.writeUInt32LE(headerBytes.length, 9);
+  headerBytes.copy(out, 13);
+  body.copy(out, 13 + headerBytes.length);
+  return frame(out);
+}
+
+function retireFrame(seqs: number[]): Buffer {
+  const out = Buffer.allocUnsafe(1 + 4 + 8 * seqs.length);
+  out[0] = TYPE_RETIRE;
+  out.writeUInt32LE(seqs.length, 1);
+  seqs.forEach((seq, i) => out.writeDoubleLE(seq, 5 + 8 * i));
+  return frame(out);
+}
+
+type Parsed =
+  | { type: 'accept'; seq: number; record: InputRecord; size: number }
+  | { type: 'retire'; seqs: number[] };
+
+function parseBody(body: Buffer, size: number): Parsed {
+  if (body[0] === TYPE_ACCEPT) {
+    const seq = body.readDoubleLE(1);
+    const headerLength = body.readUInt32LE(9);
+    const header = JSON.parse(body.subarray(13, 13 + headerLength).toString('utf8')) as Header;
+    const payload = Buffer.from(body.subarray(13 + headerLength));
+    return { type: 'accept', seq, record: { ...header, body: payload }, size };
+  }
+  if (body[0] === TYPE_RETIRE) {
+    const count = body.readUInt32LE(1);
+    const seqs: number[] = [];
+    for (let i = 0; i < count; i++) seqs.push(body.readDoubleLE(5 + 8 * i));
+    return { type: 'retire', seqs };
+  }
+  throw new Error(`unknown record type ${body[0]}`);
+}
+
+/** Reads frames until the first damaged one; returns what was read and where the good part ends. */
+function readSegment(data: Buffer): { records: Parsed[]; goodBytes: number; damage?: string } {
+  const records: Parsed[] = [];
+  let offset = 0;
+  while (offset < data.length) {
+    if (data.length - offset < FRAME_HEADER) return { records, goodBytes: offset, damage: 'truncated frame header' };
+    const length = data.readUInt32LE(offset);
+    if (length === 0 || length > MAX_FRAME) return { records, goodBytes: offset, damage: `impossible frame length ${length}` };
+    if (data.length - offset - FRAME_HEADER < length) return { records, goodBytes: offset, damage: 'truncated frame' };
+    const body = data.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + length);
+    if (crc32(body) !== data.readUInt32LE(offset + 4)) return { records, goodBytes: offset, damage: 'checksum mismatch' };
+    try {
+      records.push(parseBody(body, FRAME_HEADER + length));
+    } catch (error) {
+      return { records, goodBytes: offset, damage: `unreadable record: ${(error as Error).message}` };
+    }
+    offset += FRAME_HEADER + length;
+  }
+  return { records, goodBytes: offset };
+}
+
+interface Segment {
+  index: number;
+  path: string;
+  fd: number;
+  bytes: number;
+}
+
+interface Live {
+  entry: JournalEntry;
+  frame: Buffer;
+}
+
+export class Journal {
+  readonly dir: string;
+  readonly fsyncMode: FsyncMode;
+  /** Entries the previous process left unretired, in append order. */
+  readonly recovered: JournalEntry[];
+
+  private readonly segmentBytes: number;
+  private readonly warn: (message: string, details: Record<string, unknown>) => void;
+  private readonly live = new Map<number, Live>();
+  private active: Segment;
+  private older: Segment[] = [];
+  /** Segments replaced by a rotation, deleted once the new segment is on disk. */
+  private deleting: Segment[] = [];
+  private nextSeq: number;
+  private liveBytes = 0;
+  private pendingRetires: number[] = [];
+  private retireScheduled = false;
+  /** Incremented by every write; `syncedGeneration` is the last value an fdatasync has covered. */
+  private writeGeneration = 0;
+  private syncedGeneration = 0;
+  private syncWaiters: Array<{ generation: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  private syncQueued = false;
+  /** Serialises fdatasync and segment deletion, so a file is never closed under a pending sync. */
+  private io: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private counters = { appended: 0, retired: 0, fsyncs: 0, rotations: 0 };
+
+  private constructor(options: JournalOptions, active: Segment, nextSeq: number, recovered: Live[]) {
+    this.dir = options.dir;
+    this.fsyncMode = options.fsync ?? 'batch';
+    this.segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
+    this.warn = options.onWarning ?? (() => undefined);
+    this.active = active;
+    this.nextSeq = nextSeq;
+    for (const item of recovered) {
+      this.live.set(item.entry.seq, item);
+      this.liveBytes += item.frame.length;
+    }
+    this.recovered = recovered.map((item) => item.entry);
+    if (this.fsyncMode === 'batch') {
+      this.timer = setInterval(() => {
+        if (this.writeGeneration > this.syncedGeneration) this.queueSync();
+      }, options.fsyncIntervalMs ?? 20);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Opens (or creates) the journal in `options.dir`: reads every segment, cuts a torn tail, and compacts
+   * the unretired entries into a fresh segment (fsynced) before deleting the old ones.
+   */
+  static open(options: JournalOptions): Journal {
+    mkdirSync(options.dir, { recursive: true });
+    const warn = options.onWarning ?? (() => undefined);
+    const names = readdirSync(options.dir).filter((n) => SEGMENT.test(n)).sort();
+    const live = new Map<number, Live>();
+    let maxSeq = 0;
+    let lastIndex = 0;
+    names.forEach((name, i) => {
+      const path = join(options.dir, name);
+      lastIndex = Number(SEGMENT.exec(name)![1]);
+      const data = readFileSync(path);
+      const { records, goodBytes, damage } = readSegment(data);
+      if (damage) {
+        const newest = i === names.length - 1;
+        warn(newest ? 'journal: cut a torn record at the end of the newest segment (crash during a write)'
+          : 'journal: a segment is damaged; entries after the damage are unreadable',
+        { segment: name, offset: goodBytes, damage, lostBytes: data.length - goodBytes });
+      }
+      for (const record of records) {
+        if (record.type === 'accept') {
+          maxSeq = Math.max(maxSeq, record.seq);
+          if (!live.has(record.seq)) {
+            live.set(record.seq, { entry: { seq: record.seq, record: record.record, replayed: true }, frame: acceptFrame(record.seq, record.record) });
+          }
+        } else {
+          for (const seq of record.seqs) {
+            maxSeq = Math.max(maxSeq, seq);
+            live.delete(seq);
+          }
+        }
+      }
+    });
+    // The survivors go into a fresh segment (synced) before the old files are deleted: this also drops the torn tail.
+    const recovered = [...live.values()].sort((a, b) => a.entry.seq - b.entry.seq);
+    const active = Journal.createSegment(options.dir, lastIndex + 1, recovered.map((l) => l.frame));
+    for (const name of names) unlinkSync(join(options.dir, name));
+    syncDir(options.dir);
+    return new Journal(options, active, maxSeq + 1, recovered);
+  }
+
+  /** Writes `frames` into a new segment and fdatasyncs it; the segment stays open for appends. */
+  private static createSegment(dir: string, index: number, frames: Buffer[]): Segment {
+    const path = join(dir, `segment-${String(index).padStart(12, '0')}.log`);
+    const fd = openSync(path, 'wx');
+    const all = Buffer.concat(frames);
+    if (all.length > 0) writeAll(fd, all);
+    fdatasyncSync(fd);
+    syncDir(dir);
+    return { index, path, fd, bytes: all.length };
+  }
+
+  /**
+   * Appends an accepted input. When this returns, the entry survives the death of this process;
+   * await `durable()` for it to survive a power cut as well.
+   */
+  append(record: InputRecord): JournalEntry {
+    if (this.closed) throw new Error('journal is closed');
+    const entry: JournalEntry = { seq: this.nextSeq++, record, replayed: false };
+    const bytes = acceptFrame(entry.seq, record);
+    this.write(bytes);
+    this.live.set(entry.seq, { entry, frame: bytes });
+    this.liveBytes += bytes.length;
+    this.counters.appended++;
+    if (this.active.bytes > this.segmentBytes) this.rotate();
+    return entry;
+  }
+
+  /** Marks an entry done (all its outputs acknowledged). Written on the next turn of the event loop, batched. */
+  retire(seq: number): void {
+    const item = this.live.get(seq);
+    if (!item) return;
+    this.live.delete(seq);
+    this.liveBytes -= item.frame.length;
+    this.counters.retired++;
+    this.pendingRetires.push(seq);
+    if (!this.retireScheduled) {
+      this.retireScheduled = true;
+      setImmediate(() => this.flushRetires());
+    }
+  }
+
+  /** Resolves once everything appended before the call has been fdatasync'ed (one sync serves all waiters). */
+  durable(): Promise<void> {
+    const generation = this.writeGeneration;
+    if (this.syncedGeneration >= generation) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.syncWaiters.push({ generation, resolve, reject });
+      this.queueSync();
+    });
+  }
+
+  has(seq: number): boolean {
+    return this.live.has(seq);
+  }
+
+  get stats(): JournalStats {
+    return {
+      live: this.live.size,
+      liveBytes: this.liveBytes,
+      fileBytes: [...this.older, ...this.deleting].reduce((n, s) => n + s.bytes, this.active.bytes),
+      segments: this.older.length + this.deleting.length + 1,
+      ...this.counters,
+    };
+  }
+
+  /** Flushes pending retirements, syncs and closes the files. Unretired entries stay for the next start. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flushRetires();
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.io;
+    fdatasyncSync(this.active.fd);
+    this.syncedGeneration = this.writeGeneration;
+    for (const waiter of this.syncWaiters) waiter.resolve();
+    this.syncWaiters = [];
+    for (const segment of [...this.older, ...this.deleting, this.active]) if (segment.fd >= 0) closeSync(segment.fd);
+    this.older = [];
+    this.deleting = [];
+  }
+
+  private write(bytes: Buffer): void {
+    writeAll(this.active.fd, bytes);
+    this.active.bytes += bytes.length;
+    this.writeGeneration++;
+  }
+
+  private flushRetires(): void {
+    this.retireScheduled = false;
+    if (this.pendingRetires.length === 0 || this.closed) return;
+    const seqs = this.pendingRetires;
+    this.pendingRetires = [];
+    this.write(retireFrame(seqs));
+    if (this.active.bytes > this.segmentBytes) this.rotate();
+  }
+
+  private queueSync(): void {
+    if (this.syncQueued || this.closed) return;
+    this.syncQueued = true;
+    this.io = this.io.then(async () => {
+      this.syncQueued = false;
+      if (this.closed) return;
+      const generation = this.writeGeneration;
+      const fd = this.active.fd;
+      try {
+        await new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+        this.counters.fsyncs++;
+        this.syncedGeneration = Math.max(this.syncedGeneration, generation);
+        const waiting = this.syncWaiters;
+        this.syncWaiters = waiting.filter((w) => w.generation > this.syncedGeneration);
+        for (const w of waiting) if (w.generation <= this.syncedGeneration) w.resolve();
+      } catch (error) {
+        const waiting = this.syncWaiters;
+        this.syncWaiters = [];
+        for (const w of waiting) w.reject(error as Error);
+      }
+      if (this.syncWaiters.length > 0) this.queueSync();
+    });
+  }
+
+  /**
+   * Starts a new segment holding a copy of every live entry; later appends go there. The old segments are
+   * deleted only after the new one is on disk, so a crash at any point leaves at least one full copy.
+   */
+  private rotate(): void {
+    const frames = [...this.live.values()].sort((a, b) => a.entry.seq - b.entry.seq).map((l) => l.frame);
+    const index = this.active.index + 1;
+    const path = join(this.dir, `segment-${String(index).padStart(12, '0')}.log`);
+    const fd = openSync(path, 'wx');
+    const all = Buffer.concat(frames);
+    if (all.length > 0) writeAll(fd, all);
+    // This rotation alone owns the segments it replaces; a failed deletion hands them back to `older`.
+    const obsolete = [...this.older, this.active];
+    this.older = [];
+    this.deleting.push(...obsolete);
+    this.active = { index, path, fd, bytes: all.length };
+    this.writeGeneration++;
+    this.counters.rotations++;
+    this.io = this.io.then(async () => {
+      const remaining = [...obsolete];
+      try {
+        await new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+        syncDir(this.dir);
+        while (remaining.length > 0) {
+          const segment = remaining[0]!;
+          if (segment.fd >= 0) closeSync(segment.fd);
+          segment.fd = -1;
+          unlinkSync(segment.path);
+          remaining.shift();
+        }
+        syncDir(this.dir);
+      } catch (error) {
+        // The old segments still hold every entry; the next rotation tries to delete them again.
+        this.older.unshift(...remaining);
+        this.warn('journal: could not finish a rotation', { error: (error as Error).message });
+      } finally {
+        this.deleting = this.deleting.filter((s) => !obsolete.includes(s));
+      }
+    });
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+}

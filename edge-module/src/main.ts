@@ -1,0 +1,148 @@
+/**
+ * The edge module process: check the IoT Edge environment, load the model, open the journal, serve the
+ * seed contract + health routes over HTTP (the scoring service's own app), connect to edgeHub with
+ * ModuleClient.fromEnvironment over MQTT, and stop cleanly on SIGTERM/SIGINT.
+ *
+ *   node edge-module/dist/main.js            # under the IoT Edge runtime (IOTEDGE_* + workload API)
+ *   node edge-module/dist/main.js --local    # from a checkout: HTTP without API keys unless SCORING_API_KEYS is set
+ *
+ * With EdgeHubConnectionString + EdgeModuleCACertificateFile it runs as in the IoT Edge simulator.
+ */
+import iotDevice from 'azure-iot-device';
+import { Classifier } from '@model-deploy/inference';
+import { buildApp, createServiceMetrics, KeyRing, type AuthSettings } from '@model-deploy/scoring-service';
+import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
+import { Journal } from './journal.js';
+import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
+import { tappedMqttTransport } from './mqtt-transport.js';
+
+function fail(message: string): never {
+  process.stderr.write(`edge-module: ${message}\n`);
+  process.exit(1);
+}
+
+let config: EdgeConfig;
+let auth: AuthSettings;
+let keyRing: KeyRing | undefined;
+try {
+  config = loadEdgeConfig(process.env, { local: process.argv.includes('--local') });
+  const authConfig = config.service.auth;
+  if (authConfig.mode === 'keys') keyRing = new KeyRing(authConfig.keys);
+  else if (authConfig.mode === 'key-file') keyRing = KeyRing.fromFile(authConfig.file, authConfig.reloadMs);
+  auth = keyRing ? { mode: 'bearer', keys: keyRing } : { mode: 'disabled' };
+} catch (error) {
+  if (error instanceof ConfigError) fail(error.message);
+  throw error;
+}
+const { service } = config;
+
+const metrics = createServiceMetrics({ maxBatchSize: service.inference.maxBatchSize });
+let classifier: Classifier;
+try {
+  classifier = await Classifier.load({ modelDir: service.modelDir, ...service.inference, observer: metrics.classifierObserver });
+} catch (error) {
+  fail(`cannot load the model from ${service.modelDir}: ${(error as Error).message}`);
+}
+
+// The device-side HTTP contract is the scoring service's app with the seed and health route groups.
+const app = await buildApp({
+  classifier,
+  auth,
+  logger: { level: service.logLevel, base: { module: config.connection.moduleId } },
+  metrics,
+  routes: { seed: true, health: true, v2: false, docs: false, metrics: true },
+  limits: service.limits,
+  slowRequestMs: service.slowRequestMs,
+});
+keyRing?.setLogger(app.log);
+const log = app.log;
+// The `score` direct method answers exactly what POST /score answers; IoT Hub has already authorised the caller.
+const methodApp = await buildApp({
+  classifier,
+  auth: { mode: 'disabled' },
+  routes: { seed: true, health: false, v2: false, docs: false, metrics: false },
+  limits: service.limits,
+});
+
+let journal: Journal;
+try {
+  journal = Journal.open({
+    ...config.journal,
+    onWarning: (message, details) => log.warn(details, message),
+  });
+} catch (error) {
+  fail(`cannot open the journal in ${config.journal.dir} (JOURNAL_DIR): ${(error as Error).message}`);
+}
+
+let httpAddress = '';
+try {
+  httpAddress = await app.listen({ port: service.port, host: service.host });
+} catch (error) {
+  fail(`cannot listen on ${service.host}:${service.port} (PORT, HOST): ${(error as Error).message}`);
+}
+
+// eslint-disable-next-line prefer-const -- assigned after the transport, which needs the tap, is created
+let module: EdgeModule;
+const transport = tappedMqttTransport((topic, payload, ack) => module.tap(topic, payload, ack));
+let client: ModuleClientLike;
+try {
+  client = (await iotDevice.ModuleClient.fromEnvironment(transport)) as unknown as ModuleClientLike;
+} catch (error) {
+  fail(`cannot create the IoT Edge module client: ${describeError(error)}`);
+}
+
+module = new EdgeModule({
+  client,
+  classifier,
+  journal,
+  log,
+  score: async (payload, topK) => {
+    const response = await methodApp.inject({
+      method: 'POST',
+      url: topK > 1 ? `/score?top_k=${topK}` : '/score',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(payload ?? null),
+    });
+    let body: unknown = response.body;
+    try {
+      body = response.json();
+    } catch {
+      // keep the text
+    }
+    return { status: response.statusCode, body };
+  },
+  describe: () => ({ http: httpAddress }),
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping');
+  const timer = setTimeout(() => {
+    log.error({}, 'shutdown took too long; exiting');
+    process.exit(1);
+  }, service.shutdown.graceMs + 5000);
+  timer.unref();
+  app.scoring.drain();
+  await app.close();
+  await module.stop(service.shutdown.graceMs);
+  await methodApp.close();
+  await classifier.close();
+  keyRing?.close();
+  log.info({}, 'stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+log.info({
+  http: httpAddress,
+  connection: config.connection.kind,
+  device: config.connection.deviceId,
+  journal: { dir: config.journal.dir, fsync: config.journal.fsync, replaying: journal.recovered.length },
+  model: { name: classifier.card.name, version: classifier.card.version },
+  auth: auth.mode,
+}, 'edge module starting');
+await module.start();
+log.info({ http: httpAddress }, 'edge module started');
