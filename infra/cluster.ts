@@ -50,8 +50,6 @@ export class Cluster extends pulumi.ComponentResource {
         sku: { name: 'Base', tier: a.skuTier },
         identity: { type: 'SystemAssigned' },
         enableRBAC: true,
-        oidcIssuerProfile: { enabled: true },
-        securityProfile: { workloadIdentity: { enabled: true } },
         autoUpgradeProfile: { upgradeChannel: 'patch', nodeOSUpgradeChannel: 'NodeImage' },
         agentPoolProfiles: [
           {
