@@ -103,6 +103,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     bodyLimit,
+    // Fastify's default (0) would switch off Node's own limit: a client trickling a body must not
+    // hold a connection forever.
+    requestTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,
   });

@@ -122,6 +122,7 @@ export function errorHandler(err: FastifyError | Error, request: FastifyRequest,
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
   const v2 = request.url.startsWith('/v2');
-  const message = `route ${request.method} ${request.url.split('?')[0]} not found`;
+  const path = (request.url.split('?')[0] as string).slice(0, 200);
+  const message = `route ${request.method} ${path} not found`;
   reply.code(404).send(v2 ? { error: message } : { error: message, code: 'not_found' });
 }
