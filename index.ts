@@ -21,8 +21,10 @@ const ARM_ENDPOINT = 'https://management.azure.com';
 const SUFFIX_LENGTH = 6;
 
 const cfg = readConfig();
-const repoRoot = __dirname;
-const modelDir = path.resolve(repoRoot, cfg.modelDir);
+// Pulumi runs the program from the project directory (the repository root); paths handed to
+// resources stay relative to it so the state does not depend on where the checkout lives.
+const repoRoot = path.relative(process.cwd(), __dirname) || '.';
+const modelDir = path.join(repoRoot, cfg.modelDir);
 const card = readModelCard(modelDir);
 
 // Fail before creating anything if a name would break Azure's rules (the suffix is random, its shape is not).

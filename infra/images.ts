@@ -1,6 +1,7 @@
 // The two application images, built from the apps' own Dockerfiles (build context = repository root)
 // and pushed to the registry; everything downstream references them by digest, so a deployment
 // always runs exactly the bytes that were pushed.
+import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import * as docker from '@pulumi/docker';
 import type { RegistryCredentialsOutput } from './registry';
@@ -15,7 +16,10 @@ export interface ImageSpec {
 }
 
 export interface ContainerImagesArgs {
-  /** Absolute path of the repository root (the build context of both Dockerfiles). */
+  /**
+   * The repository root (the build context of both Dockerfiles), relative to the project directory
+   * Pulumi runs in: relative paths keep the state identical on every machine (laptop, CI runner).
+   */
   context: string;
   registry: RegistryCredentialsOutput;
   /** Tag pushed alongside the digest (the model version), for humans browsing the registry. */
@@ -52,7 +56,8 @@ export class ContainerImages extends pulumi.ComponentResource {
             // The Dockerfiles use BuildKit features (cache mounts, --platform=$BUILDPLATFORM).
             builderVersion: 'BuilderBuildKit',
             context: args.context,
-            dockerfile: `${args.context}/${spec.dockerfile}`,
+            // Relative to the project directory (docker provider >= 4.0.1), i.e. inside the context.
+            dockerfile: path.join(args.context, spec.dockerfile),
             platform: spec.platform,
             args: args.buildArgs,
           },

@@ -135,6 +135,14 @@ interface HubDevice {
   authentication?: { type?: string; symmetricKey?: { primaryKey?: string | null; secondaryKey?: string | null } };
 }
 
+/**
+ * During previews Pulumi hands `check` the inputs it cannot know yet (e.g. a manifest holding an image
+ * digest that is only known after the build) as this sentinel; validate only what is known.
+ */
+function isUnknown(value: unknown): boolean {
+  return value === '04da6b54-80e4-46f7-96ec-b56ff0331ba9';
+}
+
 function devicePath(deviceId: string): string {
   return `/devices/${encodeURIComponent(deviceId)}`;
 }
@@ -193,10 +201,10 @@ function pickAccess(p: HubAccess): HubAccess {
 export const deviceProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: DeviceInputs, news: DeviceInputs) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (!/^[A-Za-z0-9\-:.+%_#*?!(),=@$']{1,128}$/.test(String(news.deviceId))) {
+    if (!isUnknown(news.deviceId) && !/^[A-Za-z0-9\-:.+%_#*?!(),=@$']{1,128}$/.test(String(news.deviceId))) {
       failures.push({ property: 'deviceId', reason: `"${news.deviceId}" is not a valid IoT Hub device id (1-128 letters, digits or -:.+%_#*?!(),=@$')` });
     }
-    if (news.status !== 'enabled' && news.status !== 'disabled') {
+    if (!isUnknown(news.status) && news.status !== 'enabled' && news.status !== 'disabled') {
       failures.push({ property: 'status', reason: `expected "enabled" or "disabled", got ${JSON.stringify(news.status)}` });
     }
     return { inputs: news, failures };
@@ -335,13 +343,13 @@ function deploymentOutputs(inputs: EdgeDeploymentInputs, c: HubConfiguration): E
 export const edgeDeploymentProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: EdgeDeploymentInputs, news: EdgeDeploymentInputs) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (!/^[a-z0-9\-:+%_#*?!(),=@;$']{1,128}$/.test(String(news.configurationId))) {
+    if (!isUnknown(news.configurationId) && !/^[a-z0-9\-:+%_#*?!(),=@;$']{1,128}$/.test(String(news.configurationId))) {
       failures.push({ property: 'configurationId', reason: `"${news.configurationId}" is not a valid configuration id (lowercase, 1-128 chars)` });
     }
-    if (!news.content || typeof news.content !== 'object' || !news.content.modulesContent) {
+    if (!isUnknown(news.content) && (!news.content || typeof news.content !== 'object' || !news.content.modulesContent)) {
       failures.push({ property: 'content', reason: 'an edge deployment needs content.modulesContent' });
     }
-    if (!Number.isInteger(news.priority) || news.priority < 0) {
+    if (!isUnknown(news.priority) && (!Number.isInteger(news.priority) || news.priority < 0)) {
       failures.push({ property: 'priority', reason: `expected a non-negative integer, got ${JSON.stringify(news.priority)}` });
     }
     return { inputs: news, failures };

@@ -11,7 +11,10 @@ export interface ModelStoreArgs {
   /** Physical account name (3-24 lowercase alphanumerics, globally unique). */
   accountName: pulumi.Input<string>;
   sku: string;
-  /** Absolute path of the folder holding the model file and card.json. */
+  /**
+   * The folder holding the model file and card.json, relative to the project directory Pulumi runs in
+   * (relative asset paths keep the state identical on every machine).
+   */
   modelDir: string;
   card: ModelCardSummary;
   tags: Record<string, string>;

@@ -208,6 +208,7 @@ export interface Recorder {
  * would run the program first, against no mocks); then load index.ts and call collect().
  */
 export async function installMocks(stack: string, overrides: Record<string, unknown> = {}): Promise<Recorder> {
+  process.chdir(REPO_ROOT); // Pulumi runs the program from the project directory.
   // The runtime snapshots PULUMI_CONFIG when its state is first created, which importing a provider
   // package may already have done: set the config explicitly too.
   const config = stackConfig(stack, overrides);

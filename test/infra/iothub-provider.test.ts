@@ -172,6 +172,14 @@ for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
         };
       };
       let created: EdgeDeploymentOutputs;
+      const UNKNOWN = '04da6b54-80e4-46f7-96ec-b56ff0331ba9'; // what Pulumi passes for not-yet-known inputs in a preview
+
+      test('check rejects bad inputs but lets unknown ones through (previews)', async () => {
+        const bad = await deployments.check!({}, { ...inputs(), configurationId: 'Has Spaces', content: {}, priority: -1 });
+        assert.deepEqual(bad.failures?.map((f) => f.property), ['configurationId', 'content', 'priority']);
+        const preview = await deployments.check!({}, { ...inputs(), configurationId: UNKNOWN, content: UNKNOWN });
+        assert.deepEqual(preview.failures, []);
+      });
 
       test('create puts one configuration with the manifest, target condition and priority', async () => {
         const i = inputs();
