@@ -4,6 +4,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
 import * as containerservice from '@pulumi/azure-native/containerservice';
+import * as monitor from '@pulumi/azure-native/monitor';
 import * as k8s from '@pulumi/kubernetes';
 import type { AksConfig } from './config';
 
@@ -85,6 +86,43 @@ export class Cluster extends pulumi.ComponentResource {
       },
       // The autoscaler owns the node count after creation.
       { parent: this, ignoreChanges: ['agentPoolProfiles[0].count'] },
+    );
+
+    // With managed-identity auth (useAADAuth) the monitoring agent reads what to collect from a data
+    // collection rule associated with the cluster; ARM does not create it (the az CLI would), so we do.
+    const dcr = new monitor.DataCollectionRule(
+      `${name}-insights-dcr`,
+      {
+        dataCollectionRuleName: `MSCI-${args.clusterName}`,
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        kind: 'Linux',
+        description: 'Container Insights for the AKS cluster.',
+        dataSources: {
+          extensions: [
+            {
+              name: 'ContainerInsightsExtension',
+              extensionName: 'ContainerInsights',
+              streams: ['Microsoft-ContainerInsights-Group-Default'],
+              extensionSettings: { dataCollectionSettings: { interval: '1m', namespaceFilteringMode: 'Off', enableContainerLogV2: true } },
+            },
+          ],
+        },
+        destinations: { logAnalytics: [{ name: 'ciworkspace', workspaceResourceId: args.logAnalyticsWorkspaceId }] },
+        dataFlows: [{ streams: ['Microsoft-ContainerInsights-Group-Default'], destinations: ['ciworkspace'] }],
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    new monitor.DataCollectionRuleAssociation(
+      `${name}-insights-dcra`,
+      {
+        associationName: 'ContainerInsightsExtension',
+        resourceUri: cluster.id,
+        dataCollectionRuleId: dcr.id,
+        description: 'Association of data collection rule. Deleting this association will break the data collection for this AKS Cluster.',
+      },
+      { parent: this },
     );
 
     this.kubeletObjectId = cluster.identityProfile.apply((p) => {

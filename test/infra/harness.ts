@@ -134,6 +134,8 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       };
     case 'azure-native:containerservice:ManagedCluster':
       return { name: plain.resourceName, identityProfile: { kubeletidentity: { objectId: 'kubelet-object-id', clientId: 'kubelet-client-id' } } };
+    case 'azure-native:monitor:DataCollectionRule':
+      return { name: plain.dataCollectionRuleName };
     case 'azure-native:iothub:IotHubResource':
       return { name: plain.resourceName, properties: { ...plain.properties, hostName: `${plain.resourceName}.azure-devices.net` } };
     case 'docker:index/image:Image': {

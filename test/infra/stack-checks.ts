@@ -13,7 +13,7 @@ import { readModelCard } from '../../infra/model-card';
 import { ACR_PULL_ROLE_ID } from '../../infra/cluster';
 import { SCORING_UID, terminationGracePeriodSeconds } from '../../infra/scoring-workload';
 import { validateAgainst, validateSystemModules } from './edge-schemas';
-import { PROJECT, REPO_ROOT, mockId, runStack, stackConfig, type RecordedResource, type StackRun } from './harness';
+import { PROJECT, REPO_ROOT, mockId, runStack, stackConfig, type StackRun } from './harness';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -31,6 +31,8 @@ const T = {
   image: 'docker:index/image:Image',
   aks: 'azure-native:containerservice:ManagedCluster',
   role: 'azure-native:authorization:RoleAssignment',
+  dcr: 'azure-native:monitor:DataCollectionRule',
+  dcra: 'azure-native:monitor:DataCollectionRuleAssociation',
   k8sProvider: 'pulumi:providers:kubernetes',
   hub: 'azure-native:iothub:IotHubResource',
   device: 'pulumi-nodejs:dynamic/iothub:Device',
@@ -38,8 +40,8 @@ const T = {
 } as const;
 
 /** Azure resource types that take tags; any other azure-native type must be listed as untaggable. */
-const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.hub]);
-const UNTAGGABLE = new Set<string>([T.container, T.blob, T.scopeMap, T.token, T.role]);
+const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.hub, T.dcr]);
+const UNTAGGABLE = new Set<string>([T.container, T.blob, T.scopeMap, T.token, T.role, T.dcra]);
 
 /** Evaluates the subset of the IoT Hub query language our target conditions use: `tags.k=v AND ...`. */
 export function matchesTargetCondition(condition: string, tags: Record<string, unknown>): boolean {
@@ -49,10 +51,6 @@ export function matchesTargetCondition(condition: string, tags: Record<string, u
     const expected = m[2] ?? JSON.parse(m[3]!);
     return tags[m[1]!] === expected;
   });
-}
-
-function idOf(_run: StackRun, r: RecordedResource): string {
-  return mockId(r);
 }
 
 /** The sensitive values the stack handles (generated keys, passwords, tokens, credentials). */
@@ -111,7 +109,7 @@ export function describeStack(stack: string): void {
       test('one resource group holds every Azure resource', () => {
         const rg = one(T.rg);
         assert.equal(rg.inputs.location, cfg.location);
-        for (const r of run.resources.filter((x) => x.type.startsWith('azure-native:') && x.type !== T.rg && x.type !== T.role)) {
+        for (const r of run.resources.filter((x) => x.type.startsWith('azure-native:') && ![T.rg, T.role, T.dcra].includes(x.type as never))) {
           assert.equal(r.inputs.resourceGroupName, rg.inputs.resourceGroupName, `${r.type} ${r.name}`);
         }
       });
@@ -141,7 +139,7 @@ export function describeStack(stack: string): void {
         assert.equal(ws.inputs.retentionInDays, cfg.logRetentionDays);
         const ai = one(T.appInsights);
         assert.equal(ai.inputs.ingestionMode, 'LogAnalytics');
-        assert.equal(ai.inputs.workspaceResourceId, idOf(run, ws));
+        assert.equal(ai.inputs.workspaceResourceId, mockId(ws));
       });
 
       test('registry: admin user and anonymous pull off', () => {
@@ -161,10 +159,10 @@ export function describeStack(stack: string): void {
         assert.ok(!maps['push-scope']!.some((a) => a.includes('delete')), 'no delete');
         for (const token of all(T.token)) {
           const map = all(T.scopeMap).find((m) => m.inputs.scopeMapName === String(token.inputs.tokenName).replace('-token', '-scope'))!;
-          assert.equal(token.inputs.scopeMapId, idOf(run, map));
-          const pw = all(T.tokenPassword).find((p) => p.inputs.tokenId === idOf(run, token));
+          assert.equal(token.inputs.scopeMapId, mockId(map));
+          const pw = all(T.tokenPassword).find((p) => p.inputs.tokenId === mockId(token));
           assert.ok(pw, `a generated password for ${token.inputs.tokenName}`);
-          assert.equal(pw.inputs.registryId, idOf(run, one(T.acr)));
+          assert.equal(pw.inputs.registryId, mockId(one(T.acr)));
           assert.deepEqual(pw.secretPaths, ['armToken']);
         }
       });
@@ -196,7 +194,15 @@ export function describeStack(stack: string): void {
         assert.deepEqual(aks.identity, { type: 'SystemAssigned' });
         assert.equal(aks.enableRBAC, true);
         assert.equal(aks.addonProfiles.omsagent.enabled, true);
-        assert.equal(aks.addonProfiles.omsagent.config.logAnalyticsWorkspaceResourceID, idOf(run, one(T.workspace)));
+        assert.equal(aks.addonProfiles.omsagent.config.logAnalyticsWorkspaceResourceID, mockId(one(T.workspace)));
+        assert.equal(aks.addonProfiles.omsagent.config.useAADAuth, 'true', 'the agent authenticates with its managed identity');
+        const dcr = one(T.dcr).inputs;
+        assert.equal(dcr.destinations.logAnalytics[0].workspaceResourceId, mockId(one(T.workspace)));
+        assert.deepEqual(dcr.dataFlows[0].destinations, [dcr.destinations.logAnalytics[0].name]);
+        assert.equal(dcr.dataSources.extensions[0].extensionName, 'ContainerInsights');
+        const dcra = one(T.dcra).inputs;
+        assert.equal(dcra.resourceUri, mockId(one(T.aks)));
+        assert.equal(dcra.dataCollectionRuleId, mockId(one(T.dcr)));
         assert.equal(aks.networkProfile.networkPolicy, 'cilium', 'NetworkPolicy is enforced');
         assert.equal(aks.sku.tier, cfg.aks.skuTier);
         assert.equal(aks.agentPoolProfiles.length, 1);
@@ -214,7 +220,7 @@ export function describeStack(stack: string): void {
         assert.equal(role.principalId, 'kubelet-object-id');
         assert.equal(role.principalType, 'ServicePrincipal');
         assert.ok(String(role.roleDefinitionId).endsWith(`/roleDefinitions/${ACR_PULL_ROLE_ID}`));
-        assert.equal(role.scope, idOf(run, one(T.acr)));
+        assert.equal(role.scope, mockId(one(T.acr)));
         assert.equal(k8s('Deployment').spec.template.spec.imagePullSecrets, undefined);
         assert.ok(!k8sObjects().some((o) => o.inputs.type === 'kubernetes.io/dockerconfigjson'));
       });
