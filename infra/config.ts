@@ -107,7 +107,7 @@ export const CONFIG_KEYS = {
   environment: { type: 'string', default: 'dev', description: 'Environment name used in names, tags and the edge target condition: 2-5 lowercase letters/digits.' },
   owner: { type: 'string', default: 'ml-platform', description: 'Value of the owner tag on every resource.' },
   modelDir: { type: 'string', default: 'model', description: 'Folder (relative to the repository root) holding model.onnx and card.json; uploaded to blob storage.' },
-  aksKubernetesVersion: { type: 'string', default: '', description: 'AKS Kubernetes version (e.g. 1.33); empty = the region default.' },
+  aksKubernetesVersion: { type: 'string', default: '', description: 'AKS Kubernetes version (1.30 or later, e.g. 1.33); empty = the region default.' },
   aksSkuTier: { type: 'string', default: 'Free', description: 'AKS control plane tier: Free, Standard (uptime SLA) or Premium.' },
   aksNodeVmSize: { type: 'string', default: 'Standard_D2s_v5', description: 'VM size of the autoscaling node pool.' },
   aksNodeMinCount: { type: 'integer', default: 1, description: 'Minimum node count of the autoscaling node pool (1-100).' },
@@ -232,6 +232,10 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   };
   if (aks.maxCount < aks.minCount) {
     bad('aksNodeMaxCount', String(aks.maxCount), `an integer >= aksNodeMinCount (${aks.minCount})`);
+  }
+  const [major = 0, minor = 0] = aks.kubernetesVersion.split('.').map(Number);
+  if (aks.kubernetesVersion && (major < 1 || (major === 1 && minor < 30))) {
+    bad('aksKubernetesVersion', aks.kubernetesVersion, 'empty or 1.30 or later (the pods use the preStop sleep action)');
   }
 
   const acrSku = oneOf('acrSku', ['Basic', 'Standard', 'Premium'] as const);

@@ -105,6 +105,8 @@ describe('parseConfig', () => {
     ['aksAvailabilityZones', '["1","1"]', /expected a list without duplicates/],
     ['aksAvailabilityZones', '1,2,3', /expected a list of zones/],
     ['aksSkuTier', 'Gold', /expected one of Free, Standard, Premium/],
+    ['aksKubernetesVersion', '1.29', /expected empty or 1.30 or later/],
+    ['aksKubernetesVersion', 'latest', /expected empty or a version like 1.33/],
     ['aksNodeVmSize', 'D2s_v5', /expected an Azure VM size/],
     ['acrSku', 'basic', /expected one of Basic, Standard, Premium/],
     ['logRetentionDays', '7', /expected an integer from 30 to 730/],
