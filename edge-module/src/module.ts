@@ -40,6 +40,7 @@ export interface TwinLike {
 export interface ModuleClientLike {
   on(event: 'inputMessage', listener: (inputName: string, message: Message) => void): unknown;
   on(event: 'error' | 'disconnect', listener: (error?: Error) => void): unknown;
+  on(event: 'connect', listener: () => void): unknown;
   open(): Promise<unknown>;
   close(): Promise<unknown>;
   sendOutputEvent(outputName: string, message: Message): Promise<unknown>;
@@ -198,6 +199,7 @@ export class EdgeModule {
   async start(): Promise<void> {
     this.client.on('inputMessage', (inputName, message) => this.onSdkMessage(inputName, message));
     this.client.on('error', (error) => this.log.warn({ err: describeError(error) }, 'IoT Edge client error'));
+    this.client.on('connect', () => this.onReconnect());
     this.client.on('disconnect', (error) => {
       this.connected = false;
       this.log.warn({ err: describeError(error) }, 'disconnected from edgeHub; reconnecting');
@@ -439,6 +441,20 @@ export class EdgeModule {
         delay = Math.min(delay * 2, this.retry.maxMs);
       }
     }
+  }
+
+  /**
+   * The SDK reconnected (on its own or after reopen()): desired-property patches sent meanwhile were
+   * missed, so the twin is read again, which also re-reports the state.
+   */
+  private onReconnect(): void {
+    if (!this.twin || this.stopping) return;
+    this.connected = true;
+    this.log.info({}, 'reconnected to edgeHub');
+    this.client.getTwin().then(
+      (twin) => this.applyDesired(twin.properties.desired),
+      (error: Error) => this.log.warn({ err: describeError(error) }, 'could not read the module twin after reconnecting'),
+    );
   }
 
   /** After the SDK gave up reconnecting on its own: open again until it works. */

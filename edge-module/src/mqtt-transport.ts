@@ -31,6 +31,7 @@ interface MqttJsPacket {
 
 interface MqttJsClient {
   handleMessage: (packet: MqttJsPacket, callback: (error?: Error) => void) => void;
+  stream?: { setNoDelay?: (noDelay: boolean) => unknown };
 }
 
 interface MqttJs {
@@ -48,6 +49,9 @@ export function tappedMqttTransport(tap: DeliveryTap): TransportConstructor {
   const provider: MqttJs = {
     connect(uri, options) {
       const client = mqttJs.connect(uri, options);
+      // PUBACKs and outputs are small packets: with Nagle's algorithm each could wait for the peer's
+      // delayed ACK (up to 40 ms) before leaving.
+      client.stream?.setNoDelay?.(true);
       if (typeof client.handleMessage !== 'function') {
         throw new Error('mqtt.js has no handleMessage hook: this version cannot hold acknowledgements until inputs are journaled');
       }

@@ -284,6 +284,16 @@ describe('module: direct methods and connection', () => {
     await until(() => client.opens === 5, 'two more opens');
   });
 
+  it('reads the twin again after a reconnection (patches sent meanwhile were missed)', async () => {
+    const { client, module } = await setup({ desired: { $version: 1, topK: 1 } });
+    // A patch the module never saw while it was away:
+    client.twin.properties.desired.topK = 5;
+    client.twin.properties.desired.$version = 2;
+    client.emit('connect');
+    await until(() => module.currentSettings.topK === 5, 'the settings from the re-read twin');
+    assert.equal((client.twin.lastReported.settingsStatus as Record<string, unknown>).desiredVersion, 2);
+  });
+
   it('does not lose an input whose outputs never got through before stop: the next start replays it', async () => {
     const first = await setup();
     first.client.ackMode = 'hold';

@@ -176,6 +176,7 @@ export class EdgeHub extends EventEmitter {
     });
     this.server = createServer({ key: certificates.key, cert: certificates.cert }, (socket) => {
       this.sockets.add(socket);
+      socket.setNoDelay(true);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => socket.destroy());
       broker.handle(socket);

@@ -1,0 +1,147 @@
+/**
+ * The edge module end to end: images published to its `images` input through the edgeHub stand-in (an
+ * MQTT broker over TLS checking SAS tokens, in this process) to the real module process (real SDK,
+ * journal on: the no-loss guarantee), predictions collected from its `predictions` output once the
+ * broker has acknowledged them. Figures: images/s with a window of images in flight, and the latency per
+ * image (publish → prediction accepted by the broker) unloaded and under that load, for
+ * JOURNAL_FSYNC=batch (the default) and =always, beside the inference core alone in the same run.
+ *
+ * Needs `npm run build` (npm run bench does it). BENCH_EDGE_IMAGES (default 6000) and
+ * BENCH_EDGE_WINDOW (default 256) change the load.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Classifier } from '@model-deploy/inference';
+import { EdgeHub, type OutputMessage } from '../edge-module/test/support/edge-hub.ts';
+import { freePort, ModuleProcess } from '../edge-module/test/support/module-process.ts';
+
+const modelDir = resolve(import.meta.dirname, '../model');
+const IMAGES = Number(process.env.BENCH_EDGE_IMAGES ?? 6000);
+const WINDOW = Number(process.env.BENCH_EDGE_WINDOW ?? 256);
+
+function loadSamples(): Buffer[] {
+  const labels = JSON.parse(readFileSync(join(modelDir, 'samples/labels.json'), 'utf8')) as Record<string, string>;
+  return Object.keys(labels).filter((f) => f.endsWith('.png')).map((f) => readFileSync(join(modelDir, 'samples', f)));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+}
+
+/** utime + stime of a process in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+interface Figures {
+  imagesPerSecond: number;
+  p50: number;
+  p99: number;
+}
+
+/** Publishes `count` images keeping `window` unanswered; returns throughput and latency. */
+async function drive(hub: EdgeHub, images: Buffer[], count: number, window: number, tag: string): Promise<Figures> {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let next = 0;
+  let done = 0;
+  const start = performance.now();
+  await new Promise<void>((resolveAll, reject) => {
+    const publish = (): void => {
+      while (next < count && next - done < window) {
+        const id = `${tag}-${next}`;
+        sentAt.set(id, performance.now());
+        hub.sendImage(images[next % images.length]!, { messageId: id, properties: { fileName: `${next}.png` } }).catch(reject);
+        next++;
+      }
+    };
+    const onOutput = (message: OutputMessage): void => {
+      const sent = message.correlationId === undefined ? undefined : sentAt.get(message.correlationId);
+      if (sent === undefined) return;
+      sentAt.delete(message.correlationId!);
+      latencies.push(performance.now() - sent);
+      done++;
+      if (done === count) {
+        hub.off('output', onOutput);
+        resolveAll();
+      } else publish();
+    };
+    hub.on('output', onOutput);
+    publish();
+  });
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { imagesPerSecond: count / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+}
+
+async function coreAlone(images: Buffer[]): Promise<number> {
+  const classifier = await Classifier.load({ modelDir });
+  try {
+    const count = Math.min(IMAGES, 4000);
+    let next = 0;
+    const start = performance.now();
+    const worker = async (): Promise<void> => {
+      while (next < count) {
+        const image = images[next++ % images.length]!;
+        await classifier.classifyAll([image]);
+      }
+    };
+    await Promise.all(Array.from({ length: WINDOW }, worker));
+    return count / ((performance.now() - start) / 1000);
+  } finally {
+    await classifier.close();
+  }
+}
+
+async function edge(images: Buffer[], fsync: 'batch' | 'always'): Promise<{ unloaded: Figures; loaded: Figures; moduleCpuMsPerImage: number; brokerCpuMsPerImage: number }> {
+  const hub = await EdgeHub.start();
+  const journalDir = mkdtempSync(join(tmpdir(), 'bench-edge-journal-'));
+  const proc = new ModuleProcess({
+    ...hub.moduleEnv(),
+    PORT: String(await freePort()),
+    HOST: '127.0.0.1',
+    JOURNAL_DIR: journalDir,
+    JOURNAL_FSYNC: fsync,
+    SCORING_AUTH: 'disabled',
+    LOG_LEVEL: 'info',
+  });
+  try {
+    await proc.waitForLog(/^edge module started$/, 60_000);
+    await hub.waitForModule(60_000);
+    await drive(hub, images, Math.min(500, IMAGES), WINDOW, `${fsync}-warm`);
+    const unloaded = await drive(hub, images, 300, 1, `${fsync}-one`);
+    const moduleBefore = cpuMs(proc.child.pid!);
+    const brokerBefore = process.cpuUsage();
+    const loaded = await drive(hub, images, IMAGES, WINDOW, `${fsync}-load`);
+    const brokerUsage = process.cpuUsage(brokerBefore);
+    return {
+      unloaded,
+      loaded,
+      moduleCpuMsPerImage: (cpuMs(proc.child.pid!) - moduleBefore) / IMAGES,
+      brokerCpuMsPerImage: (brokerUsage.user + brokerUsage.system) / 1000 / IMAGES,
+    };
+  } finally {
+    await proc.stop('SIGTERM');
+    await hub.close();
+    rmSync(journalDir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<void> {
+  const images = loadSamples();
+  console.log(`${IMAGES} 28x28 PNG sample images per run, ${WINDOW} in flight; latency = publish → prediction accepted by the broker`);
+  const core = await coreAlone(images);
+  console.log(`inference core alone (in-process, same images, ${WINDOW} in flight): ${core.toFixed(0)} img/s`);
+  for (const fsync of ['batch', 'always'] as const) {
+    const r = await edge(images, fsync);
+    console.log(
+      `edge module, JOURNAL_FSYNC=${fsync.padEnd(6)}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s ` +
+        `(${((100 * r.loaded.imagesPerSecond) / core).toFixed(0)}% of the core alone), ` +
+        `latency loaded p50 ${r.loaded.p50.toFixed(1)} ms p99 ${r.loaded.p99.toFixed(1)} ms, ` +
+        `one at a time p50 ${r.unloaded.p50.toFixed(2)} ms p99 ${r.unloaded.p99.toFixed(2)} ms (${r.unloaded.imagesPerSecond.toFixed(0)} img/s); ` +
+        `CPU per image: module ${r.moduleCpuMsPerImage.toFixed(2)} ms, broker ${r.brokerCpuMsPerImage.toFixed(2)} ms`,
+    );
+  }
+}
