@@ -195,19 +195,21 @@ export class EdgeModule {
     else release();
   };
 
-  /** Attaches the handlers (before opening, so no delivery of a resumed session is missed), opens, applies the twin, replays. */
+  /**
+   * Opens the connection (retrying until edgeHub answers), subscribes to inputs and methods, applies the
+   * twin, then processes the journal's leftovers and new inputs.
+   *
+   * The input and method handlers are attached after the first successful open: if the SDK's first
+   * connection fails, it gives up those subscriptions for good. Deliveries of a resumed session that
+   * arrive before the handler exists are not lost: the transport tap has journaled them already.
+   */
   async start(): Promise<void> {
-    this.client.on('inputMessage', (inputName, message) => this.onSdkMessage(inputName, message));
     this.client.on('error', (error) => this.log.warn({ err: describeError(error) }, 'IoT Edge client error'));
     this.client.on('connect', () => this.onReconnect());
     this.client.on('disconnect', (error) => {
       this.connected = false;
       this.log.warn({ err: describeError(error) }, 'disconnected from edgeHub; reconnecting');
       void this.reopen();
-    });
-    this.client.onMethod('score', (request, response) => void this.onScore(request, response));
-    this.client.onMethod('getStatus', (_request, response) => {
-      response.send(200, this.status()).catch((error: Error) => this.log.warn({ err: describeError(error) }, 'could not answer getStatus'));
     });
 
     for (const entry of this.journal.recovered) {
@@ -219,6 +221,11 @@ export class EdgeModule {
       this.log.info({ entries: this.journal.recovered.length }, 'replaying inputs left unfinished by the previous run');
     }
     await this.openWithRetry();
+    this.client.on('inputMessage', (inputName, message) => this.onSdkMessage(inputName, message));
+    this.client.onMethod('score', (request, response) => void this.onScore(request, response));
+    this.client.onMethod('getStatus', (_request, response) => {
+      response.send(200, this.status()).catch((error: Error) => this.log.warn({ err: describeError(error) }, 'could not answer getStatus'));
+    });
     await this.loadTwinWithRetry();
     this.processing = true;
     this.pump();

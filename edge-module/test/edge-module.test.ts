@@ -223,6 +223,30 @@ describe('edge module process against the edgeHub stand-in', () => {
   });
 });
 
+describe('edge module process: started before edgeHub listens', () => {
+  it('keeps trying, then connects, subscribes and predicts', async () => {
+    const hub = await EdgeHub.start();
+    const journalDir = mkdtempSync(join(tmpdir(), 'edge-journal-late-'));
+    await hub.pause();
+    const port = await freePort();
+    const proc = new ModuleProcess({ ...hub.moduleEnv(), PORT: String(port), HOST: '127.0.0.1', JOURNAL_DIR: journalDir, SCORING_AUTH: 'disabled' });
+    try {
+      await proc.waitForLog(/^cannot connect to edgeHub; retrying/);
+      const ready = await fetch(`http://127.0.0.1:${port}/v2/health/live`);
+      assert.equal(ready.status, 200, 'HTTP is up while edgeHub is away');
+      await hub.resume();
+      await hub.waitForModule(30_000);
+      await hub.sendImage(sample('bag.png'), { messageId: 'late-1' });
+      const [prediction] = await hub.waitForOutputs('predictions', 1, 30_000);
+      assert.equal(prediction!.correlationId, 'late-1');
+    } finally {
+      await proc.stop('SIGTERM');
+      await hub.close();
+      rmSync(journalDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('edge module process: kill -9 in the middle of a stream loses nothing', () => {
   it('every image sent gets a prediction after a SIGKILL and a restart', async (t) => {
     const hub = await EdgeHub.start();
