@@ -7,7 +7,6 @@
  * (see mqtt-transport.ts), and retired only once edgeHub has acknowledged every output made from it.
  * Inputs still in the journal at start-up are processed again; their outputs may therefore be sent twice.
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import iotCommon from 'azure-iot-common';
 import type { Message } from 'azure-iot-common';
@@ -334,7 +333,9 @@ export class EdgeModule {
     const card = this.classifier.card;
     const base = { model: { name: card.name, version: card.version }, record, replayed: work.replayed };
     const outgoing: Outgoing[] = [];
-    const idBase = record.messageId ?? `${record.receivedAt.toString(36)}-${randomUUID()}`;
+    // Deterministic, so an output sent again after a restart keeps its id: receiving time and journal
+    // sequence number stand in for a missing input message id.
+    const idBase = record.messageId ?? `${record.receivedAt.toString(36)}-${seq}`;
 
     const fail = (problem: InputProblem, name: string | undefined, index: number, count: number): void => {
       outgoing.push({
@@ -376,7 +377,8 @@ export class EdgeModule {
             output: OUTPUT_PREDICTIONS,
             body,
             messageId: `${idBase}:${index}`,
-            properties: [['fileName', image.name], ['label', String(body.label)]],
+            // Property values travel in the MQTT topic: a client-chosen name is shortened there (the body keeps it whole).
+            properties: [['fileName', image.name.slice(0, 200)], ['label', String(body.label)]],
           });
         });
       }
