@@ -122,7 +122,7 @@ async function shutdown(signal: string): Promise<void> {
   const timer = setTimeout(() => {
     log.error({}, 'shutdown took too long; exiting');
     process.exit(1);
-  }, service.shutdown.graceMs + 5000);
+  }, service.shutdown.graceMs + 10_000);
   timer.unref();
   app.scoring.drain();
   await app.close();
@@ -144,5 +144,12 @@ log.info({
   model: { name: classifier.card.name, version: classifier.card.version },
   auth: auth.mode,
 }, 'edge module starting');
-await module.start();
-log.info({ http: httpAddress }, 'edge module started');
+module.start().then(
+  () => log.info({ http: httpAddress }, 'edge module started'),
+  (error: unknown) => {
+    // Aborted by a stop while still connecting: shutdown() finishes the exit.
+    if (stopping) return;
+    log.fatal({ err: describeError(error) }, 'the edge module could not start');
+    process.exit(1);
+  },
+);

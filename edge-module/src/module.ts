@@ -247,14 +247,11 @@ export class EdgeModule {
       grace.abort();
     }
     if (this.active.size > 0) this.log.warn({ unfinished: this.active.size }, 'stopping with inputs in progress; they will be replayed at the next start');
-    try {
-      await this.reportNow();
-    } catch {
-      // best effort
-    }
+    // Best effort, and bounded: with edgeHub away the SDK would keep retrying for minutes.
+    await this.bounded(this.reportNow(), 2000, 'reporting the final state');
     this.closed = true;
     this.stopped.abort();
-    await this.client.close().catch((error: Error) => this.log.warn({ err: describeError(error) }, 'closing the IoT Edge client failed'));
+    await this.bounded(this.client.close(), 3000, 'closing the IoT Edge client');
     await this.journal.close();
   }
 
@@ -564,6 +561,19 @@ export class EdgeModule {
       }
     }
     await response.send(status, body).catch((error: Error) => this.log.warn({ err: describeError(error) }, 'could not answer the score method'));
+  }
+
+  /** Waits for `promise` at most `ms`; a failure or a timeout is logged, never thrown. */
+  private async bounded(promise: Promise<unknown>, ms: number, what: string): Promise<void> {
+    const timeout = new AbortController();
+    try {
+      const result = await Promise.race([promise.then(() => 'done'), wait(ms, 'timeout', { signal: timeout.signal })]);
+      if (result === 'timeout') this.log.warn({ ms }, `${what} took too long; going on`);
+    } catch (error) {
+      this.log.warn({ err: describeError(error) }, `${what} failed`);
+    } finally {
+      timeout.abort();
+    }
   }
 
   /** Waits `ms`; rejects as soon as the module stops. */
