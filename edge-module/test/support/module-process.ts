@@ -38,7 +38,15 @@ export class ModuleProcess {
   constructor(env: Record<string, string>, args: string[] = ['--local']) {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !STRIP.test(k)));
     this.child = spawn(process.execPath, [MAIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    // If the test process dies first, the module must not outlive it.
+    const reap = (): void => {
+      if (this.running) this.child.kill('SIGKILL');
+    };
+    process.once('exit', reap);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
+      process.off('exit', reap);
+      resolve({ code, signal });
+    }));
     this.child.stdout!.on('data', (chunk: Buffer) => this.onStdout(chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.stderr.push(chunk.toString());
