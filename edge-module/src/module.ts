@@ -343,42 +343,51 @@ export class EdgeModule {
       });
     };
 
-    if (record.inputName !== INPUT_IMAGES) {
+    // Leaving the classification stage must be counted exactly once, whatever happens (the backlog gates acknowledgements).
+    let left = false;
+    const leaveClassification = (): void => {
+      if (left) return;
+      left = true;
       this.classified();
-      fail({ code: 'unknown_input', message: `input ${JSON.stringify(record.inputName)} is not handled: send images to input "${INPUT_IMAGES}"` }, undefined, 0, 1);
-    } else {
-      const decoded = decodeImagesInput(record, seq, settings);
-      if (!decoded.ok) {
-        this.classified();
-        fail(decoded.problem, undefined, 0, 1);
+    };
+    try {
+      if (record.inputName !== INPUT_IMAGES) {
+        fail({ code: 'unknown_input', message: `input ${JSON.stringify(record.inputName)} is not handled: send images to input "${INPUT_IMAGES}"` }, undefined, 0, 1);
       } else {
-        const images = decoded.images;
-        const valid = images.flatMap((image, index) => ('bytes' in image ? [{ index, bytes: image.bytes }] : []));
-        this.imagesInFlight += valid.length;
-        let outcomes: Awaited<ReturnType<EdgeClassifier['classifyAll']>> = [];
-        try {
-          outcomes = valid.length > 0 ? await this.classifyWithRetry(valid.map((v) => v.bytes), settings.topK) : [];
-        } finally {
-          this.imagesInFlight -= valid.length;
-          this.classified();
-          this.pump();
-        }
-        const byIndex = new Map(valid.map((v, i) => [v.index, outcomes[i]]));
-        images.forEach((image, index) => {
-          const ctx: PredictionContext = { ...base, index, count: images.length };
-          if ('problem' in image) return fail(image.problem, image.name, index, images.length);
-          const outcome = byIndex.get(index);
-          if (!outcome || !outcome.ok) return fail(problemOf(outcome?.error), image.name, index, images.length);
-          const body = predictionBody(image.name, outcome.prediction, settings, card.labels, ctx);
-          outgoing.push({
-            output: OUTPUT_PREDICTIONS,
-            body,
-            messageId: `${idBase}:${index}`,
-            // Property values travel in the MQTT topic: a client-chosen name is shortened there (the body keeps it whole).
-            properties: [['fileName', image.name.slice(0, 200)], ['label', String(body.label)]],
+        const decoded = decodeImagesInput(record, seq, settings);
+        if (!decoded.ok) {
+          fail(decoded.problem, undefined, 0, 1);
+        } else {
+          const images = decoded.images;
+          const valid = images.flatMap((image, index) => ('bytes' in image ? [{ index, bytes: image.bytes }] : []));
+          this.imagesInFlight += valid.length;
+          let outcomes: Awaited<ReturnType<EdgeClassifier['classifyAll']>> = [];
+          try {
+            outcomes = valid.length > 0 ? await this.classifyWithRetry(valid.map((v) => v.bytes), settings.topK) : [];
+          } finally {
+            this.imagesInFlight -= valid.length;
+            leaveClassification();
+            this.pump();
+          }
+          const byIndex = new Map(valid.map((v, i) => [v.index, outcomes[i]]));
+          images.forEach((image, index) => {
+            const ctx: PredictionContext = { ...base, index, count: images.length };
+            if ('problem' in image) return fail(image.problem, image.name, index, images.length);
+            const outcome = byIndex.get(index);
+            if (!outcome || !outcome.ok) return fail(problemOf(outcome?.error), image.name, index, images.length);
+            const body = predictionBody(image.name, outcome.prediction, settings, card.labels, ctx);
+            outgoing.push({
+              output: OUTPUT_PREDICTIONS,
+              body,
+              messageId: `${idBase}:${index}`,
+              // Property values travel in the MQTT topic: a client-chosen name is shortened there (the body keeps it whole).
+              properties: [['fileName', image.name.slice(0, 200)], ['label', String(body.label)]],
+            });
           });
-        });
+        }
       }
+    } finally {
+      leaveClassification();
     }
 
     await Promise.all(outgoing.map((out) => this.sendUntilAcknowledged(out, record)));
