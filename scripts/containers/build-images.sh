@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds both app images with podman on the local base-image stand-in, the way `npm test` does:
+#   scripts/containers/build-images.sh                    # both images
+#   scripts/containers/build-images.sh scoring-service    # one
+#   MD_REBUILD=1 scripts/containers/build-images.sh       # rebuild even if nothing changed
+# Images: localhost/model-deploy/<app>:dev. Prints a size table, and writes it as JSON to
+# $MD_IMAGE_REPORT when set. An image is rebuilt only when its inputs changed (the files the
+# .dockerignore allow-list sends, its Dockerfile, the base image), so re-runs take seconds.
+# Exit status 3: podman cannot be installed here (see setup.sh).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+
+bash "$here/setup.sh"
+# shellcheck source=env.sh
+. "$here/env.sh"
+base="$(bash "$here/make-base-image.sh" | tail -n 1)"
+base_id="$(podman image inspect --format '{{.Id}}' "$base")"
+
+apps=("$@")
+[ "${#apps[@]}" -gt 0 ] || apps=(scoring-service edge-module)
+
+# Every file the allow-list in .dockerignore lets into the context (its "!path" lines), for the input hash.
+context_files() {
+  local line path
+  while IFS= read -r line; do
+    case "$line" in
+      '!'*) path="${line#!}"
+            [ -e "$repo/$path" ] && find "$repo/$path" -type f ! -path '*/node_modules/*' ! -path '*/dist/*' ! -name '*.tsbuildinfo' ;;
+    esac
+  done < "$repo/.dockerignore" | sort
+}
+
+# A build secret only when the builder needs a CA bundle to reach the registry (a TLS-intercepting proxy).
+secrets=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  secrets+=(--secret "id=build-ca,src=$NODE_EXTRA_CA_CERTS")
+fi
+
+report_entries=()
+for app in "${apps[@]}"; do
+  dockerfile="$repo/$app/Dockerfile"
+  [ -f "$dockerfile" ] || { echo "build-images: no Dockerfile at $dockerfile" >&2; exit 1; }
+  image="localhost/model-deploy/$app:dev"
+  # The scoring image does not contain the edge module, so edge edits do not rebuild it.
+  skip='^$'
+  [ "$app" = scoring-service ] && skip="^$repo/edge-module/"
+  inputs="$( { echo "$base_id"; sha256sum "$dockerfile" "$repo/.dockerignore" "$here/build-images.sh"; \
+    context_files | grep -v "$skip" | while IFS= read -r f; do sha256sum "$f"; done; } | sha256sum | cut -c1-16)"
+  log="$MD_CONTAINERS_DIR/build-$app.log"
+  if [ "${MD_REBUILD:-}" != 1 ] && podman image exists "$image" \
+    && [ "$(podman image inspect --format '{{ index .Labels "io.model-deploy.inputs" }}' "$image")" = "$inputs" ]; then
+    echo "build-images: $image is up to date (inputs $inputs)" >&2
+    build_seconds=0
+  else
+    echo "build-images: building $image (log: $log)" >&2
+    start=$(date +%s)
+    # --layers=false: with the vfs driver every cached layer is a full copy of the file system, so
+    # committing each step costs more than it saves; the runtime image then has one layer over the base.
+    if ! podman build --layers=false --pull=never \
+      --build-arg "BASE_IMAGE=$base" "${secrets[@]}" \
+      --label "io.model-deploy.inputs=$inputs" \
+      -f "$dockerfile" -t "$image" "$repo" > "$log" 2>&1; then
+      echo "build-images: building $image failed; last lines of $log:" >&2
+      tail -n 40 "$log" >&2
+      exit 1
+    fi
+    build_seconds=$(( $(date +%s) - start ))
+    # The image this one replaced is now dangling; with vfs each is a full copy, so drop it.
+    podman image prune --force > /dev/null
+  fi
+  image_bytes="$(podman image inspect --format '{{.Size}}' "$image")"
+  base_bytes="$(podman image inspect --format '{{.Size}}' "$base")"
+  layers="$(podman image inspect --format '{{len .RootFS.Layers}}' "$image")"
+  report_entries+=("$(printf '{"app":"%s","image":"%s","imageBytes":%s,"baseImage":"%s","baseBytes":%s,"appLayerBytes":%s,"layers":%s,"buildSeconds":%s}' \
+    "$app" "$image" "$image_bytes" "$base" "$base_bytes" "$((image_bytes - base_bytes))" "$layers" "$build_seconds")")
+done
+
+printf '\n%-18s %12s %14s %12s %8s\n' image 'whole image' 'app layer(s)' 'base' 'build s' >&2
+for entry in "${report_entries[@]}"; do
+  node -e '
+    const e = JSON.parse(process.argv[1]);
+    const mb = (b) => (b / 1e6).toFixed(1) + " MB";
+    process.stderr.write(`${e.app.padEnd(18)} ${mb(e.imageBytes).padStart(12)} ${mb(e.appLayerBytes).padStart(14)} ${mb(e.baseBytes).padStart(12)} ${String(e.buildSeconds).padStart(8)}\n`);
+  ' "$entry"
+done
+json="[$(IFS=,; echo "${report_entries[*]}")]"
+if [ -n "${MD_IMAGE_REPORT:-}" ]; then
+  printf '%s\n' "$json" > "$MD_IMAGE_REPORT"
+fi
