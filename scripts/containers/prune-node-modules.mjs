@@ -4,14 +4,15 @@
 //   node prune-node-modules.mjs <node_modules> --platform linux --arch x64|arm64 [--dry-run]
 // What goes, and why it is safe at run time:
 //   - onnxruntime-node's binaries for every other os/arch (the package carries all of them, ~240 MB);
-//   - source maps and TypeScript declarations (.map, .d.ts, .d.mts, .d.cts): only tools read them;
 //   - a package's build/esm and build/esnext copies when neither its "main" nor its "exports" point into
 //     them: Node resolves a package through "main"/"exports" only ("module", "esnext" and "browser" are
-//     bundler fields), so those copies are unreachable (the OpenTelemetry packages ship three builds each).
-// Licence files and READMEs are left alone; nothing outside node_modules is touched.
+//     bundler fields), so those copies are unreachable (the OpenTelemetry packages ship three builds each);
+//   - source maps, TypeScript declarations and sources (Node 20 runs none of them), Markdown docs;
+//   - test, example, benchmark and coverage folders at a package's root.
+// Licence and notice files stay; nothing outside node_modules is touched, workspace links are not followed.
 // Prints a JSON summary (bytes and files removed per rule) on stdout.
 import { lstatSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
@@ -92,6 +93,9 @@ function referencedByResolution(pkg, dirName) {
   return fields.includes(`build/${dirName}`);
 }
 
+// Folders a package root may ship that nothing requires at run time.
+const unusedRootDirs = new Set(['test', 'tests', '__tests__', 'example', 'examples', 'benchmark', 'benchmarks', 'coverage', '.github']);
+
 function prunePackage(pkgDir) {
   let pkg;
   try {
@@ -104,9 +108,26 @@ function prunePackage(pkgDir) {
     const dir = join(pkgDir, 'build', dirName);
     if (existsSync(dir) && !referencedByResolution(pkg, dirName)) remove(`unreferenced-build-${dirName}`, dir);
   }
+  for (const entry of readdirSync(pkgDir, { withFileTypes: true })) {
+    if (entry.isDirectory() && unusedRootDirs.has(entry.name)) remove('tests-examples-benchmarks', join(pkgDir, entry.name));
+  }
 }
 
-const droppable = /\.(?:js|mjs|cjs)\.map$|\.d\.(?:ts|mts|cts)$|\.d\.(?:ts|mts|cts)\.map$/;
+/** A package's own folder: node_modules/<name> or node_modules/@scope/<name> (not a package.json deeper inside). */
+function isPackageRoot(dir) {
+  const parent = basename(dirname(dir));
+  return parent === 'node_modules' || (parent.startsWith('@') && basename(dirname(dirname(dir))) === 'node_modules');
+}
+
+// Node 20 cannot run TypeScript, so .ts/.mts/.cts sources are never loaded; declarations are for tools.
+function fileRule(name) {
+  if (/\.(?:js|mjs|cjs|ts|mts|cts)\.map$/.test(name)) return 'source-maps';
+  if (/\.d\.(?:ts|mts|cts)$/.test(name)) return 'type-declarations';
+  if (/\.(?:ts|mts|cts)$/.test(name)) return 'typescript-sources';
+  // Documentation, but never a licence or notice.
+  if (/\.(?:md|markdown)$/i.test(name) && !/^(?:licen[cs]e|notice|copying)/i.test(name)) return 'markdown-docs';
+  return undefined;
+}
 
 function walk(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -114,10 +135,11 @@ function walk(dir) {
     // Workspace packages are symlinks into the app tree, not dependencies: leave them alone.
     if (entry.isSymbolicLink()) continue;
     if (entry.isDirectory()) {
-      if (existsSync(join(full, 'package.json'))) prunePackage(full);
+      if (isPackageRoot(full) && existsSync(join(full, 'package.json'))) prunePackage(full);
       if (existsSync(full)) walk(full);
-    } else if (entry.isFile() && droppable.test(entry.name)) {
-      remove(entry.name.endsWith('.map') ? 'source-maps' : 'type-declarations', full);
+    } else if (entry.isFile()) {
+      const rule = fileRule(entry.name);
+      if (rule) remove(rule, full);
     }
   }
 }

@@ -39,6 +39,14 @@ describe('prune-node-modules.mjs', () => {
     write(join(cjs, 'build', 'src', 'index.d.ts'), '');
     write(join(cjs, 'build', 'src', 'index.js.map'), '{}');
     write(join(cjs, 'LICENSE'), 'Apache-2.0');
+    write(join(cjs, 'LICENSE.md'), 'Apache-2.0');
+    write(join(cjs, 'README.md'), '# core');
+    write(join(cjs, 'src', 'index.ts'), 'export {};');
+    write(join(cjs, 'test', 'index.test.js'), '');
+    // A package.json deeper inside a package marks no package root: its test/ folder is runtime code here.
+    write(join(cjs, 'build', 'src', 'platform', 'package.json'), { type: 'commonjs' });
+    write(join(cjs, 'build', 'src', 'platform', 'test', 'index.js'), '');
+    write(join(cjs, 'build', 'src', 'data.map'), 'not a source map');
     // "exports" points into build/esm: it must stay.
     const esm = join(nm, '@opentelemetry', 'api');
     write(join(esm, 'package.json'), { name: '@opentelemetry/api', main: 'build/src/index.js', exports: { '.': { import: './build/esm/index.js', default: './build/src/index.js' } } });
@@ -61,8 +69,10 @@ describe('prune-node-modules.mjs', () => {
 
     const core = join(nm, '@opentelemetry', 'core');
     assert.ok(existsSync(join(core, 'build', 'src', 'index.js')));
-    assert.ok(existsSync(join(core, 'LICENSE')));
-    for (const gone of ['build/esm', 'build/esnext', 'build/src/index.d.ts', 'build/src/index.js.map']) {
+    for (const kept of ['LICENSE', 'LICENSE.md', 'build/src/platform/test/index.js', 'build/src/data.map']) {
+      assert.ok(existsSync(join(core, kept)), kept);
+    }
+    for (const gone of ['build/esm', 'build/esnext', 'build/src/index.d.ts', 'build/src/index.js.map', 'README.md', 'src/index.ts', 'test']) {
       assert.equal(existsSync(join(core, gone)), false, gone);
     }
     const api = join(nm, '@opentelemetry', 'api');
@@ -75,6 +85,9 @@ describe('prune-node-modules.mjs', () => {
     assert.equal(summary.removed['onnxruntime-other-platforms']?.files, 3);
     assert.equal(summary.removed['unreferenced-build-esm']?.files, 1);
     assert.equal(summary.removed['unreferenced-build-esnext']?.files, 2);
+    assert.equal(summary.removed['tests-examples-benchmarks']?.files, 1);
+    assert.equal(summary.removed['typescript-sources']?.files, 1);
+    assert.equal(summary.removed['markdown-docs']?.files, 1);
     assert.ok(summary.totalBytes > 0);
   });
 

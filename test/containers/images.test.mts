@@ -7,37 +7,21 @@
 //   - the edge container against the edgeHub stand-in on the host: images in, predictions out.
 // Skips, saying why, only where podman cannot be installed (not root, no apt-get).
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { EdgeHub } from '../../edge-module/test/support/edge-hub.ts';
+import {
+  buildImages, cleanup, createContainer, createVolume, EDGE_IMAGE, exitCode, hostPort, logLines, logs, mb, podman, REPO,
+  SCORING_IMAGE, startedAt, waitReady, type ImageReport,
+} from './support/podman.mts';
 
-const execFileAsync = promisify(execFile);
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const SCRIPTS = join(REPO, 'scripts', 'containers');
-const SCORING_IMAGE = 'localhost/model-deploy/scoring-service:dev';
-const EDGE_IMAGE = 'localhost/model-deploy/edge-module:dev';
 const APP_UID = 10001;
 // podman stop's grace period; the service's own shutdown delay + drain must fit well inside it.
 const STOP_GRACE_S = 30;
 const SHUTDOWN_DELAY_MS = 3000;
-
-interface ImageReport {
-  app: string;
-  image: string;
-  imageBytes: number;
-  baseImage: string;
-  baseBytes: number;
-  appLayerBytes: number;
-  layers: number;
-  buildSeconds: number;
-}
 
 const samplesDir = join(REPO, 'model', 'samples');
 const expectedLabels = JSON.parse(readFileSync(join(samplesDir, 'labels.json'), 'utf8')) as Record<string, string>;
@@ -46,92 +30,11 @@ const sample = (name: string): Buffer => readFileSync(join(samplesDir, name));
 
 let skipReason: string | undefined;
 let report: ImageReport[] = [];
-let podmanEnv: NodeJS.ProcessEnv = process.env;
-const containers = new Set<string>();
-const volumes = new Set<string>();
-
-async function podman(args: string[], options: { allowFailure?: boolean } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await execFileAsync('podman', args, { env: podmanEnv, maxBuffer: 64 * 1024 * 1024 });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string; code?: number };
-    if (!options.allowFailure) throw new Error(`podman ${args.join(' ')} failed (${e.code}): ${e.stderr ?? String(error)}`);
-    return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: typeof e.code === 'number' ? e.code : 1 };
-  }
-}
-
-/** Runs build-images.sh; resolves with its exit code, streaming its progress lines to stderr. */
-function buildImages(reportFile: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(SCRIPTS, 'build-images.sh')], {
-      cwd: REPO,
-      env: { ...process.env, MD_IMAGE_REPORT: reportFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const collect = (chunk: Buffer): void => {
-      output += chunk.toString();
-      process.stderr.write(chunk);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-  });
-}
 
 function skipIfUnavailable(t: TestContext): boolean {
   if (skipReason === undefined) return false;
   t.skip(skipReason);
   return true;
-}
-
-async function createContainer(args: string[]): Promise<string> {
-  const { stdout } = await podman(['create', ...args]);
-  const id = stdout.trim().split('\n').pop()!;
-  containers.add(id);
-  return id;
-}
-
-async function hostPort(id: string): Promise<number> {
-  const { stdout } = await podman(['port', id, '5001/tcp']);
-  const port = Number(/:(\d+)\s*$/.exec(stdout.trim())?.[1]);
-  assert.ok(port > 0, `no published port for 5001 in ${JSON.stringify(stdout)}`);
-  return port;
-}
-
-async function exitCode(id: string): Promise<number> {
-  const { stdout } = await podman(['inspect', '--format', '{{.State.ExitCode}}', id]);
-  return Number(stdout.trim());
-}
-
-async function logs(id: string): Promise<string> {
-  const { stdout, stderr } = await podman(['logs', id]);
-  return stdout + stderr;
-}
-
-/** Polls `url` until it answers 200; returns Date.now() at that moment. Fails with the container's logs. */
-async function waitReady(id: string, url: string, timeoutMs = 60_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) return Date.now();
-    } catch {
-      // not listening yet
-    }
-    const { stdout } = await podman(['inspect', '--format', '{{.State.Running}}', id]);
-    if (stdout.trim() !== 'true') assert.fail(`container exited before becoming ready:\n${await logs(id)}`);
-    await sleep(50);
-  }
-  assert.fail(`not ready within ${timeoutMs} ms:\n${await logs(id)}`);
-}
-
-/** When the container's process started (podman's State.StartedAt), in Date.now() milliseconds. */
-async function startedAt(id: string): Promise<number> {
-  const { stdout } = await podman(['inspect', '--format', '{{.State.StartedAt.UnixMilli}}', id]);
-  return Number(stdout.trim());
 }
 
 async function postJson(url: string, body: unknown, key?: string): Promise<{ status: number; json: unknown }> {
@@ -150,47 +53,18 @@ async function postJson(url: string, body: unknown, key?: string): Promise<{ sta
   return { status: res.status, json };
 }
 
-/** JSON log lines (pino) of a container. */
-function logLines(text: string): Array<Record<string, unknown>> {
-  return text.split('\n').flatMap((line) => {
-    try {
-      const value = JSON.parse(line) as unknown;
-      return typeof value === 'object' && value !== null ? [value as Record<string, unknown>] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
-const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
-
 describe('container images built and run with podman', { timeout: 20 * 60_000 }, () => {
   before(async () => {
     if (process.platform !== 'linux') {
       skipReason = `podman images are built on Linux only (this is ${process.platform})`;
       return;
     }
-    const dir = mkdtempSync(join(tmpdir(), 'image-report-'));
-    try {
-      const result = await buildImages(join(dir, 'report.json'));
-      if (result.code === 3) {
-        skipReason = `podman is not available and cannot be installed here: ${result.output.trim().split('\n').pop()}`;
-        return;
-      }
-      assert.equal(result.code, 0, `build-images.sh failed:\n${result.output.slice(-4000)}`);
-      report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as ImageReport[];
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    // The same configuration the scripts use (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF, TMPDIR).
-    const { stdout } = await execFileAsync('bash', ['-c', `. ${JSON.stringify(join(SCRIPTS, 'env.sh'))} && env -0`]);
-    podmanEnv = Object.fromEntries(stdout.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const result = await buildImages({ echo: true });
+    if (result.status === 'unavailable') skipReason = `podman is not available and cannot be installed here: ${result.reason}`;
+    else report = result.report;
   }, { timeout: 15 * 60_000 });
 
-  after(async () => {
-    for (const id of containers) await podman(['rm', '--force', '--time', '0', id], { allowFailure: true });
-    for (const volume of volumes) await podman(['volume', 'rm', '--force', volume], { allowFailure: true });
-  });
+  after(cleanup);
 
   it('reports image sizes (whole image and the app layer on top of the base)', (t) => {
     if (skipIfUnavailable(t)) return;
@@ -359,9 +233,7 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
       if (skipIfUnavailable(t)) return;
       // Containers reach the host as host.containers.internal (the bridge gateway); the certificate names it.
       hub = await EdgeHub.start({ listenHost: '0.0.0.0', altNames: ['host.containers.internal'] });
-      const volume = `md-edge-journal-${randomBytes(4).toString('hex')}`;
-      await podman(['volume', 'create', volume]);
-      volumes.add(volume);
+      const volume = await createVolume(`md-edge-journal-${randomBytes(4).toString('hex')}`);
       const env = hub.moduleEnv({ gatewayHost: 'host.containers.internal', caFile: '/certs/edge-hub-ca.pem' });
       const id = await createContainer([
         '--read-only', '--read-only-tmpfs=false', '--user', String(APP_UID),
