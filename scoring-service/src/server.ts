@@ -11,8 +11,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
-import type { Classifier as LoadedClassifier } from '@model-deploy/inference';
 import type { AuthSettings } from './app.js';
+import type { ScoringClassifier } from './classifier.js';
 import type { KeyRing as KeyRingType } from './key-ring.js';
 import type { Telemetry } from './telemetry.js';
 
@@ -41,6 +41,7 @@ const { KeyRing } = await import('./key-ring.js');
 const { createServiceMetrics } = await import('./metrics.js');
 const { buildApp } = await import('./app.js');
 const { Classifier } = await import('@model-deploy/inference');
+const { WorkerClassifier } = await import('./worker-classifier.js');
 
 let keyRing: KeyRingType | undefined;
 let auth: AuthSettings;
@@ -54,8 +55,17 @@ try {
 }
 
 const metrics = createServiceMetrics({ maxBatchSize: config.inference.maxBatchSize });
-const loading = Classifier.load({ modelDir: config.modelDir, ...config.inference, observer: metrics.classifierObserver });
-let loaded: LoadedClassifier | undefined;
+const classifierOptions = { modelDir: config.modelDir, ...config.inference, observer: metrics.classifierObserver };
+const loading: Promise<ScoringClassifier & { close(): Promise<void> }> = config.inferenceWorker
+  ? WorkerClassifier.load({
+      ...classifierOptions,
+      onCrash: (err) => {
+        app.log.fatal({ err }, 'the inference worker thread died; exiting so that the service is restarted');
+        process.exit(1);
+      },
+    })
+  : Classifier.load(classifierOptions);
+let loaded: (ScoringClassifier & { close(): Promise<void> }) | undefined;
 // Failures are reported below once the app (and its logger) exists; this keeps them from being "unhandled".
 loading.then((c) => (loaded = c)).catch(() => undefined);
 
@@ -82,7 +92,10 @@ if (config.auth.mode === 'disabled') {
     'bearer-key authentication on',
   );
 }
-app.log.info({ telemetry: telemetry ? 'application-insights' : 'off' }, 'telemetry');
+app.log.info(
+  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process' },
+  'started',
+);
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals | 'model-load-failure'): Promise<void> {

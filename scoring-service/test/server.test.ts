@@ -115,7 +115,7 @@ describe('scoring-service process', () => {
     const res = await inFlight;
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as unknown[]).length, 32);
-    assert.equal(await server.exited, 0);
+    assert.equal(await server.exited, 0, server.output());
     const log = server.output();
     assert.ok(log.indexOf('shutting down') >= 0 && log.indexOf('shutting down') < log.indexOf('"msg":"stopped"'));
   });
@@ -193,6 +193,8 @@ export async function resolve(specifier, context, next) {
           SHUTDOWN_DELAY_MS: '0',
           APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:${ingest.port}/`,
           NODE_EXTRA_CA_CERTS: ingest.ca,
+          // The distro samples at most 5 traces/s by default; the readiness polls could use them up.
+          OTEL_TRACES_SAMPLER: 'always_on',
         },
         { waitReady: true, nodeArgs: resolved.nodeArgs },
       );
@@ -202,7 +204,8 @@ export async function resolve(specifier, context, next) {
       assert.match(server.output(), /"telemetry":"application-insights"/);
       const requests = ingest.items.filter((i) => (i.data as { baseType?: string } | undefined)?.baseType === 'RequestData');
       const scored = requests.find((i) => (i.data as { baseData: { name: string } }).baseData.name === 'POST /score');
-      assert.ok(scored, `no RequestData named "POST /score" among ${requests.length} request items`);
+      const names = requests.map((i) => (i.data as { baseData: { name: string } }).baseData.name);
+      assert.ok(scored, `no RequestData named "POST /score" among ${JSON.stringify(names)}`);
       assert.equal((scored.data as { baseData: { responseCode: string } }).baseData.responseCode, '200');
       assert.equal((scored.tags as Record<string, string>)['ai.cloud.role'], 'scoring-service');
       assert.ok(!JSON.stringify(ingest.items).includes(PRIMARY), 'the API key must not reach telemetry');

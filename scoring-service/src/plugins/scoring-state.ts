@@ -69,6 +69,12 @@ const plugin: FastifyPluginCallback<ScoringStateOptions> = (app, options, done) 
     settle(source);
   }
   app.decorate('scoring', state);
+  // While draining, answers ask keep-alive clients to reconnect, which lands them on a ready replica
+  // and lets the server close without waiting for idle connections to time out.
+  app.addHook('onSend', (_request, reply, payload, next) => {
+    if (draining) reply.header('connection', 'close');
+    next(null, payload);
+  });
   done();
 };
 

@@ -1,0 +1,215 @@
+/**
+ * The inference core hosted in a worker thread, behind the same calls the routes use.
+ *
+ * onnxruntime-node runs a model synchronously on the calling thread. In-process, every batch
+ * therefore stops the event loop: no request is read, parsed or answered while the model runs, and
+ * on a small machine one core idles during each HTTP phase. With the core in a worker, the HTTP
+ * thread keeps parsing and answering while a batch runs, and the requests that arrive meanwhile form
+ * the next batch. Batching, admission control, preprocessing and the model are the core's, unchanged.
+ */
+import { Worker } from 'node:worker_threads';
+import type {
+  ClassifierObserver,
+  ClassifierOptions,
+  ClassifyOptions,
+  ClassifyResult,
+  ModelCard,
+  Prediction,
+} from '@model-deploy/inference';
+import type { ScoringClassifier } from './classifier.js';
+
+/** An error as it crosses the thread boundary (the core's errors are recognised by `code`). */
+export interface WireError {
+  name: string;
+  code: string | undefined;
+  message: string;
+  retryAfterSeconds: number | undefined;
+}
+
+export type ToWorker =
+  | { type: 'classifyAll'; id: number; images: Uint8Array[]; topK: number | undefined }
+  | { type: 'classifyTensor'; id: number; data: Float32Array; count: number; topK: number | undefined }
+  | { type: 'close' };
+
+type WireResult = { ok: true; prediction: Prediction } | { ok: false; error: WireError };
+
+export type FromWorker =
+  | { type: 'ready'; card: ModelCard }
+  | { type: 'load-error'; error: WireError }
+  | { type: 'results'; id: number; results: WireResult[] }
+  | { type: 'predictions'; id: number; predictions: Prediction[] }
+  | { type: 'failed'; id: number; error: WireError }
+  | { type: 'batch'; size: number; ms: number }
+  | { type: 'rejected'; reason: 'overloaded'; images: number }
+  | { type: 'closed' };
+
+/** A core error re-created on this side of the thread boundary, with its code and message. */
+export class RemoteInferenceError extends Error {
+  readonly code: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(wire: WireError) {
+    super(wire.message);
+    this.name = wire.name;
+    this.code = wire.code;
+    this.retryAfterSeconds = wire.retryAfterSeconds;
+  }
+}
+
+interface Pending {
+  resolve(message: FromWorker): void;
+  reject(error: Error): void;
+  images: number;
+}
+
+export interface WorkerClassifierOptions extends ClassifierOptions {
+  /**
+   * Called if the worker thread dies while serving (not after close()). The classifier then answers
+   * model_not_ready; a server should log and exit so that its supervisor restarts it.
+   */
+  onCrash?(error: Error): void;
+}
+
+export class WorkerClassifier implements ScoringClassifier {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private inFlight = 0;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private markClosedByWorker: () => void = () => undefined;
+  private readonly closedByWorker = new Promise<void>((resolve) => (this.markClosedByWorker = resolve));
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly card: ModelCard,
+    private readonly observer: ClassifierObserver | undefined,
+    onCrash: ((error: Error) => void) | undefined,
+  ) {
+    let crash: Error | undefined;
+    worker.on('message', (message: FromWorker) => this.receive(message));
+    worker.on('error', (err) => (crash = err));
+    worker.on('exit', (code) => {
+      const wasClosing = this.closing;
+      this.closing = true;
+      this.failAll(new Error('the inference worker exited'));
+      if (!wasClosing) onCrash?.(crash ?? new Error(`the inference worker exited with code ${code}`));
+    });
+  }
+
+  /**
+   * Starts a worker thread and loads the core's Classifier in it with `options` (same meaning as
+   * Classifier.load); rejects with the core's load error (e.g. a sha256 mismatch) if that fails.
+   */
+  static load(options: WorkerClassifierOptions): Promise<WorkerClassifier> {
+    const { observer, onCrash, ...workerData } = options;
+    const here = import.meta.url;
+    // Built, the thread's entry is the JavaScript file next to this one. Under tsx (the tests run the
+    // TypeScript sources) the worker registers tsx itself first: Node 20 workers ignore --import.
+    const worker = here.endsWith('.ts')
+      ? new Worker(
+          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker-classifier-thread.ts', here).href)}); });`,
+          { eval: true, workerData },
+        )
+      : new Worker(new URL('./worker-classifier-thread.js', here), { workerData });
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: FromWorker): void => {
+        if (message.type === 'ready') {
+          worker.off('message', onMessage);
+          worker.off('error', onError);
+          resolve(new WorkerClassifier(worker, message.card, observer, onCrash));
+        } else if (message.type === 'load-error') {
+          worker.off('error', onError);
+          reject(new RemoteInferenceError(message.error));
+        }
+      };
+      const onError = (err: Error): void => reject(err);
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+      worker.once('exit', (code) => reject(new Error(`the inference worker exited with code ${code} while loading`)));
+    });
+  }
+
+  /** True from the end of load() until close() begins. */
+  get ready(): boolean {
+    return !this.closing;
+  }
+
+  /** Images sent to the worker and not yet answered. */
+  get queueDepth(): number {
+    return this.inFlight;
+  }
+
+  async classifyAll(images: Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
+    // Copied, not transferred: a caller's Buffer may share memory with others (Node's pool).
+    const message = await this.call({ type: 'classifyAll', id: 0, images, topK: options.topK }, images.length);
+    if (message.type !== 'results') throw new Error(`unexpected answer ${message.type}`);
+    return message.results.map((r) => (r.ok ? r : { ok: false, error: new RemoteInferenceError(r.error) })) as ClassifyResult[];
+  }
+
+  async classifyTensor(data: Float32Array, count: number, options: ClassifyOptions = {}): Promise<Prediction[]> {
+    const message = await this.call({ type: 'classifyTensor', id: 0, data, count, topK: options.topK }, count);
+    if (message.type !== 'predictions') throw new Error(`unexpected answer ${message.type}`);
+    return message.predictions;
+  }
+
+  /** Stops admitting work, lets the worker finish what it holds, then ends the thread. */
+  close(): Promise<void> {
+    this.closing = true;
+    this.closed ??= new Promise<void>((resolve) => {
+      this.worker.once('exit', () => resolve());
+      this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    });
+    // The thread's libraries may keep its event loop alive; once the core has closed, end it.
+    this.closedByWorker.then(() => void this.worker.terminate());
+    return this.closed;
+  }
+
+  private call(message: ToWorker & { id: number }, images: number): Promise<FromWorker> {
+    if (this.closing) {
+      return Promise.reject(
+        new RemoteInferenceError({ name: 'ModelNotReadyError', code: 'model_not_ready', message: 'the model is shutting down', retryAfterSeconds: undefined }),
+      );
+    }
+    const id = this.nextId++;
+    message.id = id;
+    this.inFlight += images;
+    return new Promise<FromWorker>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, images });
+      this.worker.postMessage(message);
+    });
+  }
+
+  private receive(message: FromWorker): void {
+    switch (message.type) {
+      case 'batch':
+        this.observer?.onBatch?.(message.size, message.ms);
+        return;
+      case 'rejected':
+        this.observer?.onRejected?.(message.reason, message.images);
+        return;
+      case 'closed':
+        this.markClosedByWorker();
+        return;
+      case 'results':
+      case 'predictions':
+      case 'failed': {
+        const pending = this.pending.get(message.id);
+        if (pending === undefined) return;
+        this.pending.delete(message.id);
+        this.inFlight -= pending.images;
+        if (message.type === 'failed') pending.reject(new RemoteInferenceError(message.error));
+        else pending.resolve(message);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      this.inFlight -= pending.images;
+      pending.reject(err);
+    }
+  }
+}
