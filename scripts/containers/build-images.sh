@@ -14,6 +14,9 @@ repo="$(cd "$here/../.." && pwd)"
 bash "$here/setup.sh"
 # shellcheck source=env.sh
 . "$here/env.sh"
+# One build at a time per checkout: a second caller waits, then finds the images up to date.
+exec 9> "$MD_CONTAINERS_DIR/build.lock"
+flock 9
 base="$(bash "$here/make-base-image.sh" | tail -n 1)"
 base_id="$(podman image inspect --format '{{.Id}}' "$base")"
 
@@ -37,40 +40,62 @@ if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
   secrets+=(--secret "id=build-ca,src=$NODE_EXTRA_CA_CERTS")
 fi
 
-report_entries=()
+# Build what changed, both images at once: npm's network waits and the vfs copies overlap well on 2 cores.
+build_one() {
+  local app="$1" image="$2" inputs="$3" log="$4" start
+  start=$(date +%s)
+  # --layers=false: with the vfs driver every cached layer is a full copy of the file system, so
+  # committing each step costs more than it saves; the runtime image then has one layer over the base.
+  if ! podman build --layers=false --pull=never \
+    --build-arg "BASE_IMAGE=$base" "${secrets[@]}" \
+    --label "io.model-deploy.inputs=$inputs" \
+    -f "$repo/$app/Dockerfile" -t "$image" "$repo" > "$log" 2>&1; then
+    return 1
+  fi
+  echo $(( $(date +%s) - start )) > "$log.seconds"
+}
+
+declare -A pids=()
 for app in "${apps[@]}"; do
-  dockerfile="$repo/$app/Dockerfile"
-  [ -f "$dockerfile" ] || { echo "build-images: no Dockerfile at $dockerfile" >&2; exit 1; }
+  [ -f "$repo/$app/Dockerfile" ] || { echo "build-images: no Dockerfile at $repo/$app/Dockerfile" >&2; exit 1; }
   image="localhost/model-deploy/$app:dev"
   # The scoring image does not contain the edge module, so edge edits do not rebuild it.
   skip='^$'
   [ "$app" = scoring-service ] && skip="^$repo/edge-module/"
-  inputs="$( { echo "$base_id"; sha256sum "$dockerfile" "$repo/.dockerignore" "$here/build-images.sh"; \
+  inputs="$( { echo "$base_id"; sha256sum "$repo/$app/Dockerfile" "$repo/.dockerignore" "$here/build-images.sh"; \
     context_files | grep -v "$skip" | while IFS= read -r f; do sha256sum "$f"; done; } | sha256sum | cut -c1-16)"
   log="$MD_CONTAINERS_DIR/build-$app.log"
+  rm -f "$log.seconds"
   if [ "${MD_REBUILD:-}" != 1 ] && podman image exists "$image" \
     && [ "$(podman image inspect --format '{{ index .Labels "io.model-deploy.inputs" }}' "$image")" = "$inputs" ]; then
     echo "build-images: $image is up to date (inputs $inputs)" >&2
-    build_seconds=0
   else
     echo "build-images: building $image (log: $log)" >&2
-    start=$(date +%s)
-    # --layers=false: with the vfs driver every cached layer is a full copy of the file system, so
-    # committing each step costs more than it saves; the runtime image then has one layer over the base.
-    if ! podman build --layers=false --pull=never \
-      --build-arg "BASE_IMAGE=$base" "${secrets[@]}" \
-      --label "io.model-deploy.inputs=$inputs" \
-      -f "$dockerfile" -t "$image" "$repo" > "$log" 2>&1; then
-      echo "build-images: building $image failed; last lines of $log:" >&2
-      tail -n 40 "$log" >&2
-      exit 1
-    fi
-    build_seconds=$(( $(date +%s) - start ))
-    # The image this one replaced is now dangling; with vfs each is a full copy, so drop it.
-    podman image prune --force > /dev/null
+    build_one "$app" "$image" "$inputs" "$log" &
+    pids[$app]=$!
   fi
+done
+failed=0
+for app in "${!pids[@]}"; do
+  if ! wait "${pids[$app]}"; then
+    log="$MD_CONTAINERS_DIR/build-$app.log"
+    echo "build-images: building localhost/model-deploy/$app:dev failed; last lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    failed=1
+  fi
+done
+# The images these replaced are now dangling; with vfs each is a full copy, so drop them.
+[ "${#pids[@]}" -eq 0 ] || podman image prune --force > /dev/null
+[ "$failed" = 0 ] || exit 1
+
+report_entries=()
+base_bytes="$(podman image inspect --format '{{.Size}}' "$base")"
+for app in "${apps[@]}"; do
+  image="localhost/model-deploy/$app:dev"
+  log="$MD_CONTAINERS_DIR/build-$app.log"
+  build_seconds=0
+  [ -f "$log.seconds" ] && build_seconds="$(cat "$log.seconds")"
   image_bytes="$(podman image inspect --format '{{.Size}}' "$image")"
-  base_bytes="$(podman image inspect --format '{{.Size}}' "$base")"
   layers="$(podman image inspect --format '{{len .RootFS.Layers}}' "$image")"
   report_entries+=("$(printf '{"app":"%s","image":"%s","imageBytes":%s,"baseImage":"%s","baseBytes":%s,"appLayerBytes":%s,"layers":%s,"buildSeconds":%s}' \
     "$app" "$image" "$image_bytes" "$base" "$base_bytes" "$((image_bytes - base_bytes))" "$layers" "$build_seconds")")
