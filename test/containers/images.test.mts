@@ -109,7 +109,7 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
       if (skipIfUnavailable(t)) return;
       const probe = `
         const fs = require('node:fs');
-        const out = { uid: process.getuid(), gid: process.getgid() };
+        const out = { uid: process.getuid(), gid: process.getgid(), user: require('node:os').userInfo().username };
         out.pid1 = fs.readFileSync('/proc/1/cmdline', 'utf8').split('\\0').filter(Boolean);
         const bin = '/app/node_modules/onnxruntime-node/bin';
         out.ortBinaries = fs.readdirSync(bin).flatMap((napi) => fs.readdirSync(bin + '/' + napi)
@@ -128,6 +128,7 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
       const facts = JSON.parse(stdout.trim()) as Record<string, unknown>;
       assert.equal(facts.uid, APP_UID);
       assert.equal(facts.gid, APP_UID);
+      assert.equal(facts.user, 'app', 'uid 10001 has a passwd entry');
       assert.deepEqual(facts.pid1, ['node', 'scoring-service/dist/server.js']);
       assert.deepEqual(facts.ortBinaries, ['linux/x64']);
       assert.deepEqual(facts.present, [], 'dev, root-package or edge-only dependencies in the scoring image');
