@@ -196,6 +196,8 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
       const stopped = lines.find((l) => l.msg === 'stopped');
       assert.ok(stopped, 'no "stopped" log line (in-flight requests drained, model closed)');
       assert.equal(stopped.exitCode, 0);
+      // ORT_DISABLE_TELEMETRY=1 in the image: onnxruntime neither uploads nor tries to persist a device id.
+      assert.doesNotMatch(await logs(id), /onnxruntime.*telemetry/i);
       t.diagnostic(`scoring container: SIGTERM → exit in ${Number(stopped.time) - Number(shutting.time)} ms (shutdown delay ${SHUTDOWN_DELAY_MS} ms)`);
     });
   });
