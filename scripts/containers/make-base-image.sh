@@ -9,7 +9,7 @@
 # Idempotent: the image is rebuilt only when this script, the node binary or npm changed (a label holds
 # their fingerprint), and the slimmed root filesystem is cached as a tarball under .cache/containers/base/.
 # If debootstrap cannot reach a Debian mirror, the root filesystem is assembled offline from this
-# machine's own installed bookworm packages of priority "required" (the set minbase installs).
+# machine's own installed bookworm packages of priority "required" and their dependencies (what minbase installs).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
@@ -51,15 +51,30 @@ slim_rootfs() {
   find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
 }
 
-# Offline fallback: copy the files of this machine's installed required-priority packages.
+# Offline fallback: copy the files of this machine's installed required-priority packages and their dependencies.
 rootfs_from_host_packages() {
-  local root="$1" pkgs
-  pkgs="$(dpkg-query -W -f '${Package}:${Architecture} ${Priority} ${db:Status-Abbrev}\n' \
-    | awk '$2 == "required" && $3 ~ /^ii/ { print $1 }')"
-  mkdir -p "$root"
+  local root="$1" required pkgs
+  required="$(dpkg-query -W -f '${Package} ${Priority} ${db:Status-Abbrev}\n' | awk '$2 == "required" && $3 ~ /^ii/ { print $1 }')"
+  # Plus what they depend on (libc6 and the other libraries are priority "optional"), as installed here.
   # shellcheck disable=SC2086
-  dpkg -L $pkgs 2>/dev/null | sort -u | while read -r f; do [ -e "$f" ] || [ -L "$f" ] && echo "$f"; done \
-    | tar --no-recursion -C / -T - -cf - 2>/dev/null | tar -C "$root" -xf -
+  pkgs="$( { echo "$required"; apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+      --no-replaces --no-enhances $required 2>/dev/null | grep -E '^[a-z0-9]'; } | sort -u \
+    | xargs dpkg-query -W -f '${Package}:${Architecture} ${db:Status-Abbrev}\n' 2>/dev/null | awk '$2 ~ /^ii/ { print $1 }')" \
+    || true  # dpkg-query fails on the virtual package names apt-cache lists; the installed ones are printed
+  mkdir -p "$root"
+  # dpkg lists files under their pre-usrmerge names too (/sbin/x is /usr/sbin/x): copy each file once, at
+  # its real location, then recreate the top-level symlinks (/bin -> usr/bin, ...).
+  # shellcheck disable=SC2086
+  dpkg -L $pkgs 2>/dev/null | while read -r f; do
+    if [ -L "$f" ] || [ -f "$f" ]; then echo "$(readlink -f "$(dirname "$f")")/$(basename "$f")"; fi
+  done | sort -u | tar --no-recursion -C / -T - -cf - | tar -C "$root" -xf -
+  for link in bin sbin lib lib32 lib64 libx32; do
+    if [ -L "/$link" ]; then ln -sfn "$(readlink "/$link")" "$root/$link"; fi
+  done
+  # Links maintainer scripts make rather than ship: /bin/sh (dash) and the alternatives (awk, ...).
+  cp -a /usr/bin/sh "$root/usr/bin/sh"
+  cp -a /etc/alternatives "$root/etc/"
+  find /usr/bin /usr/sbin -maxdepth 1 -type l -lname '/etc/alternatives/*' -exec cp -a {} "$root{}" \; 2>/dev/null || true
   # Minimal user database and the pieces debootstrap's postinst scripts would have made.
   cp /usr/share/base-passwd/passwd.master "$root/etc/passwd"
   cp /usr/share/base-passwd/group.master "$root/etc/group"
