@@ -7,11 +7,14 @@
  *      loaded by autocannon with 16 connections: the seed body with one image, then 32 images.
  *
  * Prints req/s, images/s, latency percentiles, the batch sizes the server formed, and the ratios
- * against the targets. Needs `npm run build` first (npm run bench does it). BENCH_SECONDS sets the
- * length of each HTTP phase (default 10).
+ * against the targets, and how much CPU other processes took meanwhile (figures are only meaningful
+ * when that is near 0). Needs `npm run build` first (npm run bench does it). BENCH_SECONDS sets the
+ * length of each HTTP phase (default 10); the server's own variables pass through (e.g.
+ * INFERENCE_WORKER=false to measure the core on the HTTP thread, BATCH_MAX_WAIT_MS, INTRA_OP_THREADS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -54,6 +57,30 @@ interface AutocannonOptions {
 type Autocannon = (options: AutocannonOptions) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
+/** CPU time (jiffies) of the whole machine and of given processes, to tell how busy the rest of the machine was. */
+function cpuSnapshot(pids: number[]): { busy: number; total: number; ours: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const busy = total - fields[3]! - fields[4]!;
+  let ours = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ours += Number(after[11]) + Number(after[12]); // utime, stime
+    } catch {
+      // process gone
+    }
+  }
+  return { busy, total, ours };
+}
+
+/** Share of the machine's CPU used by processes other than `pids` between two snapshots. */
+function othersShare(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>): number {
+  const total = b.total - a.total;
+  return total > 0 ? Math.max(0, (b.busy - a.busy - (b.ours - a.ours)) / total) : 0;
+}
+
 /** Calls fn repeatedly for about `seconds` after a short warm-up; returns calls per second. */
 async function rate(fn: () => Promise<unknown>, seconds: number): Promise<number> {
   const warmUntil = performance.now() + 500;
@@ -68,7 +95,7 @@ async function rate(fn: () => Promise<unknown>, seconds: number): Promise<number
   return (calls * 1000) / (performance.now() - start);
 }
 
-async function inProcess(pngs: Buffer[]): Promise<{ batch1: number; batch32: number }> {
+async function inProcess(pngs: Buffer[]): Promise<{ batch1: number; batch32: number; others: number }> {
   const card = await readModelCard(modelDir);
   const geometry = inputGeometry(card);
   const preprocessor = new ImagePreprocessor(card, geometry, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
@@ -87,10 +114,12 @@ async function inProcess(pngs: Buffer[]): Promise<{ batch1: number; batch32: num
   const feeds1 = feeds(1);
   const feeds32 = feeds(32);
   const seconds = Math.max(3, SECONDS / 2);
+  const before = cpuSnapshot([process.pid]);
   const batch1 = await rate(() => session.run(feeds1), seconds);
   const batch32 = 32 * (await rate(() => session.run(feeds32), seconds));
+  const others = othersShare(before, cpuSnapshot([process.pid]));
   await session.release();
-  return { batch1, batch32 };
+  return { batch1, batch32, others };
 }
 
 /** Starts the server on an ephemeral port; resolves with its URL once /v2/health/ready answers 200. */
@@ -134,9 +163,11 @@ async function batchStats(url: string): Promise<{ sum: number; count: number }> 
   return { sum: value('inference_batch_size_sum'), count: value('inference_batch_size_count') };
 }
 
-async function load(url: string, bodies: string[], seconds: number): Promise<AutocannonResult> {
+async function load(url: string, bodies: string[], seconds: number, serverPid?: number): Promise<AutocannonResult & { others: number }> {
   let next = 0;
-  return autocannon({
+  const pids = serverPid === undefined ? [process.pid] : [process.pid, serverPid];
+  const before = cpuSnapshot(pids);
+  const result = await autocannon({
     url: `${url}/score`,
     method: 'POST',
     connections: CONNECTIONS,
@@ -146,6 +177,7 @@ async function load(url: string, bodies: string[], seconds: number): Promise<Aut
     // Each connection sends a different sample, so the server does not see one image only.
     setupClient: (client) => client.setBody(bodies[next++ % bodies.length]!),
   });
+  return { ...result, others: othersShare(before, cpuSnapshot(pids)) };
 }
 
 export async function run(): Promise<void> {
@@ -164,18 +196,18 @@ export async function run(): Promise<void> {
   });
 
   const server = await startServer();
-  let r1: AutocannonResult;
-  let r32: AutocannonResult;
+  let r1: AutocannonResult & { others: number };
+  let r32: AutocannonResult & { others: number };
   let mean1: number;
   let mean32: number;
   try {
     await load(server.url, single, 2); // warm-up: JIT, connection pools
     let before = await batchStats(server.url);
-    r1 = await load(server.url, single, SECONDS);
+    r1 = await load(server.url, single, SECONDS, server.child.pid);
     let after = await batchStats(server.url);
     mean1 = (after.sum - before.sum) / (after.count - before.count);
     before = after;
-    r32 = await load(server.url, thirtyTwo, SECONDS);
+    r32 = await load(server.url, thirtyTwo, SECONDS, server.child.pid);
     after = await batchStats(server.url);
     mean32 = (after.sum - before.sum) / (after.count - before.count);
   } finally {
@@ -185,13 +217,14 @@ export async function run(): Promise<void> {
 
   const rps1 = r1.requests.total / r1.duration;
   const rps32 = r32.requests.total / r32.duration;
-  const row = (name: string, r: AutocannonResult, rps: number, images: number, mean: number): string =>
-    `| ${name} | ${rps.toFixed(0)} | ${(rps * images).toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${r.latency.max} | ${mean.toFixed(1)} | ${r.non2xx + r.errors} |`;
-  console.log(`in-process onnxruntime-node, ${THREADS} intra-op threads, real sample tensors:`);
+  const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
+  const row = (name: string, r: AutocannonResult & { others: number }, rps: number, images: number, mean: number): string =>
+    `| ${name} | ${rps.toFixed(0)} | ${(rps * images).toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${r.latency.max} | ${mean.toFixed(1)} | ${r.non2xx + r.errors} | ${pct(r.others)} |`;
+  console.log(`in-process onnxruntime-node, ${THREADS} intra-op threads, real sample tensors (other processes used ${pct(raw.others)} of the CPU meanwhile):`);
   console.log(`  batch 1: ${raw.batch1.toFixed(0)} images/s; batch 32: ${raw.batch32.toFixed(0)} images/s`);
   console.log(`\nscoring service over HTTP (autocannon in this process, ${CONNECTIONS} connections, ${SECONDS} s each, bearer auth on):`);
-  console.log('| load | req/s | images/s | p50 ms | p99 ms | max ms | mean formed batch | non-2xx + errors |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| load | req/s | images/s | p50 ms | p99 ms | max ms | mean formed batch | non-2xx + errors | CPU used by other processes |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   console.log(row('POST /score, 1 image per request', r1, rps1, 1, mean1));
   console.log(row('POST /score, 32 images per request', r32, rps32, 32, mean32));
   const check = (ok: boolean): string => (ok ? 'met' : 'NOT met');
