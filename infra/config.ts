@@ -94,7 +94,8 @@ export interface ConfigKeySpec {
 
 const QUANTITY_CPU = /^(\d+m|\d+(\.\d{1,3})?)$/;
 const QUANTITY_MEMORY = /^\d+(Ki|Mi|Gi)$/;
-const PLATFORM = /^linux\/(amd64|arm64|arm\/v7)$/;
+// onnxruntime-node ships binaries for x64 and arm64 Linux only (no 32-bit ARM).
+const PLATFORM = /^linux\/(amd64|arm64)$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 /**
@@ -138,7 +139,7 @@ export const CONFIG_KEYS = {
   edgeTopK: { type: 'integer', default: 3, description: 'Module twin desired property topK: classes reported per prediction (1-10).' },
   edgeConfidenceThreshold: { type: 'string', default: '0.5', description: 'Module twin desired property confidenceThreshold: a number from 0 to 1 (as a string, Pulumi config has no float type).' },
   edgeRuntimeVersion: { type: 'string', default: '1.5', description: 'IoT Edge runtime (edgeAgent/edgeHub image tag), e.g. 1.5.' },
-  edgeImagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the edge-module image (must match the devices: linux/amd64, linux/arm64 or linux/arm/v7).' },
+  edgeImagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the edge-module image (must match the devices: linux/amd64 or linux/arm64; onnxruntime has no 32-bit ARM build).' },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -241,7 +242,7 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   const acrSku = oneOf('acrSku', ['Basic', 'Standard', 'Premium'] as const);
   const storageSku = oneOf('storageSku', ['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS'] as const);
   const logRetentionDays = int('logRetentionDays', 30, 730);
-  const imagePlatform = str('imagePlatform', PLATFORM, 'linux/amd64, linux/arm64 or linux/arm/v7', 'linux/amd64');
+  const imagePlatform = str('imagePlatform', PLATFORM, 'linux/amd64 or linux/arm64', 'linux/amd64');
 
   const scoring: ScoringConfig = {
     namespace: str('scoringNamespace', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name (RFC 1123 label)', 'scoring'),
@@ -282,7 +283,7 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     topK: int('edgeTopK', 1, 10),
     confidenceThreshold: num('edgeConfidenceThreshold', 0, 1),
     runtimeVersion: str('edgeRuntimeVersion', /^1\.\d+$/, 'an IoT Edge 1.x runtime tag such as 1.5', '1.5'),
-    imagePlatform: str('edgeImagePlatform', PLATFORM, 'linux/amd64, linux/arm64 or linux/arm/v7', 'linux/amd64'),
+    imagePlatform: str('edgeImagePlatform', PLATFORM, 'linux/amd64 or linux/arm64', 'linux/amd64'),
     targetCondition: `tags.environment='${environment}' AND tags.modelDeploy=true`,
     deviceTags: { environment, modelDeploy: true },
   };

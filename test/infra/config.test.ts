@@ -120,7 +120,8 @@ describe('parseConfig', () => {
     ['edgeConfidenceThreshold', '1.5', /expected a number from 0 to 1/],
     ['edgeConfidenceThreshold', 'high', /expected a number from 0 to 1/],
     ['edgeStoreAndForwardTtlSecs', '-1', /expected an integer from 60 to 2592000/],
-    ['imagePlatform', 'windows/amd64', /expected linux\/amd64, linux\/arm64 or linux\/arm\/v7/],
+    ['imagePlatform', 'windows/amd64', /expected linux\/amd64 or linux\/arm64/],
+    ['edgeImagePlatform', 'linux/arm/v7', /expected linux\/amd64 or linux\/arm64/],
     ['modelDir', '../elsewhere', /expected a relative folder path inside the repository/],
   ];
   for (const [key, value, expected] of bad) {
