@@ -18,6 +18,7 @@
  */
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import zlib from 'node:zlib';
 import type { InputRecord } from './input-record.js';
 
 export type FsyncMode = 'always' | 'batch';
@@ -70,17 +71,25 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-export function crc32(data: Uint8Array): number {
+function crc32Js(data: Uint8Array): number {
   let crc = -1;
   for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;
 }
 
-function frame(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEADER + body.length);
+// zlib.crc32 (native) exists from Node 20.15; the table version gives the same values on older runtimes.
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+/** CRC-32 (IEEE), as zlib computes it. */
+export function crc32(data: Uint8Array): number {
+  return nativeCrc32 ? nativeCrc32(data) : crc32Js(data);
+}
+
+/** Fills in the frame header (length + CRC of the body) of a buffer whose body starts at FRAME_HEADER. */
+function sealFrame(out: Buffer): Buffer {
+  const body = out.subarray(FRAME_HEADER);
   out.writeUInt32LE(body.length, 0);
   out.writeUInt32LE(crc32(body), 4);
-  body.copy(out, FRAME_HEADER);
   return out;
 }
 
@@ -89,21 +98,22 @@ type Header = Omit<InputRecord, 'body'>;
 function acceptFrame(seq: number, record: InputRecord): Buffer {
   const { body, ...header } = record;
   const headerBytes = Buffer.from(JSON.stringify(header satisfies Header));
-  const out = Buffer.allocUnsafe(1 + 8 + 4 + headerBytes.length + body.length);
-  out[0] = TYPE_ACCEPT;
-  out.writeDoubleLE(seq, 1);
-  out.writeUInt32LE(headerBytes.length, 9);
-  headerBytes.copy(out, 13);
-  body.copy(out, 13 + headerBytes.length);
-  return frame(out);
+  // One allocation for the whole frame: frame header | type | seq | header length | header | payload.
+  const out = Buffer.allocUnsafe(FRAME_HEADER + 13 + headerBytes.length + body.length);
+  out[FRAME_HEADER] = TYPE_ACCEPT;
+  out.writeDoubleLE(seq, FRAME_HEADER + 1);
+  out.writeUInt32LE(headerBytes.length, FRAME_HEADER + 9);
+  headerBytes.copy(out, FRAME_HEADER + 13);
+  body.copy(out, FRAME_HEADER + 13 + headerBytes.length);
+  return sealFrame(out);
 }
 
 function retireFrame(seqs: number[]): Buffer {
-  const out = Buffer.allocUnsafe(1 + 4 + 8 * seqs.length);
-  out[0] = TYPE_RETIRE;
-  out.writeUInt32LE(seqs.length, 1);
-  seqs.forEach((seq, i) => out.writeDoubleLE(seq, 5 + 8 * i));
-  return frame(out);
+  const out = Buffer.allocUnsafe(FRAME_HEADER + 5 + 8 * seqs.length);
+  out[FRAME_HEADER] = TYPE_RETIRE;
+  out.writeUInt32LE(seqs.length, FRAME_HEADER + 1);
+  seqs.forEach((seq, i) => out.writeDoubleLE(seq, FRAME_HEADER + 5 + 8 * i));
+  return sealFrame(out);
 }
 
 type Parsed =
@@ -301,6 +311,11 @@ export class Journal {
       this.syncWaiters.push({ generation, resolve, reject });
       this.queueSync();
     });
+  }
+
+  /** Resolves once the fdatasyncs and rotations queued so far are done (old segments deleted). */
+  async settled(): Promise<void> {
+    await this.io;
   }
 
   has(seq: number): boolean {

@@ -133,8 +133,8 @@ describe('journal: size stays bounded', () => {
       else journal.retire(entry.seq);
       if (n % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
-    await journal.durable();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setImmediate(resolve));
+    await journal.settled();
     const stats = journal.stats;
     assert.ok(stats.rotations > 5, `rotated ${stats.rotations} times`);
     assert.ok(stats.fileBytes < 2 * 64 * 1024, `journal holds ${stats.fileBytes} bytes for 2000 x 500 B appended`);
