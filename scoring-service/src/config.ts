@@ -91,7 +91,7 @@ export const ENV_VARS: Record<string, VarSpec> = {
   MAX_IMAGES_PER_REQUEST: { schema: int(1, 10_000, 64), expected: 'an integer between 1 and 10000' },
   BODY_LIMIT_BYTES: { schema: int(1024, 1024 * MiB, 16 * MiB), expected: 'an integer number of bytes between 1024 and 1073741824' },
   INTRA_OP_THREADS: { schema: int(1, 256), expected: 'an integer between 1 and 256' },
-  INFERENCE_WORKER: { schema: { type: 'boolean', default: true }, expected: 'true or false' },
+  INFERENCE_WORKER: { schema: { type: 'boolean', default: false }, expected: 'true or false' },
   SHUTDOWN_GRACE_MS: { schema: int(1000, 3_600_000, 20_000), expected: 'an integer number of milliseconds between 1000 and 3600000' },
   SHUTDOWN_DELAY_MS: { schema: int(0, 3_600_000, 2000), expected: 'an integer number of milliseconds between 0 and 3600000' },
   SLOW_REQUEST_MS: { schema: int(1, 3_600_000, 1000), expected: 'an integer number of milliseconds between 1 and 3600000' },

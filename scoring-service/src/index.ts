@@ -27,6 +27,6 @@ export { KeyRing } from './key-ring.js';
 export { createServiceMetrics } from './metrics.js';
 export type { ServiceMetrics, ServiceMetricsOptions } from './metrics.js';
 export type { ScoringState } from './plugins/scoring-state.js';
-// The core hosted in a worker thread (what server.ts uses by default): same calls as Classifier.
+// The core hosted in a worker thread (server.ts with INFERENCE_WORKER=true): same calls as Classifier.
 export { RemoteInferenceError, WorkerClassifier } from './worker-classifier.js';
 export type { WorkerClassifierOptions } from './worker-classifier.js';

@@ -1,11 +1,15 @@
 /**
  * The inference core hosted in a worker thread, behind the same calls the routes use.
  *
- * onnxruntime-node runs a model synchronously on the calling thread. In-process, every batch
- * therefore stops the event loop: no request is read, parsed or answered while the model runs, and
- * on a small machine one core idles during each HTTP phase. With the core in a worker, the HTTP
- * thread keeps parsing and answering while a batch runs, and the requests that arrive meanwhile form
- * the next batch. Batching, admission control, preprocessing and the model are the core's, unchanged.
+ * onnxruntime-node runs a model synchronously on the calling thread, so in-process every batch stops
+ * the event loop: no request is read or answered while the model runs. With the core in a worker,
+ * the HTTP thread keeps working during a batch, and the requests that arrive meanwhile form the next
+ * one. Batching, admission control, preprocessing and the model are the core's, unchanged.
+ *
+ * Opt-in (INFERENCE_WORKER=true): on the 2-core benchmark machine, where the CPU is saturated either
+ * way, it measured no better than in-process (878-893 vs 887-957 req/s, one image per request), so
+ * the simpler in-process path is the default. It matters where the HTTP thread must stay responsive
+ * during long batches, or where spare cores exist.
  */
 import { Worker } from 'node:worker_threads';
 import type {

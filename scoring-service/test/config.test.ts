@@ -28,7 +28,7 @@ describe('loadConfig', () => {
       modelDir: DEFAULT_MODEL_DIR,
       auth: { mode: 'keys', keys: ['k1'] },
       inference: { maxBatchSize: 32, maxBatchWaitMs: 2, maxQueue: 512, maxImageBytes: 8 * 1024 * 1024, maxImagePixels: 40_000_000, intraOpThreads: undefined },
-      inferenceWorker: true,
+      inferenceWorker: false,
       limits: { maxImagesPerRequest: 64, bodyLimitBytes: 16 * 1024 * 1024 },
       shutdown: { graceMs: 20_000, delayMs: 2000 },
       logLevel: 'info',
@@ -52,7 +52,7 @@ describe('loadConfig', () => {
       MAX_IMAGES_PER_REQUEST: '10',
       BODY_LIMIT_BYTES: '4096',
       INTRA_OP_THREADS: '2',
-      INFERENCE_WORKER: 'false',
+      INFERENCE_WORKER: 'true',
       SHUTDOWN_GRACE_MS: '5000',
       SHUTDOWN_DELAY_MS: '0',
       SLOW_REQUEST_MS: '250',
@@ -64,7 +64,7 @@ describe('loadConfig', () => {
     assert.equal(config.modelDir, '/app/model');
     assert.deepEqual(config.auth, { mode: 'keys', keys: ['first', 'second'] });
     assert.deepEqual(config.inference, { maxBatchSize: 16, maxBatchWaitMs: 0.5, maxQueue: 100, maxImageBytes: 2048, maxImagePixels: 1_000_000, intraOpThreads: 2 });
-    assert.equal(config.inferenceWorker, false);
+    assert.equal(config.inferenceWorker, true);
     assert.deepEqual(config.limits, { maxImagesPerRequest: 10, bodyLimitBytes: 4096 });
     assert.deepEqual(config.shutdown, { graceMs: 5000, delayMs: 0 });
     assert.equal(config.logLevel, 'debug');

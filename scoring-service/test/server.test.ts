@@ -97,28 +97,30 @@ describe('scoring-service process', () => {
     assert.match(server.output(), /"level":60,.*cannot load the model/);
   });
 
-  it('on SIGTERM: readiness turns 503, the in-flight request completes 200, exit 0', async () => {
-    const server = await start({ ...keysEnv, SHUTDOWN_DELAY_MS: '1000', MAX_IMAGE_PIXELS: '4000000' }, { waitReady: true });
-    // 32 large PNGs: small on the wire, slow to decode, so the request is still running at SIGTERM.
-    const slow = gradientPng(1200, 1200).toString('base64');
-    const body = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`big-${i}.png`, slow]));
-    const inFlight = score(server.url, body, PRIMARY);
-    const queueDepth = async (): Promise<number> =>
-      Number(/^inference_queue_depth (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
-    while ((await queueDepth()) === 0) await new Promise((r) => setTimeout(r, 5));
+  for (const worker of ['false', 'true']) {
+    it(`on SIGTERM: readiness turns 503, the in-flight request completes 200, exit 0 (INFERENCE_WORKER=${worker})`, async () => {
+      const server = await start({ ...keysEnv, SHUTDOWN_DELAY_MS: '1000', MAX_IMAGE_PIXELS: '4000000', INFERENCE_WORKER: worker }, { waitReady: true });
+      // 32 large PNGs: small on the wire, slow to decode, so the request is still running at SIGTERM.
+      const slow = gradientPng(1200, 1200).toString('base64');
+      const body = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`big-${i}.png`, slow]));
+      const inFlight = score(server.url, body, PRIMARY);
+      const queueDepth = async (): Promise<number> =>
+        Number(/^inference_queue_depth (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
+      while ((await queueDepth()) === 0) await new Promise((r) => setTimeout(r, 5));
 
-    server.child.kill('SIGTERM');
-    let readiness = 200;
-    while (readiness === 200) readiness = (await fetch(`${server.url}/v2/health/ready`)).status;
-    assert.equal(readiness, 503);
+      server.child.kill('SIGTERM');
+      let readiness = 200;
+      while (readiness === 200) readiness = (await fetch(`${server.url}/v2/health/ready`)).status;
+      assert.equal(readiness, 503);
 
-    const res = await inFlight;
-    assert.equal(res.status, 200);
-    assert.equal(((await res.json()) as unknown[]).length, 32);
-    assert.equal(await server.exited, 0, server.output());
-    const log = server.output();
-    assert.ok(log.indexOf('shutting down') >= 0 && log.indexOf('shutting down') < log.indexOf('"msg":"stopped"'));
-  });
+      const res = await inFlight;
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as unknown[]).length, 32);
+      assert.equal(await server.exited, 0, server.output());
+      const log = server.output();
+      assert.ok(log.indexOf('shutting down') >= 0 && log.indexOf('shutting down') < log.indexOf('"msg":"stopped"'));
+    });
+  }
 });
 
 describe('Application Insights telemetry', () => {
