@@ -4,7 +4,8 @@
  * journal on: the no-loss guarantee), predictions collected from its `predictions` output once the
  * broker has acknowledged them. Figures: images/s with a window of images in flight, and the latency per
  * image (publish → prediction accepted by the broker) unloaded and under that load, for
- * JOURNAL_FSYNC=batch (the default) and =always, beside the inference core alone in the same run.
+ * JOURNAL_FSYNC=batch (the default) with the model on the main thread and in a worker thread
+ * (INFERENCE_WORKER=true), and for JOURNAL_FSYNC=always, beside the inference core alone in the same run.
  *
  * Needs `npm run build` (npm run bench does it). BENCH_EDGE_IMAGES (default 6000) and
  * BENCH_EDGE_WINDOW (default 256) change the load.
@@ -95,7 +96,12 @@ async function coreAlone(images: Buffer[]): Promise<number> {
   }
 }
 
-async function edge(images: Buffer[], fsync: 'batch' | 'always'): Promise<{ unloaded: Figures; loaded: Figures; moduleCpuMsPerImage: number; brokerCpuMsPerImage: number }> {
+interface Variant {
+  fsync: 'batch' | 'always';
+  worker: boolean;
+}
+
+async function edge(images: Buffer[], { fsync, worker }: Variant): Promise<{ unloaded: Figures; loaded: Figures; moduleCpuMsPerImage: number; brokerCpuMsPerImage: number }> {
   const hub = await EdgeHub.start();
   const journalDir = mkdtempSync(join(tmpdir(), 'bench-edge-journal-'));
   const proc = new ModuleProcess({
@@ -104,17 +110,19 @@ async function edge(images: Buffer[], fsync: 'batch' | 'always'): Promise<{ unlo
     HOST: '127.0.0.1',
     JOURNAL_DIR: journalDir,
     JOURNAL_FSYNC: fsync,
+    INFERENCE_WORKER: String(worker),
     SCORING_AUTH: 'disabled',
     LOG_LEVEL: 'info',
   });
   try {
     await proc.waitForLog(/^edge module started$/, 60_000);
     await hub.waitForModule(60_000);
-    await drive(hub, images, Math.min(500, IMAGES), WINDOW, `${fsync}-warm`);
-    const unloaded = await drive(hub, images, 300, 1, `${fsync}-one`);
+    const tag = `${fsync}-${worker ? 'worker' : 'main'}`;
+    await drive(hub, images, Math.min(500, IMAGES), WINDOW, `${tag}-warm`);
+    const unloaded = await drive(hub, images, 300, 1, `${tag}-one`);
     const moduleBefore = cpuMs(proc.child.pid!);
     const brokerBefore = process.cpuUsage();
-    const loaded = await drive(hub, images, IMAGES, WINDOW, `${fsync}-load`);
+    const loaded = await drive(hub, images, IMAGES, WINDOW, `${tag}-load`);
     const brokerUsage = process.cpuUsage(brokerBefore);
     return {
       unloaded,
@@ -134,10 +142,12 @@ export async function run(): Promise<void> {
   console.log(`${IMAGES} 28x28 PNG sample images per run, ${WINDOW} in flight; latency = publish → prediction accepted by the broker`);
   const core = await coreAlone(images);
   console.log(`inference core alone (in-process, same images, ${WINDOW} in flight): ${core.toFixed(0)} img/s`);
-  for (const fsync of ['batch', 'always'] as const) {
-    const r = await edge(images, fsync);
+  const variants: Variant[] = [{ fsync: 'batch', worker: false }, { fsync: 'batch', worker: true }, { fsync: 'always', worker: false }];
+  for (const variant of variants) {
+    const r = await edge(images, variant);
+    const name = `JOURNAL_FSYNC=${variant.fsync}${variant.worker ? ', INFERENCE_WORKER=true' : ''}`;
     console.log(
-      `edge module, JOURNAL_FSYNC=${fsync.padEnd(6)}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s ` +
+      `edge module, ${name.padEnd(38)}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s ` +
         `(${((100 * r.loaded.imagesPerSecond) / core).toFixed(0)}% of the core alone), ` +
         `latency loaded p50 ${r.loaded.p50.toFixed(1)} ms p99 ${r.loaded.p99.toFixed(1)} ms, ` +
         `one at a time p50 ${r.unloaded.p50.toFixed(2)} ms p99 ${r.unloaded.p99.toFixed(2)} ms (${r.unloaded.imagesPerSecond.toFixed(0)} img/s); ` +

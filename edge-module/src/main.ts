@@ -10,7 +10,7 @@
  */
 import iotDevice from 'azure-iot-device';
 import { Classifier } from '@model-deploy/inference';
-import { buildApp, createServiceMetrics, KeyRing, type AuthSettings } from '@model-deploy/scoring-service';
+import { buildApp, createServiceMetrics, KeyRing, WorkerClassifier, type AuthSettings } from '@model-deploy/scoring-service';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
 import { Journal } from './journal.js';
 import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
@@ -37,9 +37,20 @@ try {
 const { service } = config;
 
 const metrics = createServiceMetrics({ maxBatchSize: service.inference.maxBatchSize });
-let classifier: Classifier;
+const classifierOptions = { modelDir: service.modelDir, ...service.inference, observer: metrics.classifierObserver };
+let classifier: Classifier | WorkerClassifier;
 try {
-  classifier = await Classifier.load({ modelDir: service.modelDir, ...service.inference, observer: metrics.classifierObserver });
+  // INFERENCE_WORKER=true (the scoring service's switch) runs the model in a worker thread, so MQTT
+  // traffic — the acknowledgements that retire journal entries included — is handled during a batch.
+  classifier = service.inferenceWorker
+    ? await WorkerClassifier.load({
+      ...classifierOptions,
+      onCrash: (error) => {
+        process.stderr.write(`edge-module: the inference worker thread died (${error.message}); exiting so that IoT Edge restarts the module\n`);
+        process.exit(1);
+      },
+    })
+    : await Classifier.load(classifierOptions);
 } catch (error) {
   fail(`cannot load the model from ${service.modelDir}: ${(error as Error).message}`);
 }
@@ -142,6 +153,7 @@ log.info({
   device: config.connection.deviceId,
   journal: { dir: config.journal.dir, fsync: config.journal.fsync, replaying: journal.recovered.length },
   model: { name: classifier.card.name, version: classifier.card.version },
+  inference: service.inferenceWorker ? 'worker thread' : 'main thread',
   auth: auth.mode,
 }, 'edge module starting');
 module.start().then(

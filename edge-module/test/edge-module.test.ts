@@ -223,6 +223,31 @@ describe('edge module process against the edgeHub stand-in', () => {
   });
 });
 
+describe('edge module process: the model in a worker thread (INFERENCE_WORKER=true)', () => {
+  it('predicts the samples and stops cleanly', async () => {
+    const hub = await EdgeHub.start();
+    const journalDir = mkdtempSync(join(tmpdir(), 'edge-journal-worker-'));
+    let proc: ModuleProcess | undefined;
+    try {
+      ({ proc } = await startModule(hub, journalDir, { INFERENCE_WORKER: 'true' }));
+      assert.equal(proc.lines.find((l) => l.msg === 'edge module starting')?.inference, 'worker thread');
+      const files = Object.keys(expected);
+      for (const file of files) await hub.sendImage(sample(file), { messageId: `w-${file}`, properties: { fileName: file } });
+      const outputs = await hub.waitForOutputs('predictions', files.length, 30_000);
+      for (const output of outputs) {
+        const prediction = body(output);
+        if (trained) assert.equal(prediction.label, expected[String(prediction.fileName)]);
+        else assert.ok(card.labels.includes(String(prediction.label)));
+      }
+      assert.equal((await proc.stop('SIGTERM')).code, 0);
+    } finally {
+      await proc?.stop('SIGKILL');
+      await hub.close();
+      rmSync(journalDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('edge module process: started before edgeHub listens', () => {
   it('keeps trying, then connects, subscribes and predicts', async () => {
     const hub = await EdgeHub.start();
