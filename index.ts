@@ -122,6 +122,8 @@ export const resourceGroupName = resourceGroup.name;
 export const scoringUrl = scoring.scoringUrl;
 export const scoringPrimaryKey = scoring.primaryKey;
 export const scoringSecondaryKey = scoring.secondaryKey;
+/** Secret: Bearer key of the HTTP contract (port 5001) on the edge devices. */
+export const edgeDeviceApiKey = edge.deviceApiKey;
 export const kubeconfig = cluster.kubeconfig;
 export const aksClusterName = cluster.clusterName;
 export const registryLoginServer = registry.loginServer;

@@ -3,6 +3,7 @@
 // deployments live in the hub's data plane, not in ARM, hence the dynamic providers (iothub-rest.ts).
 import * as pulumi from '@pulumi/pulumi';
 import * as iothub from '@pulumi/azure-native/iothub';
+import * as random from '@pulumi/random';
 import type { EdgeConfig, IotHubConfig } from './config';
 import { buildEdgeManifest, checkEdgeRuntimeRules, edgeDeploymentId } from './edge-manifest';
 import { IotHubDevice, IotHubEdgeDeployment } from './iothub-rest';
@@ -40,6 +41,12 @@ export class EdgeFleet extends pulumi.ComponentResource {
   /** Secret: the deployment manifest JSON (carries the registry credentials). */
   readonly manifestJson: pulumi.Output<string>;
   readonly deploymentId: pulumi.Output<string>;
+  /**
+   * Secret: the API key of the module's HTTP contract on the devices (`POST /score` on port 5001). The
+   * module refuses to serve HTTP without a key unless told SCORING_AUTH=disabled; a LAN-reachable
+   * port should not be open, so every device gets this key.
+   */
+  readonly deviceApiKey: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super('model-deploy:infra:EdgeFleet', name, {}, opts);
@@ -84,12 +91,14 @@ export class EdgeFleet extends pulumi.ComponentResource {
         ),
     );
 
+    const apiKey = new random.RandomPassword(`${name}-device-api-key`, { length: 48, special: false }, { parent: this });
     const manifest = pulumi
-      .all([args.registry.server, args.registry.username, args.registry.password, args.moduleImage])
-      .apply(([address, username, password, moduleImage]) => {
+      .all([args.registry.server, args.registry.username, args.registry.password, args.moduleImage, apiKey.result])
+      .apply(([address, username, password, moduleImage, key]) => {
         const m = buildEdgeManifest({
           registry: { address, username, password },
           moduleImage,
+          env: { SCORING_API_KEYS: key },
           runtimeVersion: args.edge.runtimeVersion,
           storeAndForwardTtlSecs: args.edge.storeAndForwardTtlSecs,
           twin: { topK: args.edge.topK, confidenceThreshold: args.edge.confidenceThreshold },
@@ -122,6 +131,7 @@ export class EdgeFleet extends pulumi.ComponentResource {
     );
     this.manifestJson = pulumi.secret(manifest.apply((m) => JSON.stringify(m, null, 2)));
     this.deploymentId = deployment.configurationId;
+    this.deviceApiKey = pulumi.secret(apiKey.result);
     this.registerOutputs({ hubName: this.hubName, hostName: this.hostName, deviceIds: this.deviceIds, deploymentId: this.deploymentId });
   }
 }

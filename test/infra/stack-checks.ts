@@ -307,6 +307,13 @@ export function describeStack(stack: string): void {
         assert.equal(run.outputs.edgeDeploymentId, d.configurationId);
       });
 
+      test('gives the module an API key for its HTTP contract on the devices (it refuses to serve HTTP without one)', () => {
+        const env = (manifest().modulesContent as any).$edgeAgent['properties.desired'].modules.classifier.env;
+        assert.equal(typeof run.outputs.edgeDeviceApiKey, 'string');
+        assert.equal(env.SCORING_API_KEYS.value, run.outputs.edgeDeviceApiKey);
+        assert.equal(env.SCORING_AUTH, undefined);
+      });
+
       test('runs the edge image by digest with the pull-only token, and the configured twin and TTL', () => {
         const m = manifest().modulesContent as any;
         const agent = m.$edgeAgent['properties.desired'];
@@ -418,7 +425,7 @@ export function describeStack(stack: string): void {
       });
 
       test('secret outputs are secret, and no secret value appears in the clear anywhere', () => {
-        for (const k of ['kubeconfig', 'scoringPrimaryKey', 'scoringSecondaryKey', 'edgeDeploymentManifest', 'edgeDeviceConnectionStrings']) {
+        for (const k of ['kubeconfig', 'scoringPrimaryKey', 'scoringSecondaryKey', 'edgeDeploymentManifest', 'edgeDeviceConnectionStrings', 'edgeDeviceApiKey']) {
           assert.ok(run.secretOutputs.has(k), `${k} is secret`);
         }
         for (const k of ['scoringUrl', 'registryLoginServer', 'scoringImage', 'edgeImage', 'iotHubName', 'edgeDeviceIds', 'edgeDeploymentId']) {
