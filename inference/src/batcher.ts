@@ -24,7 +24,7 @@ interface Pending<In, Out> {
 export class Batcher<In, Out> {
   private queue: Pending<In, Out>[] = [];
   private running = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: { immediate: ReturnType<typeof setImmediate> } | { timeout: ReturnType<typeof setTimeout> } | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: BatcherOptions<In, Out>) {}
@@ -49,16 +49,22 @@ export class Batcher<In, Out> {
 
   private schedule(): void {
     if (this.running) return; // the run in progress picks the queue up when it ends
-    if (this.queue.length >= this.options.maxBatchSize || this.options.maxBatchWaitMs <= 0) {
+    if (this.queue.length >= this.options.maxBatchSize) {
       this.flush();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.options.maxBatchWaitMs);
+      // Even with no wait, flush on the next turn of the event loop, so images submitted in the same
+      // turn (one multi-image request) share a run instead of the first one going alone.
+      this.timer =
+        this.options.maxBatchWaitMs <= 0
+          ? { immediate: setImmediate(() => this.flush()) }
+          : { timeout: setTimeout(() => this.flush(), this.options.maxBatchWaitMs) };
     }
   }
 
   private flush(): void {
     if (this.timer) {
-      clearTimeout(this.timer);
+      if ('immediate' in this.timer) clearImmediate(this.timer.immediate);
+      else clearTimeout(this.timer.timeout);
       this.timer = undefined;
     }
     if (this.running || this.queue.length === 0) return;
