@@ -8,24 +8,11 @@ import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Classifier, ImagePreprocessor, inputGeometry, type ModelCard } from '@model-deploy/inference';
+import { rate } from './support.js';
 
 const modelDir = resolve(import.meta.dirname, '../model');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-/** Calls fn repeatedly for about `seconds` (after a short warm-up); returns calls per second. */
-async function rate(fn: () => Promise<unknown>, seconds = SECONDS): Promise<number> {
-  const warmUntil = performance.now() + 300;
-  while (performance.now() < warmUntil) await fn();
-  let calls = 0;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  while (performance.now() < end) {
-    await fn();
-    calls++;
-  }
-  return (calls * 1000) / (performance.now() - start);
-}
 
 export async function run(): Promise<void> {
   const threads = Number(process.env.INTRA_OP_THREADS ?? availableParallelism());
@@ -54,12 +41,12 @@ export async function run(): Promise<void> {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     });
-    const raw1 = await rate(() => session.run(feeds1));
-    const raw32 = 32 * (await rate(() => session.run(feeds32)));
+    const raw1 = await rate(() => session.run(feeds1), SECONDS);
+    const raw32 = 32 * (await rate(() => session.run(feeds32), SECONDS));
     await session.release();
     const classifier = await Classifier.load({ modelDir, intraOpThreads: threads, maxBatchWaitMs: 0 });
-    const core1 = await rate(() => classifier.classify(pngs[0]!));
-    const core32 = 32 * (await rate(() => classifier.classifyAll(batch32)));
+    const core1 = await rate(() => classifier.classify(pngs[0]!), SECONDS);
+    const core32 = 32 * (await rate(() => classifier.classifyAll(batch32), SECONDS));
     await classifier.close();
     rounds.push({ raw1, core1, raw32, core32 });
   }

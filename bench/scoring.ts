@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
+import { rate } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -81,20 +82,6 @@ function othersShare(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpu
   return total > 0 ? Math.max(0, (b.busy - a.busy - (b.ours - a.ours)) / total) : 0;
 }
 
-/** Calls fn repeatedly for about `seconds` after a short warm-up; returns calls per second. */
-async function rate(fn: () => Promise<unknown>, seconds: number): Promise<number> {
-  const warmUntil = performance.now() + 500;
-  while (performance.now() < warmUntil) await fn();
-  let calls = 0;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  while (performance.now() < end) {
-    await fn();
-    calls++;
-  }
-  return (calls * 1000) / (performance.now() - start);
-}
-
 async function inProcess(pngs: Buffer[]): Promise<{ batch1: number; batch32: number; others: number }> {
   const card = await readModelCard(modelDir);
   const geometry = inputGeometry(card);
@@ -115,8 +102,8 @@ async function inProcess(pngs: Buffer[]): Promise<{ batch1: number; batch32: num
   const feeds32 = feeds(32);
   const seconds = Math.max(3, SECONDS / 2);
   const before = cpuSnapshot([process.pid]);
-  const batch1 = await rate(() => session.run(feeds1), seconds);
-  const batch32 = 32 * (await rate(() => session.run(feeds32), seconds));
+  const batch1 = await rate(() => session.run(feeds1), seconds, 500);
+  const batch32 = 32 * (await rate(() => session.run(feeds32), seconds, 500));
   const others = othersShare(before, cpuSnapshot([process.pid]));
   await session.release();
   return { batch1, batch32, others };
