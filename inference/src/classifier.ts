@@ -31,6 +31,12 @@ export interface ClassifierOptions {
   maxImagePixels?: number;
   /** onnxruntime intra-op threads. Default: the machine's available parallelism. */
   intraOpThreads?: number;
+  /**
+   * Whether onnxruntime's intra-op threads spin (busy-wait) between parallel sections instead of
+   * sleeping. Default true (onnxruntime's own default). Spinning shaves wake-up latency but burns CPU
+   * while the process does other work (HTTP, decoding) — which a container's CPU limit counts.
+   */
+  intraOpSpinning?: boolean;
   /** Hooks for metrics; called synchronously, must not throw. */
   observer?: ClassifierObserver;
 }
@@ -136,6 +142,8 @@ export class Classifier {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       executionProviders: ['cpu'],
+      // Session config key "session.intra_op.allow_spinning" (onnxruntime_session_options_config_keys.h).
+      ...(options.intraOpSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     });
     if (!session.inputNames.includes(card.input.name) || !session.outputNames.includes(card.output.name)) {
       await session.release();

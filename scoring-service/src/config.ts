@@ -34,6 +34,8 @@ export interface ServiceConfig {
     maxImagePixels: number;
     /** undefined = the core's default. */
     intraOpThreads: number | undefined;
+    /** onnxruntime's intra-op threads busy-wait between parallel sections (its default). */
+    intraOpSpinning: boolean;
   };
   /** Host the inference core in a worker thread, so model runs do not stop the HTTP event loop. */
   inferenceWorker: boolean;
@@ -91,6 +93,7 @@ export const ENV_VARS: Record<string, VarSpec> = {
   MAX_IMAGES_PER_REQUEST: { schema: int(1, 10_000, 64), expected: 'an integer between 1 and 10000' },
   BODY_LIMIT_BYTES: { schema: int(1024, 1024 * MiB, 16 * MiB), expected: 'an integer number of bytes between 1024 and 1073741824' },
   INTRA_OP_THREADS: { schema: int(1, 256), expected: 'an integer between 1 and 256' },
+  INTRA_OP_SPINNING: { schema: { type: 'boolean', default: true }, expected: 'true or false' },
   INFERENCE_WORKER: { schema: { type: 'boolean', default: false }, expected: 'true or false' },
   SHUTDOWN_GRACE_MS: { schema: int(1000, 3_600_000, 20_000), expected: 'an integer number of milliseconds between 1000 and 3600000' },
   SHUTDOWN_DELAY_MS: { schema: int(0, 3_600_000, 2000), expected: 'an integer number of milliseconds between 0 and 3600000' },
@@ -127,6 +130,7 @@ interface RawEnv {
   MAX_IMAGES_PER_REQUEST: number;
   BODY_LIMIT_BYTES: number;
   INTRA_OP_THREADS?: number;
+  INTRA_OP_SPINNING: boolean;
   INFERENCE_WORKER: boolean;
   SHUTDOWN_GRACE_MS: number;
   SHUTDOWN_DELAY_MS: number;
@@ -222,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
       maxImageBytes: raw.MAX_IMAGE_BYTES,
       maxImagePixels: raw.MAX_IMAGE_PIXELS,
       intraOpThreads: raw.INTRA_OP_THREADS,
+      intraOpSpinning: raw.INTRA_OP_SPINNING,
     },
     inferenceWorker: raw.INFERENCE_WORKER,
     limits: { maxImagesPerRequest: raw.MAX_IMAGES_PER_REQUEST, bodyLimitBytes: raw.BODY_LIMIT_BYTES },

@@ -402,6 +402,7 @@ export function describeStack(stack: string): void {
         assert.equal(env.SCORING_API_KEYS_FILE, '/var/run/secrets/scoring/keys');
         assert.equal(env.SHUTDOWN_GRACE_MS, String(cfg.scoring.shutdownGraceMs));
         assert.equal(env.LOG_LEVEL, cfg.scoring.logLevel);
+        assert.equal(env.INTRA_OP_SPINNING, 'false', 'no busy-waiting against the CPU limit');
         assert.equal(env.SCORING_API_KEYS, undefined, 'keys are never in the environment');
         const telemetry = k8sObjects().find((o) => o.inputs.kind === 'Secret' && o.inputs.stringData.APPLICATIONINSIGHTS_CONNECTION_STRING)!;
         assert.deepEqual(env.APPLICATIONINSIGHTS_CONNECTION_STRING, {
