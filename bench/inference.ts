@@ -1,9 +1,11 @@
 /**
  * The inference core against raw onnxruntime-node on the same model, in the same run:
- * images/s at batch 1 and batch 32, and the core's decode + preprocess cost per image.
+ * images/s at batch 1 and batch 32, the core's decode + preprocess cost per image, and where the
+ * model's time goes per operator at batch 1 and 32 (onnxruntime's own profiler) — which says how
+ * much batching can gain at all on this machine.
  */
-import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
@@ -81,4 +83,53 @@ export async function run(): Promise<void> {
     const perSecond = await rate(() => preprocessor.preprocess(bytes), Math.min(SECONDS, 2));
     console.log(`| ${name} | ${(1e6 / perSecond).toFixed(0)} |`);
   }
+
+  await operatorProfile(card, batchOf);
+}
+
+/**
+ * onnxruntime's profiler on one intra-op thread: kernel time per image for each node of the
+ * optimised graph, at batch 1 and batch 32. Convolutions cost the same per image at any batch size
+ * (onnxruntime runs them image by image); only the dense layer's weights are shared by a batch.
+ */
+async function operatorProfile(card: ModelCard, batchOf: (n: number) => ort.Tensor): Promise<void> {
+  const warmUp = 50;
+  const runs = 300;
+  const perImage = new Map<string, number[]>();
+  const dir = await mkdtemp(join(tmpdir(), 'ort-profile-'));
+  try {
+    for (const [column, n] of [[0, 1], [1, 32]] as const) {
+      const session = await ort.InferenceSession.create(join(modelDir, card.file), {
+        intraOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        enableProfiling: true,
+        profileFilePrefix: join(dir, `b${n}`),
+      });
+      const feeds = { [card.input.name]: batchOf(n) };
+      for (let i = 0; i < warmUp + runs; i++) await session.run(feeds);
+      session.endProfiling();
+      await session.release();
+      const file = (await readdir(dir)).find((f) => f.startsWith(`b${n}`));
+      if (!file) throw new Error('onnxruntime wrote no profile');
+      const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as Array<{ cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }>;
+      // Only the runs after the warm-up (the first ones pay for first touches of the weights).
+      const starts = events.filter((e) => e.name === 'model_run').map((e) => e.ts).sort((a, b) => a - b);
+      const from = starts[warmUp] ?? 0;
+      for (const e of events) {
+        if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
+        const key = `${e.args?.op_name ?? '?'} ${e.name.slice(0, -'_kernel_time'.length)}`;
+        const row = perImage.get(key) ?? [0, 0];
+        row[column]! += e.dur / (runs * n);
+        perImage.set(key, row);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const rows = [...perImage].sort((a, b) => b[1][0]! - a[1][0]!);
+  const total = rows.reduce((t, [, v]) => [t[0]! + v[0]!, t[1]! + v[1]!], [0, 0]);
+  console.log('\n| operator (optimised graph, 1 intra-op thread) | µs/image at batch 1 | µs/image at batch 32 |');
+  console.log('|---|---:|---:|');
+  for (const [name, [b1, b32]] of rows.filter(([, v]) => v[0]! >= 5)) console.log(`| ${name} | ${b1!.toFixed(0)} | ${b32!.toFixed(0)} |`);
+  console.log(`| all operators | ${total[0]!.toFixed(0)} | ${total[1]!.toFixed(0)} (batch 32 saves ${(100 * (1 - total[1]! / total[0]!)).toFixed(0)}%) |`);
 }
