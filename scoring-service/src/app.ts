@@ -113,6 +113,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const bodyAjv = new Ajv({ ...ajvCommon, coerceTypes: false });
   const textAjv = new Ajv({ ...ajvCommon, coerceTypes: 'array' });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+  // Every body this service takes is JSON. Fastify would also parse text/plain into a string, which
+  // then failed schema validation with a message about the body's shape; a JSON body sent as
+  // text/plain (a common client mistake) now gets 415 naming the content type to send.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 

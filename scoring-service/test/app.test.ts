@@ -175,6 +175,13 @@ describe('bad input: 4xx with a JSON body naming the problem', () => {
         body: { error: 'Unsupported Media Type; send Content-Type: application/json', code: 'unsupported_media_type' },
       },
       {
+        what: 'JSON sent as text/plain',
+        payload: JSON.stringify({ 'a.png': s().base64 }),
+        headers: { 'content-type': 'text/plain', ...auth },
+        status: 415,
+        body: { error: 'Unsupported Media Type; send Content-Type: application/json', code: 'unsupported_media_type' },
+      },
+      {
         what: 'empty object',
         payload: '{}',
         status: 400,
