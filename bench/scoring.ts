@@ -2,7 +2,7 @@
  * The scoring service under HTTP load against in-process onnxruntime-node on the same model, in one
  * run on one machine (the load generator shares the cores with the server, as the targets assume).
  * The server (`node scoring-service/dist/server.js`, bearer auth on) runs as a child process for the
- * whole run; then, for each of BENCH_ROUNDS rounds (default 3):
+ * whole run; then, for each of BENCH_ROUNDS rounds (default 5):
  *
  *   1. in-process onnxruntime-node (2 intra-op threads, real sample tensors): images/s at batch 1 and 32;
  *   2. autocannon, 16 connections, BENCH_SECONDS (default 6): the seed body with one image, then 32 images.
@@ -28,7 +28,7 @@ import { rate } from './support.js';
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const RAW_SECONDS = 2;
 const SETTLE_MS = 1000;
 const CONNECTIONS = 16;
