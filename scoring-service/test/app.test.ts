@@ -456,6 +456,12 @@ describe('Open Inference Protocol (V2)', () => {
     const missing = await a.inject({ method: 'GET', url: '/v2/models/other/ready', headers: auth });
     assert.equal(missing.statusCode, 404);
     assert.deepEqual(missing.json(), { error: `model "other" not found; this server serves "${card.name}"` });
+    // An unknown model (or version) is 404 whatever the body holds, not a complaint about the body.
+    for (const url of ['/v2/models/other/infer', `/v2/models/${card.name}/versions/9.9.9/infer`]) {
+      const res = await a.inject({ method: 'POST', url, headers: json, payload: { inputs: [] } });
+      assert.equal(res.statusCode, 404, url);
+      assert.match((res.json() as { error: string }).error, /not found/);
+    }
   });
 
   it('infers encoded images from a BYTES input: probabilities and labels', async () => {

@@ -261,71 +261,86 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
   };
 
   for (const url of ['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer']) {
-    app.post<{ Params: ModelParams; Body: InferBody }>(url, { ...protectedRoute, schema: inferSchema }, async (request) => {
-      const classifier = app.scoring.require();
-      checkModel(classifier, request.params);
-      const card = classifier.card;
-      const body = request.body;
+    app.post<{ Params: ModelParams; Body: InferBody }>(
+      url,
+      {
+        ...protectedRoute,
+        schema: inferSchema,
+        // An unknown model is 404 whatever the body holds: checked before the body is validated.
+        preValidation: (request, _reply, done) => {
+          try {
+            checkModel(app.scoring.require(), request.params);
+            done();
+          } catch (err) {
+            done(err as Error);
+          }
+        },
+      },
+      async (request) => {
+        const classifier = app.scoring.require(); // the model was checked in preValidation
+        const card = classifier.card;
+        const body = request.body;
 
-      const wanted = new Set<string>();
-      for (const output of body.outputs ?? []) {
-        if (output.name !== card.output.name && output.name !== LABEL_OUTPUT) {
+        const wanted = new Set<string>();
+        for (const output of body.outputs ?? []) {
+          if (output.name !== card.output.name && output.name !== LABEL_OUTPUT) {
+            throw new HttpError(
+              400,
+              'invalid_request',
+              `unknown output ${JSON.stringify(output.name.slice(0, 100))}; this model has "${card.output.name}" and "${LABEL_OUTPUT}"`,
+            );
+          }
+          wanted.add(output.name);
+        }
+        if (wanted.size === 0) {
+          wanted.add(card.output.name);
+          wanted.add(LABEL_OUTPUT);
+        }
+
+        if (body.inputs.length !== 1) {
           throw new HttpError(
             400,
             'invalid_request',
-            `unknown output ${JSON.stringify(output.name.slice(0, 100))}; this model has "${card.output.name}" and "${LABEL_OUTPUT}"`,
+            `expected exactly one input ("${IMAGE_INPUT}" or "${card.input.name}"), got ${body.inputs.length}`,
           );
         }
-        wanted.add(output.name);
-      }
-      if (wanted.size === 0) {
-        wanted.add(card.output.name);
-        wanted.add(LABEL_OUTPUT);
-      }
-
-      if (body.inputs.length !== 1) {
-        throw new HttpError(
-          400,
-          'invalid_request',
-          `expected exactly one input ("${IMAGE_INPUT}" or "${card.input.name}"), got ${body.inputs.length}`,
-        );
-      }
-      const input = body.inputs[0] as InferInput;
-      let predictions: Prediction[];
-      if (input.name === IMAGE_INPUT) {
-        predictions = await inferImages(classifier, input);
-      } else if (input.name === card.input.name) {
-        predictions = await inferTensor(classifier, input);
-      } else {
-        throw new HttpError(
-          400,
-          'invalid_request',
-          `unknown input ${JSON.stringify(input.name.slice(0, 100))}; this model takes "${IMAGE_INPUT}" (BYTES, base64 image files) or "${card.input.name}" (FP32 tensor)`,
-        );
-      }
-
-      const n = predictions.length;
-      const classes = card.labels.length;
-      const outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | string> }> = [];
-      if (wanted.has(card.output.name)) {
-        const data = new Array<number>(n * classes);
-        for (let i = 0; i < n; i++) {
-          const p = (predictions[i] as Prediction).probabilities;
-          for (let j = 0; j < classes; j++) data[i * classes + j] = p[j] as number;
+        const input = body.inputs[0] as InferInput;
+        let predictions: Prediction[];
+        if (input.name === IMAGE_INPUT) {
+          predictions = await inferImages(classifier, input);
+        } else if (input.name === card.input.name) {
+          predictions = await inferTensor(classifier, input);
+        } else {
+          throw new HttpError(
+            400,
+            'invalid_request',
+            `unknown input ${JSON.stringify(input.name.slice(0, 100))}; this model takes "${IMAGE_INPUT}" (BYTES, base64 image files) or "${card.input.name}" (FP32 tensor)`,
+          );
         }
-        outputs.push({ name: card.output.name, datatype: 'FP32', shape: [n, classes], data });
-      }
-      if (wanted.has(LABEL_OUTPUT)) {
-        outputs.push({ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [n], data: predictions.map((p) => p.label) });
-      }
-      for (const p of predictions) metrics.countImage(p.label);
-      return {
-        model_name: card.name,
-        model_version: card.version,
-        ...(body.id === undefined ? {} : { id: body.id }),
-        outputs,
-      };
-    });
+
+        const n = predictions.length;
+        const classes = card.labels.length;
+        const outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | string> }> = [];
+        if (wanted.has(card.output.name)) {
+          const data = new Array<number>(n * classes);
+          for (let i = 0; i < n; i++) {
+            const p = (predictions[i] as Prediction).probabilities;
+            for (let j = 0; j < classes; j++) data[i * classes + j] = p[j] as number;
+          }
+          outputs.push({ name: card.output.name, datatype: 'FP32', shape: [n, classes], data });
+        }
+        if (wanted.has(LABEL_OUTPUT)) {
+          outputs.push({ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [n], data: predictions.map((p) => p.label) });
+        }
+        for (const p of predictions) metrics.countImage(p.label);
+        return {
+          model_name: card.name,
+          model_version: card.version,
+          ...(body.id === undefined ? {} : { id: body.id }),
+          outputs,
+        };
+      },
+    );
   }
 
   async function inferImages(classifier: ScoringClassifier, input: InferInput): Promise<Prediction[]> {
