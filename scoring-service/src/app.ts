@@ -2,13 +2,15 @@
  * Builds the Fastify app (no listening: server.ts does that, tests use `inject`). The edge module
  * builds the same app to serve the seed contract and health routes on the device.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ClassifierSource } from './classifier.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, HttpError, notFoundHandler } from './errors.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { authPlugin, type AuthSettings } from './plugins/auth.js';
 import { scoringStatePlugin } from './plugins/scoring-state.js';
@@ -61,6 +63,13 @@ export interface BuildAppOptions {
   slowRequestMs?: number;
 }
 
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 const REDACT = ['req.headers.authorization', 'headers.authorization', 'authorization'];
 
 function packageVersion(): string {
@@ -101,7 +110,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // One summary line per request is written below, and only for failures and slow requests, so
     // logging does not dominate the hot path.
     logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: 'x-request-id',
+    // The client's X-Request-Id when it is a plausible id, else a fresh UUID (unique across replicas
+    // and restarts, unlike Fastify's counter); echoed on every answer, so a caller can quote it.
+    requestIdHeader: false,
+    genReqId: requestId,
     bodyLimit,
     // Fastify's default (0) would switch off Node's own limit: a client trickling a body must not
     // hold a connection forever.
@@ -117,6 +129,25 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // then failed schema validation with a message about the body's shape; a JSON body sent as
   // text/plain (a common client mistake) now gets 415 naming the content type to send.
   app.removeContentTypeParser('text/plain');
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
+  // Bodies are read as they come; a compressed one would fail as "not valid JSON", which misleads.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      done(
+        new HttpError(
+          415,
+          'unsupported_content_encoding',
+          `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported; send the body uncompressed`,
+        ),
+      );
+      return;
+    }
+    done(null, payload);
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import {
   Classifier,
@@ -274,6 +275,49 @@ describe('bad input: 4xx with a JSON body naming the problem', () => {
     assert.deepEqual(res.json(), { error: 'route GET /nope not found', code: 'not_found' });
     const v2 = await a.inject({ method: 'GET', url: '/v2/nope' });
     assert.deepEqual(v2.json(), { error: 'route GET /v2/nope not found' });
+  });
+
+  it('echoes a plausible X-Request-Id on every answer, and otherwise answers a fresh UUID', async () => {
+    const a = await app();
+    const body = { [samples[0]!.name]: samples[0]!.base64 };
+    const given = await a.inject({ method: 'POST', url: '/score', headers: { ...json, 'x-request-id': 'client-42:a/b' }, payload: body });
+    assert.equal(given.statusCode, 200);
+    assert.equal(given.headers['x-request-id'], 'client-42:a/b');
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const fresh = await a.inject({ method: 'POST', url: '/score', headers: json, payload: body });
+    assert.match(fresh.headers['x-request-id'] as string, uuid);
+    const again = await a.inject({ method: 'POST', url: '/score', headers: json, payload: body });
+    assert.notEqual(again.headers['x-request-id'], fresh.headers['x-request-id']);
+    // Too long, or characters a log line should not carry: replaced, not echoed.
+    for (const bad of ['x'.repeat(129), 'a b', '<script>']) {
+      const res = await a.inject({ method: 'GET', url: '/', headers: { 'x-request-id': bad } });
+      assert.match(res.headers['x-request-id'] as string, uuid, bad);
+    }
+    // Errors carry it too: 401, 404, 400.
+    for (const res of [
+      await a.inject({ method: 'POST', url: '/score', headers: { 'content-type': 'application/json', 'x-request-id': 'e1' }, payload: body }),
+      await a.inject({ method: 'GET', url: '/nope', headers: { 'x-request-id': 'e2' } }),
+      await a.inject({ method: 'POST', url: '/score', headers: { ...json, 'x-request-id': 'e3' }, payload: '{' }),
+    ]) {
+      assert.ok(res.statusCode >= 400);
+      assert.match(res.headers['x-request-id'] as string, /^e[123]$/);
+    }
+  });
+
+  it('a compressed body gets 415 naming the encoding (bodies are read uncompressed)', async () => {
+    const a = await app();
+    const payload = gzipSync(JSON.stringify({ [samples[0]!.name]: samples[0]!.base64 }));
+    const res = await a.inject({ method: 'POST', url: '/score', headers: { ...json, 'content-encoding': 'gzip' }, payload });
+    assert.equal(res.statusCode, 415);
+    assert.deepEqual(res.json(), {
+      error: 'Content-Encoding "gzip" is not supported; send the body uncompressed',
+      code: 'unsupported_content_encoding',
+    });
+    const v2 = await a.inject({ method: 'POST', url: `/v2/models/${classifier.card.name}/infer`, headers: { ...json, 'content-encoding': 'br' }, payload: Buffer.from('x') });
+    assert.equal(v2.statusCode, 415);
+    assert.deepEqual(v2.json(), { error: 'Content-Encoding "br" is not supported; send the body uncompressed' });
+    const identity = await a.inject({ method: 'POST', url: '/score', headers: { ...json, 'content-encoding': 'identity' }, payload: { [samples[0]!.name]: samples[0]!.base64 } });
+    assert.equal(identity.statusCode, 200);
   });
 
   it('fuzz: malformed bodies never produce a 5xx, always a JSON error, and the app keeps serving', async () => {
