@@ -131,10 +131,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    done();
-  });
-  // Bodies are read as they come; a compressed one would fail as "not valid JSON", which misleads.
-  app.addHook('preParsing', (request, _reply, payload, done) => {
+    // Bodies are read as they come; a compressed one would fail as "not valid JSON", which misleads.
     const encoding = request.headers['content-encoding'];
     if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
       done(
@@ -146,7 +143,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       );
       return;
     }
-    done(null, payload);
+    done();
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
