@@ -5,7 +5,7 @@
  * "input", shape [N,1,28,28]). It answers the class probabilities (FP32 [N,classes]) and the
  * predicted labels (BYTES [N]). Errors are `{"error": "..."}` as the protocol says.
  */
-import type { FastifyPluginCallback } from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ScoringClassifier } from '../classifier.js';
 import { HttpError, withContext } from '../errors.js';
 import { decodeBase64Image } from '../images.js';
@@ -97,7 +97,19 @@ function flatten(data: unknown[]): unknown[] {
 
 export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, done) => {
   const { maxImagesPerRequest, metrics } = options;
-  const protectedRoute = { onRequest: app.requireApiKey };
+  // Every /v2/models/<name>[/versions/<v>] route: authenticated, then the model checked (404, or 503
+  // while it loads) before anything else, so a typo in the name is not answered with a body complaint.
+  const modelRoute = {
+    onRequest: app.requireApiKey,
+    preValidation: (request: FastifyRequest<{ Params: ModelParams }>, _reply: FastifyReply, next: (err?: Error) => void): void => {
+      try {
+        checkModel(app.scoring.require(), request.params);
+        next();
+      } catch (err) {
+        next(err as Error);
+      }
+    },
+  };
 
   app.get(
     '/v2',
@@ -146,10 +158,8 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
     },
   };
   for (const url of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
-    app.get<{ Params: ModelParams }>(url, { ...protectedRoute, schema: metadataSchema }, async (request) => {
-      const classifier = app.scoring.require();
-      checkModel(classifier, request.params);
-      const card = classifier.card;
+    app.get<{ Params: ModelParams }>(url, { ...modelRoute, schema: metadataSchema }, async () => {
+      const card = app.scoring.require().card;
       return {
         name: card.name,
         versions: [card.version],
@@ -178,9 +188,8 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
     },
   };
   for (const url of ['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready']) {
-    app.get<{ Params: ModelParams }>(url, { ...protectedRoute, schema: readySchema }, async (request, reply) => {
+    app.get<{ Params: ModelParams }>(url, { ...modelRoute, schema: readySchema }, async (_request, reply) => {
       const classifier = app.scoring.require();
-      checkModel(classifier, request.params);
       const ready = app.scoring.isReady();
       return reply.code(ready ? 200 : 503).send({ name: classifier.card.name, ready });
     });
@@ -261,86 +270,70 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
   };
 
   for (const url of ['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer']) {
-    app.post<{ Params: ModelParams; Body: InferBody }>(
-      url,
-      {
-        ...protectedRoute,
-        schema: inferSchema,
-        // An unknown model is 404 whatever the body holds: checked before the body is validated.
-        preValidation: (request, _reply, done) => {
-          try {
-            checkModel(app.scoring.require(), request.params);
-            done();
-          } catch (err) {
-            done(err as Error);
-          }
-        },
-      },
-      async (request) => {
-        const classifier = app.scoring.require(); // the model was checked in preValidation
-        const card = classifier.card;
-        const body = request.body;
+    app.post<{ Params: ModelParams; Body: InferBody }>(url, { ...modelRoute, schema: inferSchema }, async (request) => {
+      const classifier = app.scoring.require();
+      const card = classifier.card;
+      const body = request.body;
 
-        const wanted = new Set<string>();
-        for (const output of body.outputs ?? []) {
-          if (output.name !== card.output.name && output.name !== LABEL_OUTPUT) {
-            throw new HttpError(
-              400,
-              'invalid_request',
-              `unknown output ${JSON.stringify(output.name.slice(0, 100))}; this model has "${card.output.name}" and "${LABEL_OUTPUT}"`,
-            );
-          }
-          wanted.add(output.name);
-        }
-        if (wanted.size === 0) {
-          wanted.add(card.output.name);
-          wanted.add(LABEL_OUTPUT);
-        }
-
-        if (body.inputs.length !== 1) {
+      const wanted = new Set<string>();
+      for (const output of body.outputs ?? []) {
+        if (output.name !== card.output.name && output.name !== LABEL_OUTPUT) {
           throw new HttpError(
             400,
             'invalid_request',
-            `expected exactly one input ("${IMAGE_INPUT}" or "${card.input.name}"), got ${body.inputs.length}`,
+            `unknown output ${JSON.stringify(output.name.slice(0, 100))}; this model has "${card.output.name}" and "${LABEL_OUTPUT}"`,
           );
         }
-        const input = body.inputs[0] as InferInput;
-        let predictions: Prediction[];
-        if (input.name === IMAGE_INPUT) {
-          predictions = await inferImages(classifier, input);
-        } else if (input.name === card.input.name) {
-          predictions = await inferTensor(classifier, input);
-        } else {
-          throw new HttpError(
-            400,
-            'invalid_request',
-            `unknown input ${JSON.stringify(input.name.slice(0, 100))}; this model takes "${IMAGE_INPUT}" (BYTES, base64 image files) or "${card.input.name}" (FP32 tensor)`,
-          );
-        }
+        wanted.add(output.name);
+      }
+      if (wanted.size === 0) {
+        wanted.add(card.output.name);
+        wanted.add(LABEL_OUTPUT);
+      }
 
-        const n = predictions.length;
-        const classes = card.labels.length;
-        const outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | string> }> = [];
-        if (wanted.has(card.output.name)) {
-          const data = new Array<number>(n * classes);
-          for (let i = 0; i < n; i++) {
-            const p = (predictions[i] as Prediction).probabilities;
-            for (let j = 0; j < classes; j++) data[i * classes + j] = p[j] as number;
-          }
-          outputs.push({ name: card.output.name, datatype: 'FP32', shape: [n, classes], data });
+      if (body.inputs.length !== 1) {
+        throw new HttpError(
+          400,
+          'invalid_request',
+          `expected exactly one input ("${IMAGE_INPUT}" or "${card.input.name}"), got ${body.inputs.length}`,
+        );
+      }
+      const input = body.inputs[0] as InferInput;
+      let predictions: Prediction[];
+      if (input.name === IMAGE_INPUT) {
+        predictions = await inferImages(classifier, input);
+      } else if (input.name === card.input.name) {
+        predictions = await inferTensor(classifier, input);
+      } else {
+        throw new HttpError(
+          400,
+          'invalid_request',
+          `unknown input ${JSON.stringify(input.name.slice(0, 100))}; this model takes "${IMAGE_INPUT}" (BYTES, base64 image files) or "${card.input.name}" (FP32 tensor)`,
+        );
+      }
+
+      const n = predictions.length;
+      const classes = card.labels.length;
+      const outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | string> }> = [];
+      if (wanted.has(card.output.name)) {
+        const data = new Array<number>(n * classes);
+        for (let i = 0; i < n; i++) {
+          const p = (predictions[i] as Prediction).probabilities;
+          for (let j = 0; j < classes; j++) data[i * classes + j] = p[j] as number;
         }
-        if (wanted.has(LABEL_OUTPUT)) {
-          outputs.push({ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [n], data: predictions.map((p) => p.label) });
-        }
-        for (const p of predictions) metrics.countImage(p.label);
-        return {
-          model_name: card.name,
-          model_version: card.version,
-          ...(body.id === undefined ? {} : { id: body.id }),
-          outputs,
-        };
-      },
-    );
+        outputs.push({ name: card.output.name, datatype: 'FP32', shape: [n, classes], data });
+      }
+      if (wanted.has(LABEL_OUTPUT)) {
+        outputs.push({ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [n], data: predictions.map((p) => p.label) });
+      }
+      for (const p of predictions) metrics.countImage(p.label);
+      return {
+        model_name: card.name,
+        model_version: card.version,
+        ...(body.id === undefined ? {} : { id: body.id }),
+        outputs,
+      };
+    });
   }
 
   async function inferImages(classifier: ScoringClassifier, input: InferInput): Promise<Prediction[]> {
