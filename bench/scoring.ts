@@ -205,6 +205,18 @@ export async function run(): Promise<void> {
   const raw = await inProcessSession(pngs);
   const server = await startServer();
   const rounds: Round[] = [];
+  /** One HTTP load, after a settle pause, with the mean batch the server formed during it. */
+  const phase = async (bodies: string[]): Promise<Round['r1']> => {
+    await sleep(SETTLE_MS);
+    const before = await batchStats(server.url);
+    const result = await load(server.url, bodies, SECONDS, server.child.pid);
+    const after = await batchStats(server.url);
+    return {
+      ...result,
+      rps: result.requests.total / result.duration,
+      meanBatch: (after.sum - before.sum) / (after.count - before.count),
+    };
+  };
   try {
     await load(server.url, single, 2); // warm-up: JIT, connection pools
     for (let round = 0; round < ROUNDS; round++) {
@@ -213,17 +225,6 @@ export async function run(): Promise<void> {
       // Let the server finish what the last phase queued (and onnxruntime threads stop spinning) first.
       await sleep(SETTLE_MS);
       const rawRound = await raw.measure();
-      const phase = async (bodies: string[]): Promise<Round['r1']> => {
-        await sleep(SETTLE_MS);
-        const before = await batchStats(server.url);
-        const result = await load(server.url, bodies, SECONDS, server.child.pid);
-        const after = await batchStats(server.url);
-        return {
-          ...result,
-          rps: result.requests.total / result.duration,
-          meanBatch: (after.sum - before.sum) / (after.count - before.count),
-        };
-      };
       const r1 = await phase(single);
       const r32 = await phase(thirtyTwo);
       rounds.push({ raw: rawRound, r1, r32 });
