@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Ajv, type Options as AjvOptions } from 'ajv';
+import secureJson from 'secure-json-parse';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ClassifierSource } from './classifier.js';
@@ -129,6 +130,24 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // then failed schema validation with a message about the body's shape; a JSON body sent as
   // text/plain (a common client mistake) now gets 415 naming the content type to send.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser answers every failure with one generic sentence; this one (the same
+  // secure-json-parse, the same prototype-poisoning refusal) says what is wrong and where.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') {
+      done(new HttpError(400, 'invalid_json', 'request body is empty; send a JSON object'), undefined);
+      return;
+    }
+    try {
+      done(null, secureJson.parse(body as string, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (err) {
+      const reason = (err as Error).message;
+      const message = /forbidden (prototype|constructor)/.test(reason)
+        ? 'request body has a "__proto__" or "constructor.prototype" key, which is not allowed'
+        : `request body is not valid JSON: ${reason}`;
+      done(new HttpError(400, 'invalid_json', message), undefined);
+    }
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // Bodies are read as they come; a compressed one would fail as "not valid JSON", which misleads.

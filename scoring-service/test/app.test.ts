@@ -166,7 +166,19 @@ describe('bad input: 4xx with a JSON body naming the problem', () => {
         what: 'invalid JSON',
         payload: '{"a.png": ',
         status: 400,
-        body: { error: "Body is not valid JSON but content-type is set to 'application/json'", code: 'invalid_json' },
+        body: { error: 'request body is not valid JSON: Unexpected end of JSON input', code: 'invalid_json' },
+      },
+      {
+        what: 'empty JSON body',
+        payload: '',
+        status: 400,
+        body: { error: 'request body is empty; send a JSON object', code: 'invalid_json' },
+      },
+      {
+        what: 'prototype poisoning',
+        payload: '{"__proto__": {"polluted": true}}',
+        status: 400,
+        body: { error: 'request body has a "__proto__" or "constructor.prototype" key, which is not allowed', code: 'invalid_json' },
       },
       {
         what: 'wrong content type',
