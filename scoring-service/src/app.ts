@@ -71,6 +71,8 @@ function requestId(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+const DEBUG_LEVELS = new Set<string | undefined>(['debug', 'trace']);
+
 const REDACT = ['req.headers.authorization', 'headers.authorization', 'authorization'];
 
 function packageVersion(): string {
@@ -171,14 +173,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     const status = reply.statusCode;
     const ms = reply.elapsedTime;
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', status, ms / 1000);
-    if (status >= 400 || ms >= slowMs) {
-      const level = status >= 500 || ms >= slowMs ? 'warn' : 'info';
-      request.log[level](
-        { req: { method: request.method, url: request.url }, res: { statusCode: status }, responseTime: ms },
-        'request completed',
-      );
-    } else {
-      request.log.debug({ req: { method: request.method, url: request.url }, res: { statusCode: status }, responseTime: ms }, 'request completed');
+    const level = status >= 500 || ms >= slowMs ? 'warn' : status >= 400 ? 'info' : 'debug';
+    // A successful request is logged only at debug level; build its line only when that is on.
+    if (level !== 'debug' || DEBUG_LEVELS.has(request.log.level)) {
+      request.log[level]({ req: { method: request.method, url: request.url }, res: { statusCode: status }, responseTime: ms }, 'request completed');
     }
     done();
   });

@@ -63,8 +63,13 @@ describe('scoring-service process', () => {
     assert.match(output, /"msg":"bearer-key authentication on"/);
     for (const secret of [PRIMARY, SECONDARY, 'wrong-key-9f8e']) assert.ok(!output.includes(secret), `${secret} leaked into the log`);
     // JSON log lines with request ids.
-    const completed = output.split('\n').filter((l) => l.includes('"request completed"')).map((l) => JSON.parse(l) as { reqId?: string });
+    const completed = output
+      .split('\n')
+      .filter((l) => l.includes('"request completed"'))
+      .map((l) => JSON.parse(l) as { reqId?: string; level: number; res: { statusCode: number } });
     assert.ok(completed.length > 0 && completed.every((l) => typeof l.reqId === 'string'));
+    // At LOG_LEVEL=debug successful requests are logged too (pino's debug level is 20).
+    assert.ok(completed.some((l) => l.res.statusCode === 200 && l.level === 20), 'no debug line for a 200');
   });
 
   it('exits non-zero with a message naming the variable on bad configuration', async () => {
