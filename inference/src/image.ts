@@ -1,42 +1,11 @@
 import pngjs from 'pngjs';
-import sharp, { type OutputInfo } from 'sharp';
-import { ImageTooLargeError, InvalidImageError } from './errors.js';
+import { checkEncoded, decode, pngSize, scaleBox, type ImageFormat, type ImageLimits } from './decode.js';
+import { InvalidImageError } from './errors.js';
 import type { InputGeometry, ModelCard } from './model-card.js';
 import { fitBox, resampleLanczos } from './resample.js';
 
-// Every input is different, so libvips' operation cache would only hold memory.
-sharp.cache(false);
-
-export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'tiff';
-
-export interface ImageLimits {
-  /** Largest accepted encoded size in bytes. */
-  maxImageBytes: number;
-  /** Largest accepted width x height, read from the header before any pixel is decoded. */
-  maxImagePixels: number;
-}
-
-/**
- * Identifies the format from its magic bytes. Only formats decoded by the libraries we trust are
- * accepted; everything else (SVG, PDF, HEIF, …) is refused before a decoder sees it.
- */
-export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
-  const b = bytes;
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38 && (b[4] === 0x37 || b[4] === 0x39) && b[5] === 0x61) return 'gif';
-  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a))) return 'tiff';
-  return undefined;
-}
-
-/** Width and height from a PNG's IHDR chunk, or undefined when the header is malformed. */
-function pngSize(b: Uint8Array): { width: number; height: number } | undefined {
-  // signature (8) + chunk length (4) + "IHDR" (4) + width (4) + height (4)
-  if (b.length < 24 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return undefined;
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { width: view.getUint32(16), height: view.getUint32(20) };
-}
+export { sniffFormat } from './decode.js';
+export type { ImageFormat, ImageLimits } from './decode.js';
 
 /**
  * Decodes and preprocesses one encoded image into the model's input layout (CHW floats), exactly as
@@ -52,12 +21,16 @@ export class ImagePreprocessor {
   readonly geometry: InputGeometry;
   private readonly scale: number;
   private readonly invert: boolean;
+  /** Fast paths off: every image decoded at full size, pixels identical to Pillow's. */
+  private readonly exact: boolean;
 
   constructor(
     card: ModelCard,
     geometry: InputGeometry,
     private readonly limits: ImageLimits,
+    options: { exact?: boolean } = {},
   ) {
+    this.exact = options.exact ?? false;
     this.geometry = geometry;
     this.scale = card.preprocessing.scale;
     this.invert = card.preprocessing.invert;
@@ -65,18 +38,7 @@ export class ImagePreprocessor {
 
   /** Checks what can be checked without decoding; throws the typed error. */
   check(bytes: Uint8Array): ImageFormat {
-    if (bytes.byteLength === 0) throw new InvalidImageError('image is empty');
-    if (bytes.byteLength > this.limits.maxImageBytes) {
-      throw new ImageTooLargeError(`image is ${bytes.byteLength} bytes; the limit is ${this.limits.maxImageBytes} bytes`);
-    }
-    const format = sniffFormat(bytes);
-    if (!format) throw new InvalidImageError('unsupported image format: expected PNG, JPEG, GIF, WebP or TIFF');
-    if (format === 'png') {
-      const size = pngSize(bytes);
-      if (!size) throw new InvalidImageError('invalid PNG: missing IHDR header');
-      this.checkPixels(size.width, size.height);
-    }
-    return format;
+    return checkEncoded(bytes, this.limits);
   }
 
   async preprocess(bytes: Uint8Array): Promise<Float32Array> {
@@ -86,15 +48,6 @@ export class ImagePreprocessor {
       if (size.width === this.geometry.width && size.height === this.geometry.height) return this.fromPngAtModelSize(bytes);
     }
     return this.fromSharp(bytes);
-  }
-
-  private checkPixels(width: number, height: number): void {
-    if (width === 0 || height === 0) throw new InvalidImageError(`image has no pixels (${width}x${height})`);
-    if (width * height > this.limits.maxImagePixels) {
-      throw new ImageTooLargeError(
-        `image is ${width}x${height} = ${width * height} pixels; the limit is ${this.limits.maxImagePixels} pixels`,
-      );
-    }
   }
 
   private fromPngAtModelSize(bytes: Uint8Array): Float32Array {
@@ -126,31 +79,17 @@ export class ImagePreprocessor {
 
   private async fromSharp(bytes: Uint8Array): Promise<Float32Array> {
     const { channels, width, height, size } = this.geometry;
-    let decoded: { data: Buffer; info: OutputInfo };
-    try {
-      // Pass 1 (libvips): decode to 8-bit sRGB at full size, alpha dropped (Pillow's convert('L')
-      // ignores alpha rather than flattening it).
-      const pipeline = sharp(bytes, {
-        limitInputPixels: this.limits.maxImagePixels,
-        failOn: 'error',
-        sequentialRead: true,
-        pages: 1,
-      })
-        .removeAlpha()
-        .toColourspace('srgb');
-      decoded = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    } catch (cause) {
-      const message = (cause as Error).message ?? String(cause);
-      if (/pixel limit/i.test(message)) {
-        throw new ImageTooLargeError(`image has more than ${this.limits.maxImagePixels} pixels`, { cause });
-      }
-      throw new InvalidImageError(`could not decode image: ${message.split('\n')[0]}`, { cause });
-    }
-    const { data, info } = decoded;
-    if (info.channels !== 3) throw new InvalidImageError(`could not decode image: got ${info.channels} channels`);
+    const plan = this.exact ? undefined : (source: { width: number; height: number }) => ({
+      box: fitBox(source.width, source.height, width, height),
+      output: { width, height },
+    });
+    const decoded = await decode(bytes, { limits: this.limits, plan });
+    const { data, source } = decoded;
+    const info = decoded;
     const planes = channels === 1 ? [luma(data, info.width * info.height)] : [0, 1, 2].map((c) => plane(data, c, info.width * info.height));
     // Pass 2: Pillow's ImageOps.fit(…, LANCZOS), channel by channel.
-    const box = fitBox(info.width, info.height, width, height);
+    // The crop is chosen on the image as stored, then mapped onto what the decoder delivered.
+    const box = scaleBox(fitBox(source.width, source.height, width, height), source, info);
     const pixels = size / channels;
     const out = new Float32Array(size);
     const { scale, invert } = this;

@@ -26,7 +26,10 @@ interface FixtureEntry {
 
 const dir = join(fixturesDir, 'preprocess');
 const card = await readModelCard(modelDir);
-const preprocessor = new ImagePreprocessor(card, inputGeometry(card), { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
+// Exact mode: these fixtures state Pillow's pixels; the reduced decode of large images is measured
+// against this path in photo-fidelity.test.ts.
+const preprocessor = new ImagePreprocessor(card, inputGeometry(card), { maxImageBytes: 8 << 20, maxImagePixels: 40e6 }, { exact: true });
+const fastPreprocessor = new ImagePreprocessor(card, inputGeometry(card), { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
 const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as FixtureEntry[];
 
 async function grayPixels(file: string): Promise<Buffer> {
@@ -55,6 +58,13 @@ describe('preprocessing matches Pillow (ImageOps.fit + LANCZOS on convert("L"))'
       assert.ok(sum / tensor.length <= MEAN_LEVELS, `${entry.source}: mean difference ${sum / tensor.length} levels`);
     });
   }
+
+  it('the default (fast) configuration gives the exact pixels for every fixture it does not reduce (all but the 640x480 JPEG)', async () => {
+    for (const entry of manifest.filter((e) => e.source !== 'rgb-640x480.jpg')) {
+      const bytes = await readFile(join(dir, entry.source));
+      assert.deepEqual(await fastPreprocessor.preprocess(bytes), await preprocessor.preprocess(bytes), entry.source);
+    }
+  });
 
   it('scales 8-bit values by the card\'s factor (1/255) into [0, 1]', async () => {
     const tensor = await preprocessor.preprocess(await readFile(join(dir, 'gray-28.png')));

@@ -1,0 +1,180 @@
+import sharp, { type Metadata } from 'sharp';
+import { ImageTooLargeError, InvalidImageError } from './errors.js';
+
+// Every input is different, so libvips' operation cache would only hold memory.
+sharp.cache(false);
+
+export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'tiff';
+
+export interface ImageLimits {
+  /** Largest accepted encoded size in bytes. */
+  maxImageBytes: number;
+  /** Largest accepted width x height, read from the header before any pixel is decoded. */
+  maxImagePixels: number;
+}
+
+export interface Size {
+  width: number;
+  height: number;
+}
+
+/** A region of the source image, [left, top, right, bottom] in (fractional) pixels, as Pillow's `box`. */
+export type Box = [number, number, number, number];
+
+/**
+ * How much smaller than the source the decoder may deliver pixels. Given the source size, returns the
+ * region the resize will read and the size it writes; decode() then keeps at least
+ * `reduceToMultiple` times the output size across that region (see reducedSize).
+ */
+export type ResizePlan = (source: Size) => { box: Box; output: Size };
+
+export interface DecodeOptions {
+  limits: ImageLimits;
+  /** Absent: decode at full size (exact mode, or a caller that needs every pixel). */
+  plan?: ResizePlan | undefined;
+  /** The multiple of the output size kept across the box when reducing; see REDUCE_TO_MULTIPLE. */
+  reduceToMultiple?: number;
+}
+
+export interface DecodedImage {
+  /** Interleaved 8-bit sRGB, 3 bytes per pixel. */
+  data: Buffer;
+  width: number;
+  height: number;
+  /** The image's size as stored; equals width/height unless the decoder reduced it. */
+  source: Size;
+}
+
+/**
+ * The reduction rule's one parameter: a reduced decode keeps at least this many source pixels per
+ * output pixel on each axis of the region the resize reads. Chosen by measurement on the real-photo
+ * set (bench/photos.ts prints it): at 4 the mean grey-level difference from the exact path stays
+ * well under one level and the model's top-1 agrees on every photo; at 2 the Lanczos of the last
+ * step starts to see libvips' own filter in the result.
+ */
+export const REDUCE_TO_MULTIPLE = 4;
+
+/**
+ * Above this scale (decoded / stored size, per axis) a reduced decode costs more than it saves, and
+ * changes pixels for nothing: decode at full size instead. Measured (bench/photos.ts): a 224-px JPEG
+ * for a 28-px model (scale 0.5) took 4.6 ms reduced against 3.0 ms at full size, since libvips' resize
+ * and the header read cost more per call than the JavaScript resample of so few pixels; a 640x480
+ * one (scale 0.23) took 3.4 ms against 9.3 ms.
+ */
+const WORTHWHILE_SCALE = 0.25;
+
+/**
+ * The smallest decoded size that still keeps `multiple` x `output` pixels across `box` on each axis,
+ * or undefined when that is not at least a 4x reduction. Independent of how the box was chosen (crop,
+ * letterbox, stretch, shortest edge) and of the final filter: every resize mode reduces to "this
+ * region becomes that many pixels".
+ */
+export function reducedSize(source: Size, box: Box, output: Size, multiple = REDUCE_TO_MULTIPLE): Size | undefined {
+  const boxWidth = box[2] - box[0];
+  const boxHeight = box[3] - box[1];
+  if (!(boxWidth > 0 && boxHeight > 0)) return undefined;
+  const scale = Math.max((multiple * output.width) / boxWidth, (multiple * output.height) / boxHeight);
+  if (scale > WORTHWHILE_SCALE) return undefined;
+  return { width: Math.max(1, Math.ceil(source.width * scale)), height: Math.max(1, Math.ceil(source.height * scale)) };
+}
+
+/**
+ * Identifies the format from its magic bytes. Only formats decoded by the libraries we trust are
+ * accepted; everything else (SVG, PDF, HEIF, …) is refused before a decoder sees it.
+ */
+export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
+  const b = bytes;
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38 && (b[4] === 0x37 || b[4] === 0x39) && b[5] === 0x61) return 'gif';
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a))) return 'tiff';
+  return undefined;
+}
+
+/** Width and height from a PNG's IHDR chunk, or undefined when the header is malformed. */
+export function pngSize(b: Uint8Array): Size | undefined {
+  // signature (8) + chunk length (4) + "IHDR" (4) + width (4) + height (4)
+  if (b.length < 24 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return undefined;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/** Checks what can be checked without decoding (size in bytes, format, PNG header); throws the typed error. */
+export function checkEncoded(bytes: Uint8Array, limits: ImageLimits): ImageFormat {
+  if (bytes.byteLength === 0) throw new InvalidImageError('image is empty');
+  if (bytes.byteLength > limits.maxImageBytes) {
+    throw new ImageTooLargeError(`image is ${bytes.byteLength} bytes; the limit is ${limits.maxImageBytes} bytes`);
+  }
+  const format = sniffFormat(bytes);
+  if (!format) throw new InvalidImageError('unsupported image format: expected PNG, JPEG, GIF, WebP or TIFF');
+  if (format === 'png') {
+    const size = pngSize(bytes);
+    if (!size) throw new InvalidImageError('invalid PNG: missing IHDR header');
+    checkPixels(size, limits);
+  }
+  return format;
+}
+
+export function checkPixels({ width, height }: Size, limits: ImageLimits): void {
+  if (width === 0 || height === 0) throw new InvalidImageError(`image has no pixels (${width}x${height})`);
+  if (width * height > limits.maxImagePixels) {
+    throw new ImageTooLargeError(`image is ${width}x${height} = ${width * height} pixels; the limit is ${limits.maxImagePixels} pixels`);
+  }
+}
+
+function decodeError(cause: unknown, limits: ImageLimits): Error {
+  const message = (cause as Error).message ?? String(cause);
+  if (/pixel limit/i.test(message)) return new ImageTooLargeError(`image has more than ${limits.maxImagePixels} pixels`, { cause });
+  return new InvalidImageError(`could not decode image: ${message.split('\n')[0]}`, { cause });
+}
+
+/**
+ * Decodes an image (already through checkEncoded) to 8-bit sRGB with libvips, alpha dropped (Pillow's
+ * convert('L') ignores alpha rather than flattening it).
+ *
+ * With a plan whose reduction is large (reducedSize), libvips delivers the image already reduced:
+ * a JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (what Pillow's draft() does),
+ * then libvips' Lanczos-3 brings it to the reduced size; the caller's exact filter does the last step.
+ * The header is read first, so the pixel limit holds before any pixel is decoded on both paths.
+ * Images with alpha always decode at full size: libvips resizes them premultiplied, which Pillow does
+ * not for convert('L').
+ */
+export async function decode(bytes: Uint8Array, options: DecodeOptions): Promise<DecodedImage> {
+  const { limits, plan } = options;
+  const input = { limitInputPixels: limits.maxImagePixels, failOn: 'error', sequentialRead: true, pages: 1 } as const;
+  let target: Size | undefined;
+  let source: Size | undefined;
+  if (plan) {
+    let meta: Metadata;
+    try {
+      meta = await sharp(bytes, input).metadata();
+    } catch (cause) {
+      throw decodeError(cause, limits);
+    }
+    source = { width: meta.width, height: meta.height };
+    checkPixels(source, limits);
+    if (!meta.hasAlpha) {
+      const { box, output } = plan(source);
+      target = reducedSize(source, box, output, options.reduceToMultiple);
+    }
+  }
+  try {
+    let pipeline = sharp(bytes, input);
+    if (target) pipeline = pipeline.resize(target.width, target.height, { fit: 'fill', kernel: 'lanczos3', fastShrinkOnLoad: true });
+    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new InvalidImageError(`could not decode image: got ${info.channels} channels`);
+    return { data, width: info.width, height: info.height, source: source ?? { width: info.width, height: info.height } };
+  } catch (cause) {
+    if (cause instanceof InvalidImageError || cause instanceof ImageTooLargeError) throw cause;
+    throw decodeError(cause, limits);
+  }
+}
+
+/** Maps a box on the source image onto the same region of a (possibly reduced) decoded image. */
+export function scaleBox(box: Box, source: Size, decoded: Size): Box {
+  if (source.width === decoded.width && source.height === decoded.height) return box;
+  const sx = decoded.width / source.width;
+  const sy = decoded.height / source.height;
+  return [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy];
+}
