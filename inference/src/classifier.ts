@@ -13,8 +13,8 @@ import {
   ModelNotReadyError,
   OverloadedError,
 } from './errors.js';
-import { ImagePreprocessor } from './image.js';
 import { inputGeometry, readModelCard, type InputGeometry, type ModelCard } from './model-card.js';
+import { PreprocessPool } from './preprocess-pool.js';
 
 export interface ClassifierOptions {
   /** Folder holding card.json and the model file it names. */
@@ -37,6 +37,16 @@ export interface ClassifierOptions {
    * while the process does other work (HTTP, decoding) — which a container's CPU limit counts.
    */
   intraOpSpinning?: boolean;
+  /**
+   * Worker threads that decode and resize images (small ones stay on the calling thread); 0 keeps
+   * all preprocessing on the calling thread. Default: the machine's available parallelism.
+   */
+  preprocessThreads?: number;
+  /**
+   * Exact mode: every image decoded at full size and resized by the card's filter, pixels identical
+   * to Pillow's; no reduced decode of large images. Default false.
+   */
+  exactPreprocessing?: boolean;
   /** Hooks for metrics; called synchronously, must not throw. */
   observer?: ClassifierObserver;
 }
@@ -87,7 +97,7 @@ export class Classifier {
   readonly card: ModelCard;
   readonly geometry: InputGeometry;
   readonly maxQueue: number;
-  private readonly preprocessor: ImagePreprocessor;
+  private readonly preprocessor: PreprocessPool;
   private readonly batcher: Batcher<Float32Array, Prediction>;
   private admitted = 0;
   private closing = false;
@@ -100,10 +110,15 @@ export class Classifier {
     this.card = card;
     this.geometry = inputGeometry(card);
     this.maxQueue = positiveInt('maxQueue', options.maxQueue, DEFAULTS.maxQueue);
-    this.preprocessor = new ImagePreprocessor(card, this.geometry, {
-      maxImageBytes: positiveInt('maxImageBytes', options.maxImageBytes, DEFAULTS.maxImageBytes),
-      maxImagePixels: positiveInt('maxImagePixels', options.maxImagePixels, DEFAULTS.maxImagePixels),
-    });
+    this.preprocessor = new PreprocessPool(
+      card,
+      this.geometry,
+      {
+        maxImageBytes: positiveInt('maxImageBytes', options.maxImageBytes, DEFAULTS.maxImageBytes),
+        maxImagePixels: positiveInt('maxImagePixels', options.maxImagePixels, DEFAULTS.maxImagePixels),
+      },
+      { ...(options.preprocessThreads === undefined ? {} : { threads: options.preprocessThreads }), exact: options.exactPreprocessing ?? false },
+    );
     this.observer = options.observer;
     this.batcher = new Batcher({
       maxBatchSize: positiveInt('maxBatchSize', options.maxBatchSize, DEFAULTS.maxBatchSize),
@@ -151,7 +166,13 @@ export class Classifier {
         `Model has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], but the card names input "${card.input.name}" and output "${card.output.name}"`,
       );
     }
-    const classifier = new Classifier(card, session, options);
+    let classifier: Classifier;
+    try {
+      classifier = new Classifier(card, session, options);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
     await classifier.warmUp();
     return classifier;
   }
@@ -235,6 +256,7 @@ export class Classifier {
       await this.batcher.drained();
       if (this.admitted > 0) await new Promise((r) => setTimeout(r, 5));
     }
+    await this.preprocessor.close();
     await this.session.release();
   }
 
@@ -292,6 +314,7 @@ export class Classifier {
   }
 
   private async warmUp(): Promise<void> {
+    await this.preprocessor.ready();
     const { size } = this.geometry;
     const max = Math.min(32, this.maxQueue);
     await this.run([new Float32Array(size)]);
