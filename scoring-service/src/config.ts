@@ -36,6 +36,10 @@ export interface ServiceConfig {
     intraOpThreads: number | undefined;
     /** onnxruntime's intra-op threads busy-wait between parallel sections (its default). */
     intraOpSpinning: boolean;
+    /** Image-preprocessing worker threads; undefined = the core's default (available parallelism). */
+    preprocessThreads: number | undefined;
+    /** Exact mode: no reduced decode of large images; pixels identical to Pillow's. */
+    exactPreprocessing: boolean;
   };
   /** Host the inference core in a worker thread, so model runs do not stop the HTTP event loop. */
   inferenceWorker: boolean;
@@ -95,6 +99,8 @@ export const ENV_VARS: Record<string, VarSpec> = {
   INTRA_OP_THREADS: { schema: int(1, 256), expected: 'an integer between 1 and 256' },
   INTRA_OP_SPINNING: { schema: { type: 'boolean', default: true }, expected: 'true or false' },
   INFERENCE_WORKER: { schema: { type: 'boolean', default: false }, expected: 'true or false' },
+  PREPROCESS_THREADS: { schema: int(0, 256), expected: 'an integer between 0 and 256 (0 decodes images on the main thread)' },
+  EXACT_PREPROCESSING: { schema: { type: 'boolean', default: false }, expected: 'true or false' },
   SHUTDOWN_GRACE_MS: { schema: int(1000, 3_600_000, 20_000), expected: 'an integer number of milliseconds between 1000 and 3600000' },
   SHUTDOWN_DELAY_MS: { schema: int(0, 3_600_000, 2000), expected: 'an integer number of milliseconds between 0 and 3600000' },
   SLOW_REQUEST_MS: { schema: int(1, 3_600_000, 1000), expected: 'an integer number of milliseconds between 1 and 3600000' },
@@ -132,6 +138,8 @@ interface RawEnv {
   INTRA_OP_THREADS?: number;
   INTRA_OP_SPINNING: boolean;
   INFERENCE_WORKER: boolean;
+  PREPROCESS_THREADS?: number;
+  EXACT_PREPROCESSING: boolean;
   SHUTDOWN_GRACE_MS: number;
   SHUTDOWN_DELAY_MS: number;
   SLOW_REQUEST_MS: number;
@@ -227,6 +235,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
       maxImagePixels: raw.MAX_IMAGE_PIXELS,
       intraOpThreads: raw.INTRA_OP_THREADS,
       intraOpSpinning: raw.INTRA_OP_SPINNING,
+      preprocessThreads: raw.PREPROCESS_THREADS,
+      exactPreprocessing: raw.EXACT_PREPROCESSING,
     },
     inferenceWorker: raw.INFERENCE_WORKER,
     limits: { maxImagesPerRequest: raw.MAX_IMAGES_PER_REQUEST, bodyLimitBytes: raw.BODY_LIMIT_BYTES },
