@@ -100,7 +100,30 @@ export function pngSize(b: Uint8Array): Size | undefined {
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
-/** Checks what can be checked without decoding (size in bytes, format, PNG header); throws the typed error. */
+/** Width and height from a JPEG's frame header (SOFn), or undefined when none is found. */
+export function jpegSize(b: Uint8Array): Size | undefined {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) return undefined;
+    const marker = b[i + 1]!;
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (b[i + 5]! << 8) | b[i + 6]!, width: (b[i + 7]! << 8) | b[i + 8]! };
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    i += 2 + ((b[i + 2]! << 8) | b[i + 3]!);
+  }
+  return undefined;
+}
+
+/** Checks what can be checked without decoding (size in bytes, format, PNG/JPEG header); throws the typed error. */
 export function checkEncoded(bytes: Uint8Array, limits: ImageLimits): ImageFormat {
   if (bytes.byteLength === 0) throw new InvalidImageError('image is empty');
   if (bytes.byteLength > limits.maxImageBytes) {
@@ -112,6 +135,11 @@ export function checkEncoded(bytes: Uint8Array, limits: ImageLimits): ImageForma
     const size = pngSize(bytes);
     if (!size) throw new InvalidImageError('invalid PNG: missing IHDR header');
     checkPixels(size, limits);
+  }
+  if (format === 'jpeg') {
+    // A JPEG without a readable frame header is left to libvips, which refuses it.
+    const size = jpegSize(bytes);
+    if (size) checkPixels(size, limits);
   }
   return format;
 }

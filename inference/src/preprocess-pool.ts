@@ -13,7 +13,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { checkEncoded, pngSize, type ImageLimits, type Size } from './decode.js';
+import { checkEncoded, jpegSize, pngSize, type ImageLimits } from './decode.js';
 import { ImageTooLargeError, InferenceFailedError, InvalidImageError } from './errors.js';
 import { ImagePreprocessor } from './image.js';
 import type { InputGeometry, ModelCard } from './model-card.js';
@@ -43,29 +43,6 @@ export interface PreprocessTask {
 }
 
 export type WorkerAnswer = { ok: true; tensor: Float32Array } | { ok: false; code: string; message: string };
-
-/** Width and height from a JPEG's frame header (SOFn), or undefined when none is found. */
-export function jpegSize(b: Uint8Array): Size | undefined {
-  let i = 2;
-  while (i + 9 < b.length) {
-    if (b[i] !== 0xff) return undefined;
-    const marker = b[i + 1]!;
-    if (marker === 0xff) {
-      i++;
-      continue;
-    }
-    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: (b[i + 5]! << 8) | b[i + 6]!, width: (b[i + 7]! << 8) | b[i + 8]! };
-    }
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      i += 2;
-      continue;
-    }
-    i += 2 + ((b[i + 2]! << 8) | b[i + 3]!);
-  }
-  return undefined;
-}
 
 function workerFile(): string {
   const here = import.meta.url;

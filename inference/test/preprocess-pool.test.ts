@@ -1,0 +1,168 @@
+/**
+ * The reduced decode's rule, the worker pool (same tensors as on the calling thread, typed errors
+ * across the thread boundary, a dead worker fails its callers and is replaced) and the memory bound of
+ * a 12-megapixel photo. Photos are made here with libvips, so no download is needed.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { decode, jpegSize, reducedSize, REDUCE_TO_MULTIPLE } from '../src/decode.js';
+import { ImageTooLargeError, InferenceFailedError, InvalidImageError, inputGeometry, readModelCard } from '../src/index.js';
+import { PreprocessPool } from '../src/preprocess-pool.js';
+import { fitBox } from '../src/resample.js';
+import { fixturesDir, modelDir, repoRoot } from './helpers.js';
+import { photoLikeJpeg } from './support/photo-like.js';
+
+const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
+const card = await readModelCard(modelDir);
+const geometry = inputGeometry(card);
+
+describe('reducedSize: how small the decoder may deliver an image', () => {
+  it('keeps at least REDUCE_TO_MULTIPLE x the output across the box read (ImageOps.fit on a 1920x1080 photo)', () => {
+    const box = fitBox(1920, 1080, 28, 28);
+    const size = reducedSize({ width: 1920, height: 1080 }, box, { width: 28, height: 28 })!;
+    const boxWidth = ((box[2] - box[0]) * size.width) / 1920;
+    const boxHeight = ((box[3] - box[1]) * size.height) / 1080;
+    assert.ok(boxWidth >= REDUCE_TO_MULTIPLE * 28 && boxHeight >= REDUCE_TO_MULTIPLE * 28, `${boxWidth} x ${boxHeight}`);
+    assert.ok(boxHeight < REDUCE_TO_MULTIPLE * 28 + 1, 'no more than needed');
+  });
+
+  it('holds for any box: a stretch (whole image), a letterbox and an off-centre crop', () => {
+    const source = { width: 4032, height: 3024 };
+    const output = { width: 224, height: 160 };
+    for (const box of [[0, 0, 4032, 3024], [0, 0, 4032, 3024 * 0.75], [1000, 500, 3000, 2000]] as const) {
+      const size = reducedSize(source, [...box], output, 2)!;
+      assert.ok(size, `box ${box.join(',')} is reduced`);
+      assert.ok(((box[2] - box[0]) * size.width) / source.width >= 2 * output.width);
+      assert.ok(((box[3] - box[1]) * size.height) / source.height >= 2 * output.height);
+    }
+  });
+
+  it('does not reduce images that are not at least 4 times larger than the kept size (inputs near the model size stay exact)', () => {
+    for (const side of [28, 56, 112, 224, 447]) {
+      assert.equal(reducedSize({ width: side, height: side }, [0, 0, side, side], { width: 28, height: 28 }), undefined, `${side}px`);
+    }
+    assert.ok(reducedSize({ width: 448, height: 448 }, [0, 0, 448, 448], { width: 28, height: 28 }));
+  });
+});
+
+describe('jpegSize (frame header) agrees with libvips', () => {
+  it('on the fixture JPEGs and a progressive one', async () => {
+    const files = await Promise.all(['rgb-112.jpg', 'rgb-640x480.jpg', 'rgb-90x160.jpg'].map((f) => readFile(join(fixturesDir, 'preprocess', f))));
+    files.push(await sharp(files[1]!).jpeg({ progressive: true }).toBuffer());
+    for (const bytes of files) {
+      const meta = await sharp(bytes).metadata();
+      assert.deepEqual(jpegSize(bytes), { width: meta.width, height: meta.height });
+    }
+    assert.equal(jpegSize(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3, 4, 5, 6, 7, 8])), undefined);
+  });
+});
+
+describe('PreprocessPool', () => {
+  let pool: PreprocessPool;
+  let local: PreprocessPool;
+  let photo: Buffer;
+  before(async () => {
+    pool = new PreprocessPool(card, geometry, limits, { threads: 2 });
+    local = new PreprocessPool(card, geometry, limits, { threads: 0 });
+    await pool.ready();
+    photo = await photoLikeJpeg(1920, 1080);
+  });
+  after(async () => {
+    await pool.close();
+    await local.close();
+  });
+
+  it('gives the same tensors in a worker as on the calling thread, fast and exact', async () => {
+    const exactPool = new PreprocessPool(card, geometry, limits, { threads: 1, exact: true });
+    const exactLocal = new PreprocessPool(card, geometry, limits, { threads: 0, exact: true });
+    try {
+      const jpeg640 = await readFile(join(fixturesDir, 'preprocess/rgb-640x480.jpg'));
+      for (const bytes of [photo, jpeg640]) {
+        assert.deepEqual(await pool.preprocess(bytes), await local.preprocess(bytes));
+        assert.deepEqual(await exactPool.preprocess(bytes), await exactLocal.preprocess(bytes));
+      }
+    } finally {
+      await exactPool.close();
+      await exactLocal.close();
+    }
+  });
+
+  it('answers many images at once, in order, each with its own tensor', async () => {
+    const photos = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => photoLikeJpeg(800, 600, seed)));
+    const tensors = await Promise.all(photos.map((p) => pool.preprocess(p)));
+    for (let i = 0; i < photos.length; i++) assert.deepEqual(tensors[i], await local.preprocess(photos[i]!));
+  });
+
+  it('carries the core\'s typed errors across the thread boundary', async () => {
+    const truncated = photo.subarray(0, photo.length >> 1);
+    await assert.rejects(pool.preprocess(truncated), (e) => e instanceof InvalidImageError && /could not decode image: .*premature end/.test(e.message));
+    const small = new PreprocessPool(card, geometry, { ...limits, maxImagePixels: 1_000_000 }, { threads: 1 });
+    try {
+      await assert.rejects(small.preprocess(photo), (e) => e instanceof ImageTooLargeError && /1920x1080 = 2073600 pixels; the limit is 1000000/.test(e.message));
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a worker that dies fails its callers with InferenceFailedError, and the pool replaces it', async () => {
+    const one = new PreprocessPool(card, geometry, limits, { threads: 1 });
+    try {
+      await one.ready();
+      const big = await photoLikeJpeg(4032, 3024);
+      const pending = one.preprocess(big);
+      await one.workers[0]!.terminate();
+      await assert.rejects(pending, (e) => e instanceof InferenceFailedError && /worker thread stopped/.test(e.message));
+      assert.deepEqual(await one.preprocess(photo), await local.preprocess(photo));
+    } finally {
+      await one.close();
+    }
+  });
+
+  it('keeps small images on the calling thread: a 28x28 PNG never reaches a worker', async () => {
+    const png = await readFile(join(modelDir, 'samples/bag.png'));
+    const one = new PreprocessPool(card, geometry, limits, { threads: 1 });
+    try {
+      await one.ready();
+      await one.workers[0]!.terminate();
+      // With its only worker gone, an image sent to a worker would fail; this one is answered in place.
+      assert.deepEqual(await one.preprocess(png), await local.preprocess(png));
+    } finally {
+      await one.close();
+    }
+  });
+});
+
+describe('a 12-megapixel photo', () => {
+  it('is decoded reduced: libvips delivers the box at REDUCE_TO_MULTIPLE x the model size, not 12 M pixels', async () => {
+    const big = await photoLikeJpeg(4032, 3024);
+    const plan = (s: { width: number; height: number }): { box: [number, number, number, number]; output: { width: number; height: number } } => ({
+      box: fitBox(s.width, s.height, 28, 28),
+      output: { width: 28, height: 28 },
+    });
+    const decoded = await decode(big, { limits, plan });
+    assert.deepEqual(decoded.source, { width: 4032, height: 3024 });
+    assert.ok(decoded.height === Math.ceil((3024 * REDUCE_TO_MULTIPLE * 28) / 3024), `decoded ${decoded.width}x${decoded.height}`);
+    assert.equal(decoded.data.length, decoded.width * decoded.height * 3);
+  });
+
+  it('memory: preprocessing one grows the process by less than 16 MB (exact mode: ~5 bytes per pixel)', () => {
+    // A fresh process, so that nothing else in this one moves its resident size.
+    const script = join(import.meta.dirname, 'support/decode-memory.ts');
+    const run = (mode: string): { rssGrowthMb: number; libvipsHighMb: number } => {
+      const child = spawnSync(process.execPath, ['--import', 'tsx', script, mode], { cwd: repoRoot, encoding: 'utf8' });
+      assert.equal(child.status, 0, child.stderr);
+      return JSON.parse(child.stdout) as { rssGrowthMb: number; libvipsHighMb: number };
+    };
+    const fast = run('fast');
+    const exact = run('exact');
+    assert.ok(fast.rssGrowthMb < 16, `reduced decode grew the process by ${fast.rssGrowthMb} MB`);
+    assert.ok(fast.libvipsHighMb <= 4, `libvips held up to ${fast.libvipsHighMb} MB`);
+    // The exact path holds the full-size RGB and grey planes (4 bytes per pixel, ~49 MB): the bound
+    // that MAX_IMAGE_PIXELS puts on it. Checked so the fast figure above is known to measure something.
+    assert.ok(exact.rssGrowthMb > 30 && exact.rssGrowthMb < 5 * 12.2 + 16, `exact decode grew the process by ${exact.rssGrowthMb} MB`);
+  });
+});

@@ -1,0 +1,20 @@
+/**
+ * Child process of preprocess-pool.test.ts: preprocesses one 12-megapixel photo (on this thread,
+ * `fast` or `exact` as argv[2]) and prints how much the resident set grew and libvips' own peak of
+ * tracked pixel memory, as JSON.
+ */
+import sharp from 'sharp';
+import { ImagePreprocessor, inputGeometry, readModelCard } from '../../src/index.js';
+import { modelDir } from '../helpers.js';
+import { photoLikeJpeg } from './photo-like.js';
+
+const exact = process.argv[2] === 'exact';
+const card = await readModelCard(modelDir);
+const photo = await photoLikeJpeg(4032, 3024);
+const preprocessor = new ImagePreprocessor(card, inputGeometry(card), { maxImageBytes: 32 << 20, maxImagePixels: 40e6 }, { exact });
+// Warm up the code paths on a small image first, so their one-time allocations are not counted.
+await preprocessor.preprocess(await photoLikeJpeg(640, 480));
+const before = process.memoryUsage().rss;
+await preprocessor.preprocess(photo);
+const rssGrowthMb = (process.memoryUsage().rss - before) / 1e6;
+process.stdout.write(JSON.stringify({ rssGrowthMb: Number(rssGrowthMb.toFixed(1)), libvipsHighMb: sharp.cache().memory.high }));
