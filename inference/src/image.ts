@@ -23,14 +23,17 @@ export class ImagePreprocessor {
   private readonly invert: boolean;
   /** Fast paths off: every image decoded at full size, pixels identical to Pillow's. */
   private readonly exact: boolean;
+  /** decode.ts' REDUCE_TO_MULTIPLE unless set (the photos bench compares values). */
+  private readonly reduceToMultiple: number | undefined;
 
   constructor(
     card: ModelCard,
     geometry: InputGeometry,
     private readonly limits: ImageLimits,
-    options: { exact?: boolean } = {},
+    options: { exact?: boolean; reduceToMultiple?: number } = {},
   ) {
     this.exact = options.exact ?? false;
+    this.reduceToMultiple = options.reduceToMultiple;
     this.geometry = geometry;
     this.scale = card.preprocessing.scale;
     this.invert = card.preprocessing.invert;
@@ -83,7 +86,7 @@ export class ImagePreprocessor {
       box: fitBox(source.width, source.height, width, height),
       output: { width, height },
     });
-    const decoded = await decode(bytes, { limits: this.limits, plan });
+    const decoded = await decode(bytes, { limits: this.limits, plan, reduceToMultiple: this.reduceToMultiple });
     const { data, source } = decoded;
     const info = decoded;
     const planes = channels === 1 ? [luma(data, info.width * info.height)] : [0, 1, 2].map((c) => plane(data, c, info.width * info.height));
