@@ -21,7 +21,7 @@ const modelDir = resolve(import.meta.dirname, '../model');
 const IMAGES = Number(process.env.BENCH_EDGE_IMAGES ?? 6000);
 const WINDOW = Number(process.env.BENCH_EDGE_WINDOW ?? 256);
 
-function loadSamples(): Buffer[] {
+export function loadSamples(): Buffer[] {
   const labels = JSON.parse(readFileSync(join(modelDir, 'samples/labels.json'), 'utf8')) as Record<string, string>;
   return Object.keys(labels).filter((f) => f.endsWith('.png')).map((f) => readFileSync(join(modelDir, 'samples', f)));
 }
@@ -101,7 +101,7 @@ interface Variant {
   worker: boolean;
 }
 
-async function edge(images: Buffer[], { fsync, worker }: Variant): Promise<{ unloaded: Figures; loaded: Figures; moduleCpuMsPerImage: number; brokerCpuMsPerImage: number }> {
+export async function edge(images: Buffer[], { fsync, worker }: Variant, count = IMAGES, env: Record<string, string> = {}): Promise<{ unloaded: Figures; loaded: Figures; moduleCpuMsPerImage: number; brokerCpuMsPerImage: number }> {
   const hub = await EdgeHub.start();
   const journalDir = mkdtempSync(join(tmpdir(), 'bench-edge-journal-'));
   const proc = new ModuleProcess({
@@ -113,22 +113,23 @@ async function edge(images: Buffer[], { fsync, worker }: Variant): Promise<{ unl
     INFERENCE_WORKER: String(worker),
     SCORING_AUTH: 'disabled',
     LOG_LEVEL: 'info',
+    ...env,
   });
   try {
     await proc.waitForLog(/^edge module started$/, 60_000);
     await hub.waitForModule(60_000);
     const tag = `${fsync}-${worker ? 'worker' : 'main'}`;
-    await drive(hub, images, Math.min(500, IMAGES), WINDOW, `${tag}-warm`);
-    const unloaded = await drive(hub, images, 300, 1, `${tag}-one`);
+    await drive(hub, images, Math.min(500, count), WINDOW, `${tag}-warm`);
+    const unloaded = await drive(hub, images, Math.min(300, count), 1, `${tag}-one`);
     const moduleBefore = cpuMs(proc.child.pid!);
     const brokerBefore = process.cpuUsage();
-    const loaded = await drive(hub, images, IMAGES, WINDOW, `${tag}-load`);
+    const loaded = await drive(hub, images, count, WINDOW, `${tag}-load`);
     const brokerUsage = process.cpuUsage(brokerBefore);
     return {
       unloaded,
       loaded,
-      moduleCpuMsPerImage: (cpuMs(proc.child.pid!) - moduleBefore) / IMAGES,
-      brokerCpuMsPerImage: (brokerUsage.user + brokerUsage.system) / 1000 / IMAGES,
+      moduleCpuMsPerImage: (cpuMs(proc.child.pid!) - moduleBefore) / count,
+      brokerCpuMsPerImage: (brokerUsage.user + brokerUsage.system) / 1000 / count,
     };
   } finally {
     await proc.stop('SIGTERM');

@@ -15,6 +15,8 @@ export interface Photo {
   size: string;
   width: number;
   height: number;
+  /** The photograph it was made from. */
+  source: string;
   bytes: Buffer;
 }
 

@@ -1,0 +1,244 @@
+/**
+ * `npm run bench -- photos`: camera-sized real photographs (scripts/photo-set, built on first use)
+ * through the inference core, the scoring service and the edge module, beside the 2018 tutorial's
+ * Pillow preprocessing on the same files, in one run. Prints:
+ *
+ *   1. per image, one core, median: our core exact (EXACT_PREPROCESSING) and default (reduced decode)
+ *      beside Pillow exact and Pillow with draft(), per size class;
+ *   2. fidelity of the reduced decode against the exact path for reduction multiples 2, 4 (the
+ *      default) and 8, with the 1920-px cost of each: how the default was chosen;
+ *   3. the scoring service (16 connections, one photo per request) on 1920-px and 12 MP photos, with
+ *      the default pool and with PREPROCESS_THREADS=0 (everything on the event loop, as before),
+ *      beside two processes of Pillow's exact preprocessing;
+ *   4. the edge module through the MQTT broker, journal on: the issue's mix (28-px PNGs, 112-px RGB
+ *      JPEGs, 56-px RGBA PNGs) and 1920-px JPEGs.
+ *
+ * Every figure carries the 1-minute load average when it was taken: the machine is shared, compare
+ * ratios within a run. BENCH_PHOTO_SECONDS (default 8) sets each HTTP load's length;
+ * BENCH_PHOTO_PARTS (default "percall,fidelity,service,edge") picks sections.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Classifier, ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
+import { loadPhotoSet, measureFidelity, PHOTO_DIR, type Photo } from '../inference/test/support/photo-set.ts';
+import { edge, loadSamples } from './edge.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const modelDir = join(root, 'model');
+const SECONDS = Number(process.env.BENCH_PHOTO_SECONDS ?? 8);
+const CONNECTIONS = 16;
+const PYTHON = '/usr/bin/python3';
+const REFERENCE = join(root, 'bench/pillow/reference.py');
+const SIZES = ['224', '640x480', '1280x960', '1920x1080', '12mp'] as const;
+const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
+const PARTS = new Set((process.env.BENCH_PHOTO_PARTS ?? 'percall,fidelity,service,edge').split(','));
+
+interface Histogram { average: number; p50: number; p99: number }
+interface AutocannonResult { requests: { total: number }; latency: Histogram; duration: number; errors: number; non2xx: number }
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const load1 = (): string => loadavg()[0]!.toFixed(2);
+const median = (xs: number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[v.length >> 1]! : (v[(v.length >> 1) - 1]! + v[v.length >> 1]!) / 2;
+};
+
+function pillowPerCall(files: string[], iterations: number): { exact: number; draft: number } {
+  const r = spawnSync(PYTHON, [REFERENCE, 'percall', String(iterations), ...files], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`Pillow reference failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { exact: number; draft: number };
+}
+
+/** Two Pillow processes at once for `seconds`: the tutorial's preprocessing alone, images/s summed. */
+async function pillowTwoProcesses(files: string[], seconds: number): Promise<number> {
+  const run = (): Promise<number> =>
+    new Promise((done, fail) => {
+      const child = spawn(PYTHON, [REFERENCE, 'throughput', String(seconds), ...files]);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (code) => {
+        if (code !== 0) return fail(new Error(`Pillow throughput exited with ${code}`));
+        const r = JSON.parse(out) as { images: number; seconds: number };
+        done(r.images / r.seconds);
+      });
+    });
+  const [a, b] = await Promise.all([run(), run()]);
+  return a! + b!;
+}
+
+async function perCall(preprocess: (b: Uint8Array) => Promise<Float32Array>, photos: Photo[], iterations: number): Promise<number> {
+  for (const p of photos.slice(0, 2)) await preprocess(p.bytes);
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    for (const p of photos) {
+      const t = performance.now();
+      await preprocess(p.bytes);
+      times.push(performance.now() - t);
+    }
+  }
+  return median(times);
+}
+
+async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(root, 'scoring-service/dist/server.js')], {
+    env: {
+      ...process.env, PORT: '0', HOST: '127.0.0.1', SCORING_AUTH: 'disabled', SCORING_API_KEYS: '', SCORING_API_KEYS_FILE: '',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: '', INTRA_OP_THREADS: '2', INTRA_OP_SPINNING: 'false', SHUTDOWN_DELAY_MS: '0',
+      MAX_IMAGE_BYTES: String(32 << 20), BODY_LIMIT_BYTES: String(64 << 20), LOG_LEVEL: 'info', ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
+    const url = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(output)?.[1] ?? /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output)?.[1];
+    if (url && (await fetch(`${url}/v2/health/ready`).then((r) => r.status === 200, () => false))) return { child, url };
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server not ready within 60 s:\n${output}`);
+}
+
+async function service(photos: Photo[], env: Record<string, string>): Promise<{ rps: number; mean: number; p99: number; errors: number }> {
+  const bodies = photos.map((p) => JSON.stringify({ [p.file.split('/').pop()!]: p.bytes.toString('base64') }));
+  const server = await startServer(env);
+  let next = 0;
+  const options = {
+    url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': 'application/json' },
+    body: bodies[0], setupClient: (client: { setBody(b: string): void }) => client.setBody(bodies[next++ % bodies.length]!),
+  };
+  try {
+    await autocannon({ ...options, duration: 2 });
+    const r = await autocannon({ ...options, duration: SECONDS });
+    return { rps: r.requests.total / r.duration, mean: r.latency.average, p99: r.latency.p99, errors: r.errors + r.non2xx };
+  } finally {
+    server.child.kill('SIGTERM');
+    await once(server.child, 'exit');
+  }
+}
+
+export async function run(): Promise<void> {
+  const set = loadPhotoSet();
+  if ('unavailable' in set) {
+    console.log(`skipped: ${set.unavailable}`);
+    return;
+  }
+  const { photos } = set;
+  const card = await readModelCard(modelDir);
+  const geometry = inputGeometry(card);
+  const exact = new ImagePreprocessor(card, geometry, limits, { exact: true });
+  const fast = new ImagePreprocessor(card, geometry, limits);
+  console.log(`${photos.length} photos from ${new Set(photos.map((p) => p.source)).size} photographs (scripts/photo-set), model ${geometry.width}x${geometry.height}`);
+
+  if (PARTS.has('percall')) await perCallTable(photos, exact, fast);
+  if (PARTS.has('fidelity')) await fidelityTable(photos, exact);
+  if (PARTS.has('service')) await serviceTable(photos);
+  if (PARTS.has('edge')) await edgeTable(photos);
+}
+
+async function perCallTable(photos: Photo[], exact: ImagePreprocessor, fast: ImagePreprocessor): Promise<void> {
+  const bySize = (size: string): Photo[] => photos.filter((p) => p.size === size);
+  const files = (size: string): string[] => bySize(size).map((p) => join(PHOTO_DIR, p.file));
+  console.log('\n### Per image, one core, median ms (our core on the calling thread; Pillow 9.4 in /usr/bin/python3)');
+  console.log('| size | core exact | core default | Pillow exact | Pillow draft | default / Pillow exact | default / Pillow draft | exact / Pillow exact | load |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const iterations: Record<string, number> = { '224': 10, '640x480': 5, '1280x960': 3, '1920x1080': 1, '12mp': 1 };
+  for (const size of SIZES) {
+    const n = iterations[size]!;
+    const ours = { exact: await perCall((b) => exact.preprocess(b), bySize(size), n), fast: await perCall((b) => fast.preprocess(b), bySize(size), n) };
+    const pil = pillowPerCall(files(size), n);
+    console.log(
+      `| ${size} | ${ours.exact.toFixed(2)} | ${ours.fast.toFixed(2)} | ${pil.exact.toFixed(2)} | ${pil.draft.toFixed(2)} | ` +
+        `${(ours.fast / pil.exact).toFixed(2)}x | ${(ours.fast / pil.draft).toFixed(2)}x | ${(ours.exact / pil.exact).toFixed(2)}x | ${load1()} |`,
+    );
+  }
+
+}
+
+async function fidelityTable(photos: Photo[], exact: ImagePreprocessor): Promise<void> {
+  const bySize = (size: string): Photo[] => photos.filter((p) => p.size === size);
+  const card = await readModelCard(modelDir);
+  const geometry = inputGeometry(card);
+  console.log('\n### Fidelity of the reduced decode against the exact path (640x480 to 12 MP photos), and its 1920-px cost');
+  console.log('| keeps x model size | photos | max levels | mean levels | worst photo mean | same top-1 | same top-1 where decided | 1920-px median ms | load |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const classifier = await Classifier.load({ modelDir, preprocessThreads: 0 });
+  try {
+    const reduced = photos.filter((p) => p.size !== '224');
+    const exactTensors = new Map<Uint8Array, Float32Array>();
+    const exactCached = async (b: Uint8Array): Promise<Float32Array> => exactTensors.get(b) ?? exactTensors.set(b, await exact.preprocess(b)).get(b)!;
+    const top1 = async (tensors: Float32Array[]): Promise<Array<{ index: number; margin: number }>> => {
+      const data = new Float32Array(tensors.length * geometry.size);
+      tensors.forEach((t, i) => data.set(t, i * geometry.size));
+      return (await classifier.classifyTensor(data, tensors.length)).map((p) => {
+        const [a, b] = [...p.probabilities].sort((x, y) => y - x);
+        return { index: p.index, margin: a! - b! };
+      });
+    };
+    for (const multiple of [2, 4, 8]) {
+      const pre = new ImagePreprocessor(card, geometry, limits, { reduceToMultiple: multiple });
+      const f = await measureFidelity(reduced, exactCached, (b) => pre.preprocess(b), card.preprocessing.scale, top1);
+      const cost = await perCall((b) => pre.preprocess(b), bySize('1920x1080'), 1);
+      console.log(
+        `| ${multiple}${multiple === 4 ? ' (default)' : ''} | ${f.photos} | ${f.maxLevels} | ${f.meanLevels.toFixed(3)} | ${f.worstPhotoMeanLevels.toFixed(3)} | ` +
+          `${f.sameTop1}/${f.photos} | ${f.sameTop1Decided}/${f.decided} | ${cost.toFixed(2)} | ${load1()} |`,
+      );
+    }
+  } finally {
+    await classifier.close();
+  }
+
+}
+
+async function serviceTable(photos: Photo[]): Promise<void> {
+  const bySize = (size: string): Photo[] => photos.filter((p) => p.size === size);
+  const files = (size: string): string[] => bySize(size).map((p) => join(PHOTO_DIR, p.file));
+  console.log(`\n### Scoring service, one photo per request, ${CONNECTIONS} connections, ${SECONDS} s, beside two Pillow processes (exact, no model, no HTTP)`);
+  console.log('| photos | configuration | img/s | mean ms | p99 ms | p99 / mean | errors | two Pillow processes img/s | ratio | load |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const size of ['1920x1080', '12mp']) {
+    const pillow = await pillowTwoProcesses(files(size), SECONDS);
+    for (const [name, env] of [['default', {}], ['PREPROCESS_THREADS=0 (no pool)', { PREPROCESS_THREADS: '0' }], ['EXACT_PREPROCESSING=true', { EXACT_PREPROCESSING: 'true' }]] as const) {
+      const r = await service(bySize(size), env);
+      console.log(
+        `| ${size} | ${name} | ${r.rps.toFixed(1)} | ${r.mean.toFixed(0)} | ${r.p99} | ${(r.p99 / r.mean).toFixed(2)} | ${r.errors} | ${pillow.toFixed(1)} | ${(r.rps / pillow).toFixed(2)}x | ${load1()} |`,
+      );
+    }
+  }
+
+}
+
+async function edgeTable(photos: Photo[]): Promise<void> {
+  const bySize = (size: string): Photo[] => photos.filter((p) => p.size === size);
+  const files = (size: string): string[] => bySize(size).map((p) => join(PHOTO_DIR, p.file));
+  console.log('\n### Edge module through the MQTT broker, journal on (JOURNAL_FSYNC=batch)');
+  const fixtures = join(root, 'inference/test/fixtures/preprocess');
+  const pngs28 = loadSamples();
+  const jpeg112 = readFileSync(join(fixtures, 'rgb-112.jpg'));
+  const png56 = readFileSync(join(fixtures, 'rgba-56.png'));
+  const mix = pngs28.flatMap((png) => [png, jpeg112, png56]);
+  const photos1920 = bySize('1920x1080').map((p) => p.bytes);
+  const pillow1920 = await pillowTwoProcesses(files('1920x1080'), SECONDS);
+  for (const [name, images, count, reference] of [
+    ['mix: 28-px PNG, 112-px JPEG, 56-px RGBA PNG', mix, 6000, 1000],
+    ['1920-px JPEGs', photos1920, 600, pillow1920],
+  ] as const) {
+    const r = await edge([...images], { fsync: 'batch', worker: false }, count, { MAX_IMAGE_BYTES: String(32 << 20) });
+    const against = name.startsWith('mix') ? `target ${reference} img/s` : `two Pillow processes ${reference.toFixed(1)} img/s`;
+    console.log(
+      `- ${name}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s (${against}: ${(r.loaded.imagesPerSecond / reference).toFixed(2)}x), ` +
+        `p50 ${r.loaded.p50.toFixed(0)} ms, p99 ${r.loaded.p99.toFixed(0)} ms; module CPU ${r.moduleCpuMsPerImage.toFixed(2)} ms/image; load ${load1()}`,
+    );
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
