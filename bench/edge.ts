@@ -101,7 +101,7 @@ interface Variant {
   worker: boolean;
 }
 
-export async function edge(images: Buffer[], { fsync, worker }: Variant, count = IMAGES, env: Record<string, string> = {}): Promise<{ unloaded: Figures; loaded: Figures; moduleCpuMsPerImage: number; brokerCpuMsPerImage: number }> {
+export async function edge(images: Buffer[], { fsync, worker }: Variant, count = IMAGES, env: Record<string, string> = {}, window = WINDOW): Promise<{ unloaded: Figures; loaded: Figures; moduleCpuMsPerImage: number; brokerCpuMsPerImage: number }> {
   const hub = await EdgeHub.start();
   const journalDir = mkdtempSync(join(tmpdir(), 'bench-edge-journal-'));
   const proc = new ModuleProcess({
@@ -119,11 +119,11 @@ export async function edge(images: Buffer[], { fsync, worker }: Variant, count =
     await proc.waitForLog(/^edge module started$/, 60_000);
     await hub.waitForModule(60_000);
     const tag = `${fsync}-${worker ? 'worker' : 'main'}`;
-    await drive(hub, images, Math.min(500, count), WINDOW, `${tag}-warm`);
+    await drive(hub, images, Math.min(500, count), window, `${tag}-warm`);
     const unloaded = await drive(hub, images, Math.min(300, count), 1, `${tag}-one`);
     const moduleBefore = cpuMs(proc.child.pid!);
     const brokerBefore = process.cpuUsage();
-    const loaded = await drive(hub, images, count, WINDOW, `${tag}-load`);
+    const loaded = await drive(hub, images, count, window, `${tag}-load`);
     const brokerUsage = process.cpuUsage(brokerBefore);
     return {
       unloaded,

@@ -228,11 +228,13 @@ async function edgeTable(photos: Photo[]): Promise<void> {
   const mix = pngs28.flatMap((png) => [png, jpeg112, png56]);
   const photos1920 = bySize('1920x1080').map((p) => p.bytes);
   const pillow1920 = await pillowTwoProcesses(files('1920x1080'), SECONDS);
-  for (const [name, images, count, reference] of [
-    ['mix: 28-px PNG, 112-px JPEG, 56-px RGBA PNG', mix, 6000, 1000],
-    ['1920-px JPEGs', photos1920, 600, pillow1920],
+  // 1920-px JPEGs with 16 in flight: with 64 (250-KB messages) the module's p99 reached 25 s and with
+  // 256 it stopped making progress — an edge-module problem with large messages, reported separately.
+  for (const [name, images, count, reference, window] of [
+    ['mix: 28-px PNG, 112-px JPEG, 56-px RGBA PNG, 256 in flight', mix, 6000, 1000, 256],
+    ['1920-px JPEGs, 16 in flight', photos1920, 300, pillow1920, 16],
   ] as const) {
-    const r = await edge([...images], { fsync: 'batch', worker: false }, count, { MAX_IMAGE_BYTES: String(32 << 20) });
+    const r = await edge([...images], { fsync: 'batch', worker: false }, count, { MAX_IMAGE_BYTES: String(32 << 20) }, window);
     const against = name.startsWith('mix') ? `target ${reference} img/s` : `two Pillow processes ${reference.toFixed(1)} img/s`;
     console.log(
       `- ${name}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s (${against}: ${(r.loaded.imagesPerSecond / reference).toFixed(2)}x), ` +

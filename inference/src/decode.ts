@@ -174,9 +174,11 @@ export async function decode(bytes: Uint8Array, options: DecodeOptions): Promise
   let target: Size | undefined;
   let source: Size | undefined;
   if (plan) {
-    let meta: Metadata;
+    // A JPEG's frame header gives its size, and JPEG has no alpha: no libvips header read needed.
+    const fromHeader = sniffFormat(bytes) === 'jpeg' ? jpegSize(bytes) : undefined;
+    let meta: Pick<Metadata, 'width' | 'height' | 'hasAlpha'>;
     try {
-      meta = await sharp(bytes, input).metadata();
+      meta = fromHeader ? { ...fromHeader, hasAlpha: false } : await sharp(bytes, input).metadata();
     } catch (cause) {
       throw decodeError(cause, limits);
     }
