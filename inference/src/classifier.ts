@@ -39,7 +39,8 @@ export interface ClassifierOptions {
   intraOpSpinning?: boolean;
   /**
    * Worker threads that decode and resize images (small ones stay on the calling thread); 0 keeps
-   * all preprocessing on the calling thread. Default: the machine's available parallelism.
+   * all preprocessing on the calling thread. Default: os.availableParallelism() (not cgroup-aware on
+   * Node 20: pass the container's CPU limit).
    */
   preprocessThreads?: number;
   /**

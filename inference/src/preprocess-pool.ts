@@ -19,7 +19,11 @@ import { ImagePreprocessor } from './image.js';
 import type { InputGeometry, ModelCard } from './model-card.js';
 
 export interface PreprocessPoolOptions {
-  /** Worker threads; 0 preprocesses every image on the calling thread. Default: availableParallelism(). */
+  /**
+   * Worker threads; 0 preprocesses every image on the calling thread. Default: availableParallelism(),
+   * which on Node 20 (libuv 1.46) counts the affinity mask, not a container's CPU quota: containers
+   * should pass their CPU limit.
+   */
   threads?: number;
   /** Fast paths off: every image decoded at full size (Pillow-identical pixels). Default false. */
   exact?: boolean;
