@@ -174,7 +174,12 @@ export class Classifier {
       await session.release();
       throw error;
     }
-    await classifier.warmUp();
+    try {
+      await classifier.warmUp();
+    } catch (error) {
+      await classifier.close();
+      throw error;
+    }
     return classifier;
   }
 

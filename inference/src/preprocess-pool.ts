@@ -80,14 +80,19 @@ export class PreprocessPool {
         atomics: 'async',
         workerData,
       });
-      // A worker that dies fails its tasks (handled in preprocess()); the pool replaces it.
-      this.pool.on('error', () => undefined);
       let loaded = 0;
-      this.allLoaded = new Promise((resolve) => {
+      this.allLoaded = new Promise((resolve, reject) => {
         this.pool!.on('message', (message: { preprocessWorkerLoaded?: boolean }) => {
           if (message?.preprocessWorkerLoaded && ++loaded === threads) resolve();
         });
+        // A worker that dies fails its tasks (handled in preprocess()) and the pool replaces it; one
+        // that cannot even load must fail start-up rather than leave ready() pending for ever.
+        this.pool!.on('error', (error: Error) => {
+          if (loaded < threads) reject(new InferenceFailedError(`image preprocessing threads failed to start: ${error.message}`, { cause: error }));
+        });
       });
+      // Only ready() reports a start-up failure; nobody may be waiting on it yet.
+      this.allLoaded.catch(() => undefined);
     }
   }
 
