@@ -10,7 +10,7 @@
  */
 import iotDevice from 'azure-iot-device';
 import { Classifier } from '@model-deploy/inference';
-import { buildApp, createServiceMetrics, KeyRing, WorkerClassifier, type AuthSettings } from '@model-deploy/scoring-service';
+import { buildApp, createServiceMetrics, KeyRing, listenFailure, WorkerClassifier, type AuthSettings } from '@model-deploy/scoring-service';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
 import { Journal } from './journal.js';
 import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
@@ -89,7 +89,7 @@ let httpAddress = '';
 try {
   httpAddress = await app.listen({ port: service.port, host: service.host });
 } catch (error) {
-  fail(`cannot listen on ${service.host}:${service.port} (PORT, HOST): ${(error as Error).message}`);
+  fail(listenFailure(error, service.host, service.port));
 }
 
 // eslint-disable-next-line prefer-const -- assigned after the transport, which needs the tap, is created

@@ -185,14 +185,17 @@ describe('bad input: 4xx with a JSON body naming the problem', () => {
         payload: `a.png=${s().base64}`,
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth },
         status: 415,
-        body: { error: 'Unsupported Media Type; send Content-Type: application/json', code: 'unsupported_media_type' },
+        body: {
+          error: 'unsupported media type: the request has Content-Type "application/x-www-form-urlencoded"; send Content-Type: application/json',
+          code: 'unsupported_media_type',
+        },
       },
       {
         what: 'JSON sent as text/plain',
         payload: JSON.stringify({ 'a.png': s().base64 }),
         headers: { 'content-type': 'text/plain', ...auth },
         status: 415,
-        body: { error: 'Unsupported Media Type; send Content-Type: application/json', code: 'unsupported_media_type' },
+        body: { error: 'unsupported media type: the request has Content-Type "text/plain"; send Content-Type: application/json', code: 'unsupported_media_type' },
       },
       {
         what: 'empty object',

@@ -31,6 +31,14 @@ function scoreValidationError(
   return (errors, dataVar) => {
     const e = errors[0];
     if (dataVar === 'querystring') {
+      if (e?.keyword === 'additionalProperties') {
+        const name = String((e.params as { additionalProperty?: unknown }).additionalProperty ?? '');
+        return new HttpError(
+          400,
+          'invalid_request',
+          `unknown query parameter ${quoteName(name)}: POST /score accepts only top_k (e.g. ?top_k=3 for the 3 most probable labels)`,
+        );
+      }
       return new HttpError(400, 'invalid_request', 'top_k must be an integer of at least 1');
     }
     if (e?.keyword === 'minProperties') {
@@ -106,6 +114,8 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
         security: [{ bearerAuth: [] }],
         querystring: {
           type: 'object',
+          // A misspelt ?topk=3 must not silently answer top-1.
+          additionalProperties: false,
           properties: {
             top_k: {
               type: 'integer',

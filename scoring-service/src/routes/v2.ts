@@ -8,7 +8,7 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ScoringClassifier } from '../classifier.js';
 import { HttpError, withContext } from '../errors.js';
-import { decodeBase64Image } from '../images.js';
+import { decodeBase64Image, quoteName } from '../images.js';
 import type { ServiceMetrics } from '../metrics.js';
 
 /** Name of the BYTES input carrying encoded image files. */
@@ -97,6 +97,19 @@ function flatten(data: unknown[]): unknown[] {
 
 export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, done) => {
   const { maxImagesPerRequest, metrics } = options;
+  // The protocol defines no query parameters; a client sending ?top_k=3 here expects an effect it
+  // will not get, so it is told where such options go instead.
+  const rejectQueryParameters = (query: unknown): void => {
+    const names = Object.keys((query ?? {}) as object);
+    if (names.length === 0) return;
+    throw new HttpError(
+      400,
+      'invalid_request',
+      `unknown query parameter ${quoteName(names[0]!)}: the Open Inference Protocol routes take no query parameters; ` +
+        'inference options go in the request body ("parameters", "outputs")',
+    );
+  };
+
   // Every /v2/models/<name>[/versions/<v>] route: authenticated, then the model checked (404, or 503
   // while it loads) before anything else, so a typo in the name is not answered with a body complaint.
   const modelRoute = {
@@ -104,6 +117,7 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
     preValidation: (request: FastifyRequest<{ Params: ModelParams }>, _reply: FastifyReply, next: (err?: Error) => void): void => {
       try {
         checkModel(app.scoring.require(), request.params);
+        rejectQueryParameters(request.query);
         next();
       } catch (err) {
         next(err as Error);
