@@ -35,7 +35,7 @@ md_use_node() {
   if command -v node > /dev/null 2>&1; then
     md_system="$(node --version 2> /dev/null || echo unknown)"
     md_major="$(node -p 'process.versions.node.split(".")[0]' 2> /dev/null || echo 0)"
-    if [ "$md_major" -ge 24 ] 2> /dev/null; then
+    if [ "$md_major" -ge "${MD_NODE_VERSION%%.*}" ] 2> /dev/null; then
       return 0
     fi
   fi
