@@ -57,12 +57,13 @@ build_one() {
   echo $(( $(date +%s) - start )) > "$log.seconds"
 }
 
-# podman prints "[2/2] STEP 5/9: COPY ..." as each step starts and "COMMIT <image>" at the end.
+# podman prints "[2/2] STEP 5/9: COPY ..." as each step starts, then "[2/2] COMMIT <image>" while it
+# writes the image (a minute of copying with vfs) and "Successfully tagged <image>" when done.
 progress() {
   local app="$1" start="$2" line
   while IFS= read -r line; do
     case "$line" in
-      *'STEP '[0-9]*|'COMMIT '*)
+      *'STEP '[0-9]*|'['*'] COMMIT '*|'COMMIT '*|'Successfully tagged '*)
         line="${line%% \\}"
         [ "${#line}" -le 110 ] || line="${line:0:107}..."
         printf 'build-images: %-15s %4ss  %s\n' "$app" "$(( $(date +%s) - start ))" "$line" >&2 ;;
