@@ -24,6 +24,11 @@ export interface ClusterArgs {
   tags: Record<string, string>;
 }
 
+/** An output whose value is not known until `pulumi up` (what a preview shows as "output<string>"). */
+export function unknownOutput<T>(): pulumi.Output<T> {
+  return pulumi.output(pulumi.unknown) as unknown as pulumi.Output<T>;
+}
+
 export class Cluster extends pulumi.ComponentResource {
   readonly clusterName: pulumi.Output<string>;
   /** Secret. */
@@ -142,17 +147,20 @@ export class Cluster extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const creds = containerservice.listManagedClusterUserCredentialsOutput(
-      { resourceGroupName: args.resourceGroupName, resourceName: cluster.name },
-      { parent: this },
-    );
-    this.kubeconfig = pulumi.secret(
-      creds.kubeconfigs.apply((k) => {
-        const value = k[0]?.value;
-        if (!value) throw new Error(`Cluster ${name}: AKS returned no kubeconfig.`);
-        return Buffer.from(value, 'base64').toString('utf8');
-      }),
-    );
+    // Listing credentials is a POST action (.../listClusterUserCredential/action) that the Reader role
+    // of a pull-request preview cannot call. A preview does not need them: with an unknown kubeconfig
+    // the Kubernetes provider plans from the program alone and never contacts the cluster.
+    this.kubeconfig = pulumi.runtime.isDryRun()
+      ? unknownOutput<string>()
+      : pulumi.secret(
+          containerservice
+            .listManagedClusterUserCredentialsOutput({ resourceGroupName: args.resourceGroupName, resourceName: cluster.name }, { parent: this })
+            .kubeconfigs.apply((k) => {
+              const value = k[0]?.value;
+              if (!value) throw new Error(`Cluster ${name}: AKS returned no kubeconfig.`);
+              return Buffer.from(value, 'base64').toString('utf8');
+            }),
+        );
     this.provider = new k8s.Provider(
       `${name}-k8s`,
       { kubeconfig: this.kubeconfig, enableServerSideApply: true, deleteUnreachable: true },

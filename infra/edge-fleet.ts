@@ -4,6 +4,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as iothub from '@pulumi/azure-native/iothub';
 import * as random from '@pulumi/random';
+import { unknownOutput } from './cluster';
 import type { EdgeConfig, IotHubConfig } from './config';
 import { buildEdgeManifest, checkEdgeRuntimeRules, edgeDeploymentId } from './edge-manifest';
 import { IotHubDevice, IotHubEdgeDeployment } from './iothub-rest';
@@ -72,7 +73,10 @@ export class EdgeFleet extends pulumi.ComponentResource {
       { parent: this },
     );
     const hostName = hub.properties.hostName;
-    const policyKey = pulumi.secret(
+    // Listing keys is a POST action Reader cannot call; a preview only needs to know a key will exist.
+    const policyKey = pulumi.runtime.isDryRun()
+      ? unknownOutput<string>()
+      : pulumi.secret(
       iothub
         .listIotHubResourceKeysForKeyNameOutput({ resourceGroupName: args.resourceGroupName, resourceName: hub.name, keyName: SERVICE_POLICY }, { parent: this })
         .apply((k) => {

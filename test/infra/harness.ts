@@ -209,7 +209,7 @@ export interface Recorder {
  * Installs the mocks and the stack's config. Call it BEFORE the program is loaded (a static import
  * would run the program first, against no mocks); then load index.ts and call collect().
  */
-export async function installMocks(stack: string, overrides: Record<string, unknown> = {}): Promise<Recorder> {
+export async function installMocks(stack: string, overrides: Record<string, unknown> = {}, preview = false): Promise<Recorder> {
   process.chdir(REPO_ROOT); // Pulumi runs the program from the project directory.
   // The runtime snapshots PULUMI_CONFIG when its state is first created, which importing a provider
   // package may already have done: set the config explicitly too.
@@ -245,7 +245,7 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
     },
     PROJECT,
     stack,
-    false,
+    preview,
   );
 
   // Record each registration's parent: the mock's newResource does not see it, the monitor does.
@@ -290,9 +290,12 @@ export async function collect(recorder: Recorder, program: Record<string, unknow
   };
 }
 
-/** Runs the real program for `stack` under mocks (see installMocks) and records everything. */
-export async function runStack(stack: string, overrides: Record<string, unknown> = {}): Promise<StackRun> {
-  const recorder = await installMocks(stack, overrides);
+/**
+ * Runs the real program for `stack` under mocks (see installMocks) and records everything; `preview`
+ * runs it as `pulumi preview` does (isDryRun true).
+ */
+export async function runStack(stack: string, overrides: Record<string, unknown> = {}, preview = false): Promise<StackRun> {
+  const recorder = await installMocks(stack, overrides, preview);
   // require, not import(): the same call works under tsx and under Pulumi's ts-node (pulumi-runtime.test.ts).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const program = require('../../index') as Record<string, unknown>;
