@@ -16,7 +16,7 @@ import { azureName, componentTags, type AzureNameKind } from './infra/naming';
 import { EDGE_REPOSITORY, Registry, SCORING_REPOSITORY } from './infra/registry';
 import { ScoringWorkload } from './infra/scoring-workload';
 
-/** Azure Resource Manager of the public cloud (token passwords are generated through it). */
+/** Azure Resource Manager of the public cloud (token passwords are generated through it, with an Entra token). */
 const ARM_ENDPOINT = 'https://management.azure.com';
 const SUFFIX_LENGTH = 6;
 
@@ -37,7 +37,6 @@ const globalName = (kind: AzureNameKind) => suffix.result.apply((s) => azureName
 const tags = (component: string) => componentTags(cfg.tags, component);
 
 const client = authorization.getClientConfigOutput();
-const armToken = pulumi.secret(authorization.getClientTokenOutput().token);
 
 const resourceGroup = new resources.ResourceGroup('resource-group', {
   resourceGroupName: azureName('resourceGroup', cfg.namePrefix, cfg.environment, ''),
@@ -68,7 +67,6 @@ const registry = new Registry('registry', {
   registryName: globalName('containerRegistry'),
   sku: cfg.acrSku,
   armEndpoint: ARM_ENDPOINT,
-  armToken,
   tags: tags('registry'),
 });
 
@@ -116,6 +114,8 @@ const edge = new EdgeFleet('edge', {
   environment: cfg.environment,
   labels: { modelName: card.name, modelVersion: card.version, stack: cfg.stack },
   tags: tags('edge'),
+  deployerObjectId: client.objectId,
+  subscriptionId: client.subscriptionId,
 });
 
 export const resourceGroupName = resourceGroup.name;

@@ -33,9 +33,8 @@ export interface RegistryArgs {
   /** Physical registry name (5-50 alphanumerics, globally unique). */
   registryName: pulumi.Input<string>;
   sku: 'Basic' | 'Standard' | 'Premium';
-  /** ARM endpoint and bearer token of the deploying identity (for generating token passwords). */
+  /** ARM endpoint the token passwords are generated through (as the deploying identity). */
   armEndpoint: pulumi.Input<string>;
-  armToken: pulumi.Input<string>;
   tags: Record<string, string>;
 }
 
@@ -90,7 +89,6 @@ export class Registry extends pulumi.ComponentResource {
         `${name}-${role}-password`,
         {
           armEndpoint: args.armEndpoint,
-          armToken: args.armToken,
           registryId: registry.id,
           tokenId: token.id,
           passwordName: 'password1',

@@ -1,24 +1,29 @@
 // A loopback HTTPS server playing Azure Resource Manager's registries/generateCredentials action, in
 // each shape ARM answers a long-running operation with (mode): 200 at once; 202 + Azure-AsyncOperation
-// + Location; 202 + Location only; an operation that fails. Bearer token and api-version are checked.
+// + Location; 202 + Location only; an operation that fails. The Entra bearer token (signature, audience
+// https://management.azure.com, expiry) and the api-version are checked on every request.
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FakeEntra } from './fake-entra';
 
 export type Mode = 'sync' | 'async-operation' | 'location' | 'failed';
 
 export const REGISTRY_ID = '/subscriptions/sub/resourceGroups/rg-mdeploy-dev/providers/Microsoft.ContainerRegistry/registries/crmdeploydev';
 export const TOKEN_ID = `${REGISTRY_ID}/tokens/edge-pull-token`;
-export const BEARER = 'arm-access-token';
+export const ARM_AUDIENCE = 'https://management.azure.com';
 
 export class FakeArm {
   mode: Mode = 'sync';
-  readonly requests: Array<{ method: string; path: string; auth?: string; body?: unknown }> = [];
+  readonly requests: Array<{ method: string; path: string; authProblem?: string; body?: unknown }> = [];
   private server?: https.Server;
   private polls = 0;
   base = '';
 
-  constructor(private readonly cert: { key: string; cert: string }) {}
+  constructor(
+    private readonly cert: { key: string; cert: string },
+    private readonly entra: FakeEntra,
+  ) {}
 
   async start(): Promise<string> {
     this.server = https.createServer({ key: this.cert.key, cert: this.cert.cert }, (req, res) => void this.handle(req, res));
@@ -47,12 +52,13 @@ export class FakeArm {
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
     const url = new URL(req.url ?? '/', this.base);
-    this.requests.push({ method: req.method ?? '', path: `${url.pathname}${url.search}`, auth: req.headers.authorization, body });
+    const authProblem = this.entra.verify(req.headers.authorization, ARM_AUDIENCE);
+    this.requests.push({ method: req.method ?? '', path: `${url.pathname}${url.search}`, authProblem, body });
     const send = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
       res.end(payload === undefined ? '' : JSON.stringify(payload));
     };
-    if (req.headers.authorization !== `Bearer ${BEARER}`) return send(401, { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } });
+    if (authProblem) return send(401, { error: { code: 'InvalidAuthenticationToken', message: `The access token is invalid (${authProblem}).` } });
 
     if (req.method === 'POST' && url.pathname === `${REGISTRY_ID}/generateCredentials`) {
       if (url.searchParams.get('api-version') !== '2023-07-01') return send(400, { error: { code: 'InvalidApiVersion', message: 'bad api-version' } });

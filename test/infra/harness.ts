@@ -177,16 +177,12 @@ export function mockId(r: Pick<RecordedResource, 'type' | 'name' | 'inputs'>): s
   return computedId(r.type, r.name, { ...r.inputs, ...computedState(r.type, r.name, r.inputs) });
 }
 
-function callResult(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function callResult(token: string, _inputs: Record<string, unknown>): Record<string, unknown> {
   switch (token) {
     case 'azure-native:authorization:getClientConfig':
       return { clientId: 'client-id', objectId: 'deployer-object-id', subscriptionId: '00000000-0000-0000-0000-000000000000', tenantId: 'tenant-id' };
-    case 'azure-native:authorization:getClientToken':
-      return { token: 'arm-bearer-token' };
     case 'azure-native:containerservice:listManagedClusterUserCredentials':
       return { kubeconfigs: [{ name: 'clusterUser', value: Buffer.from(kubeconfigYaml).toString('base64') }] };
-    case 'azure-native:iothub:listIotHubResourceKeysForKeyName':
-      return { keyName: inputs.keyName, primaryKey: Buffer.from('hub-owner-key').toString('base64'), secondaryKey: 'x', rights: 'RegistryWrite, ServiceConnect, DeviceConnect' };
     default:
       return {};
   }

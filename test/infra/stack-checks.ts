@@ -59,16 +59,13 @@ function sensitiveValues(run: StackRun): string[] {
   const pullCreds = Object.values(manifest.modulesContent.$edgeAgent['properties.desired'].runtime.settings.registryCredentials) as Array<{ password: string }>;
   const image = run.byType('docker:index/image:Image')[0]!;
   const telemetry = run.resources.find((r) => r.inputs.kind === 'Secret' && r.inputs.stringData?.APPLICATIONINSIGHTS_CONNECTION_STRING)!;
-  const device = run.byType('pulumi-nodejs:dynamic/iothub:Device')[0];
   const values = [
     String(run.outputs.scoringPrimaryKey),
     String(run.outputs.scoringSecondaryKey),
     String(run.outputs.kubeconfig),
-    'arm-bearer-token',
     ...pullCreds.map((c) => c.password),
     String(image.inputs.registry.password),
     String(telemetry.inputs.stringData.APPLICATIONINSIGHTS_CONNECTION_STRING),
-    ...(device ? [String(device.inputs.policyKey)] : []),
     ...Object.values(run.outputs.edgeDeviceConnectionStrings as Record<string, string>),
   ];
   assert.ok(values.every((v) => v.length >= 8 && v !== 'undefined'), 'every sensitive value was found');
@@ -163,7 +160,7 @@ export function describeStack(stack: string): void {
           const pw = all(T.tokenPassword).find((p) => p.inputs.tokenId === mockId(token));
           assert.ok(pw, `a generated password for ${token.inputs.tokenName}`);
           assert.equal(pw.inputs.registryId, mockId(one(T.acr)));
-          assert.deepEqual(pw.secretPaths, ['armToken']);
+          assert.deepEqual(pw.secretPaths, [], 'no credential is handed to the provider: it signs in with Entra ID');
         }
       });
 
@@ -216,7 +213,7 @@ export function describeStack(stack: string): void {
       });
 
       test('the kubelet identity may pull from the registry (AcrPull), so no image pull secrets exist', () => {
-        const role = one(T.role).inputs;
+        const role = all(T.role).find((r) => r.name === 'cluster-kubelet-acr-pull')!.inputs;
         assert.equal(role.principalId, 'kubelet-object-id');
         assert.equal(role.principalType, 'ServicePrincipal');
         assert.ok(String(role.roleDefinitionId).endsWith(`/roleDefinitions/${ACR_PULL_ROLE_ID}`));
@@ -291,9 +288,18 @@ export function describeStack(stack: string): void {
         }
         assert.ok(!matchesTargetCondition(d.targetCondition, { ...cfg.edge.deviceTags, environment: 'other' }));
         assert.equal(d.hostName, hostName);
-        assert.equal(d.policyName, 'iothubowner');
-        const keyCall = run.calls.find((c) => c.token === 'azure-native:iothub:listIotHubResourceKeysForKeyName');
-        assert.equal(keyCall?.inputs.keyName, 'iothubowner');
+      });
+
+      test('the IoT Hub providers sign in with Entra ID: no hub key is listed or stored; the deployer gets the hub data role, on the hub only', () => {
+        assert.ok(!run.calls.some((c) => c.token === 'azure-native:iothub:listIotHubResourceKeysForKeyName'));
+        for (const r of [...all(T.device), ...all(T.deployment)]) {
+          assert.ok(!Object.keys(r.inputs).some((k) => /key|token|policy/i.test(k) && k !== 'primaryKey'), `${r.name}: ${Object.keys(r.inputs).join(', ')}`);
+          assert.equal(r.inputs.primaryKey, undefined, 'the device key is an output only');
+        }
+        const grant = all(T.role).find((r) => r.name === 'edge-deployer-hub-data')!.inputs;
+        assert.equal(grant.principalId, 'deployer-object-id');
+        assert.ok(String(grant.roleDefinitionId).endsWith('/roleDefinitions/4fc6c259-987e-4a07-842e-c321cc9d413f'), 'IoT Hub Data Contributor');
+        assert.equal(grant.scope, mockId(one(T.hub)), 'scoped to this hub, not the group or subscription');
       });
     });
 
