@@ -31,7 +31,7 @@ const card = readModelCard(modelDir);
 const kinds: AzureNameKind[] = ['resourceGroup', 'storageAccount', 'containerRegistry', 'kubernetesCluster', 'logAnalytics', 'appInsights', 'iotHub'];
 for (const kind of kinds) azureName(kind, cfg.namePrefix, cfg.environment, 'a'.repeat(SUFFIX_LENGTH));
 
-// Globally unique names (storage, registry, hub, DNS label) carry a random suffix that is fixed per stack.
+// Every physical name carries a random suffix that is fixed per stack (see infra/naming.ts).
 const suffix = new random.RandomString('name-suffix', { length: SUFFIX_LENGTH, special: false, upper: false, numeric: true });
 const globalName = (kind: AzureNameKind) => suffix.result.apply((s) => azureName(kind, cfg.namePrefix, cfg.environment, s));
 const tags = (component: string) => componentTags(cfg.tags, component);
@@ -39,7 +39,7 @@ const tags = (component: string) => componentTags(cfg.tags, component);
 const client = authorization.getClientConfigOutput();
 
 const resourceGroup = new resources.ResourceGroup('resource-group', {
-  resourceGroupName: azureName('resourceGroup', cfg.namePrefix, cfg.environment, ''),
+  resourceGroupName: globalName('resourceGroup'),
   location: cfg.location,
   tags: tags('resource-group'),
 });
@@ -47,8 +47,8 @@ const common = { resourceGroupName: resourceGroup.name, location: resourceGroup.
 
 const monitoring = new Monitoring('monitoring', {
   ...common,
-  namePrefix: cfg.namePrefix,
-  environment: cfg.environment,
+  workspaceName: globalName('logAnalytics'),
+  appInsightsName: globalName('appInsights'),
   retentionDays: cfg.logRetentionDays,
   tags: tags('monitoring'),
 });
@@ -83,7 +83,7 @@ const images = new ContainerImages('images', {
 
 const cluster = new Cluster('cluster', {
   ...common,
-  clusterName: azureName('kubernetesCluster', cfg.namePrefix, cfg.environment, ''),
+  clusterName: globalName('kubernetesCluster'),
   aks: cfg.aks,
   logAnalyticsWorkspaceId: monitoring.workspaceId,
   registryId: registry.registryId,

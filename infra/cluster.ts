@@ -14,7 +14,7 @@ export const ACR_PULL_ROLE_ID = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
 export interface ClusterArgs {
   resourceGroupName: pulumi.Input<string>;
   location: pulumi.Input<string>;
-  clusterName: string;
+  clusterName: pulumi.Input<string>;
   aks: AksConfig;
   /** Resource id of the Log Analytics workspace Container Insights writes to. */
   logAnalyticsWorkspaceId: pulumi.Input<string>;
@@ -98,7 +98,7 @@ export class Cluster extends pulumi.ComponentResource {
     const dcr = new monitor.DataCollectionRule(
       `${name}-insights-dcr`,
       {
-        dataCollectionRuleName: `MSCI-${args.clusterName}`,
+        dataCollectionRuleName: pulumi.interpolate`MSCI-${args.clusterName}`,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         kind: 'Linux',
@@ -163,7 +163,10 @@ export class Cluster extends pulumi.ComponentResource {
         );
     this.provider = new k8s.Provider(
       `${name}-k8s`,
-      { kubeconfig: this.kubeconfig, enableServerSideApply: true, deleteUnreachable: true },
+      // deleteUnreachable would drop every Kubernetes resource from the state after one failed call to
+      // the API server during `pulumi up --refresh` (pulumi-kubernetes docs: it deletes "resources
+      // associated with an unreachable cluster"); an unreachable cluster must fail the update instead.
+      { kubeconfig: this.kubeconfig, enableServerSideApply: true, deleteUnreachable: false },
       { parent: this },
     );
     this.clusterName = cluster.name;

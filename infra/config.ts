@@ -15,7 +15,7 @@ export class ConfigError extends Error {
 export type Quantity = string;
 
 export interface AksConfig {
-  /** Empty means "the region's default AKS version". */
+  /** major.minor (AKS's patch upgrade channel owns the patch); empty = the region's default AKS version. */
   kubernetesVersion: string;
   skuTier: 'Free' | 'Standard' | 'Premium';
   vmSize: string;
@@ -108,7 +108,7 @@ export const CONFIG_KEYS = {
   environment: { type: 'string', default: 'dev', description: 'Environment name used in names, tags and the edge target condition: 2-5 lowercase letters/digits.' },
   owner: { type: 'string', default: 'ml-platform', description: 'Value of the owner tag on every resource.' },
   modelDir: { type: 'string', default: 'model', description: 'Folder (relative to the repository root) holding model.onnx and card.json; uploaded to blob storage.' },
-  aksKubernetesVersion: { type: 'string', default: '', description: 'AKS Kubernetes version (1.30 or later, e.g. 1.33); empty = the region default.' },
+  aksKubernetesVersion: { type: 'string', default: '', description: 'AKS Kubernetes version as major.minor (1.30 or later, e.g. 1.33; patches are applied automatically); empty = the region default.' },
   aksSkuTier: { type: 'string', default: 'Free', description: 'AKS control plane tier: Free, Standard (uptime SLA) or Premium.' },
   aksNodeVmSize: { type: 'string', default: 'Standard_D2s_v5', description: 'VM size of the autoscaling node pool.' },
   aksNodeMinCount: { type: 'integer', default: 1, description: 'Minimum node count of the autoscaling node pool (1-100).' },
@@ -131,7 +131,7 @@ export const CONFIG_KEYS = {
   scoringLogLevel: { type: 'string', default: 'info', description: 'LOG_LEVEL of the scoring service: fatal, error, warn, info, debug or trace.' },
   iotHubSku: { type: 'string', default: 'S1', description: 'IoT Hub SKU: S1, S2, S3 or F1 (free, one per subscription). Basic tiers have no IoT Edge.' },
   iotHubCapacity: { type: 'integer', default: 1, description: 'IoT Hub units (1-200; F1 allows 1).' },
-  iotHubPartitionCount: { type: 'integer', default: 2, description: 'Device-to-cloud partitions of the built-in endpoint (2-32; F1 allows 2).' },
+  iotHubPartitionCount: { type: 'integer', default: 2, description: 'Device-to-cloud partitions of the built-in endpoint (2-32; F1 allows 2). Create-only: a changed value applies only to a new hub.' },
   iotHubRetentionDays: { type: 'integer', default: 1, description: 'Retention of device-to-cloud messages on the built-in endpoint, in days (1-7).' },
   edgeDeviceIds: { type: 'array', default: [], description: 'IoT Edge device identities to register, e.g. ["edge-dev-01"]; each gets the twin tags the deployment targets.' },
   edgeDeploymentPriority: { type: 'integer', default: 10, description: 'Priority of the at-scale edge deployment (0-2147483647; higher wins).' },
@@ -223,7 +223,9 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   const modelDir = str('modelDir', /^(?!\/)(?!.*\.\.)[A-Za-z0-9._/-]+$/, 'a relative folder path inside the repository (no "..")', 'model');
 
   const aks: AksConfig = {
-    kubernetesVersion: str('aksKubernetesVersion', /^(\d+\.\d+(\.\d+)?)?$/, 'empty or a version like 1.33 or 1.33.2'),
+    // A patch version would be moved by the cluster's upgradeChannel "patch" and then fought by every
+    // `pulumi up`; AKS accepts major.minor and picks the latest patch (AKS docs, "Supported Kubernetes versions").
+    kubernetesVersion: str('aksKubernetesVersion', /^(\d+\.\d+)?$/, 'empty or a major.minor version like 1.33 (no patch: the cluster upgrades patches itself)'),
     skuTier: oneOf('aksSkuTier', ['Free', 'Standard', 'Premium'] as const),
     vmSize: str('aksNodeVmSize', /^Standard_[A-Za-z0-9_]+$/, 'an Azure VM size such as Standard_D2s_v5'),
     minCount: int('aksNodeMinCount', 1, 100),

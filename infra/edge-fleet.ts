@@ -72,7 +72,9 @@ export class EdgeFleet extends pulumi.ComponentResource {
         },
         tags: args.tags,
       },
-      { parent: this },
+      // The built-in endpoint's partition count is fixed when the hub is created (IoT Hub docs,
+      // "partitionCount ... cannot be changed after creation"): a changed value must not fail every update.
+      { parent: this, ignoreChanges: ['properties.eventHubEndpoints.events.partitionCount'] },
     );
     const hostName = hub.properties.hostName;
     // The providers authenticate with Entra ID as the deploying identity, which needs the hub's

@@ -27,6 +27,8 @@ export interface RecordedResource {
   inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Dotted paths of the inputs that were secret. */
   secretPaths: string[];
+  /** The resource option ignoreChanges, as the engine receives it. */
+  ignoreChanges: string[];
 }
 
 export interface RecordedCall {
@@ -213,14 +215,14 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
   process.env.PULUMI_CONFIG = JSON.stringify(config);
   pulumi.runtime.setAllConfig(config, []);
   const recorder: Recorder = { resources: [], calls: [] };
-  const parents = new Map<string, { parentUrn: string; urn: string }>();
+  const parents = new Map<string, { parentUrn: string; urn: string; ignoreChanges: string[] }>();
 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
         const { value, paths } = unwrapSecrets(args.inputs);
-        const where = parents.get(`${args.type}::${args.name}`) ?? { parentUrn: '', urn: '' };
+        const where = parents.get(`${args.type}::${args.name}`) ?? { parentUrn: '', urn: '', ignoreChanges: [] };
         recorder.resources.push({
           type: args.type,
           name: args.name,
@@ -230,6 +232,7 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
           custom: args.custom ?? true,
           inputs: value as Record<string, unknown>,
           secretPaths: paths,
+          ignoreChanges: where.ignoreChanges,
         });
         return { id: computedId(args.type, args.name, state), state };
       },
@@ -244,9 +247,9 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
     preview,
   );
 
-  // Record each registration's parent: the mock's newResource does not see it, the monitor does.
+  // Record each registration's parent and options: the mock's newResource does not see them, the monitor does.
   const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: { getType(): string; getName(): string; getParent(): string }, cb: unknown): Promise<void>;
+    registerResource(req: { getType(): string; getName(): string; getParent(): string; getIgnorechangesList(): string[] }, cb: unknown): Promise<void>;
     newUrn(parent: string, type: string, name: string): string;
   };
   const register = monitor.registerResource.bind(monitor);
@@ -254,6 +257,7 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
     parents.set(`${req.getType()}::${req.getName()}`, {
       parentUrn: req.getParent(),
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+      ignoreChanges: req.getIgnorechangesList(),
     });
     return register(req, cb);
   };

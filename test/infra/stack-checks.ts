@@ -247,7 +247,7 @@ export function describeStack(stack: string): void {
 
         const svc = k8s('Service');
         assert.equal(svc.spec.type, 'LoadBalancer');
-        assert.deepEqual(svc.spec.ports, [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+        assert.deepEqual(svc.spec.ports, [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }]);
         assert.match(String(run.outputs.scoringUrl), new RegExp(`^http://${svc.metadata.annotations['service.beta.kubernetes.io/azure-dns-label-name']}\\.${cfg.location}\\.cloudapp\\.azure\\.com$`));
 
         const hpa = k8s('HorizontalPodAutoscaler');
@@ -261,6 +261,31 @@ export function describeStack(stack: string): void {
         const np = k8s('NetworkPolicy');
         assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
         assert.deepEqual(np.spec.ingress, [{ ports: [{ protocol: 'TCP', port: 5001 }] }]);
+      });
+
+      test('the load balancer probes /v2/health/ready over HTTP (the path annotation is ignored unless the port says appProtocol http)', () => {
+        const svc = k8s('Service');
+        assert.equal(svc.metadata.annotations['service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path'], '/v2/health/ready');
+        // cloud-provider-azure: the probe protocol follows the port's appProtocol; without it the probe is TCP.
+        for (const port of svc.spec.ports) assert.equal(port.appProtocol, 'http', port.name);
+      });
+
+      test('the Kubernetes provider never drops resources from the state when the cluster does not answer', () => {
+        // Provider configuration reaches the engine as strings.
+        assert.equal(String(one(T.k8sProvider).inputs.deleteUnreachable), 'false');
+      });
+
+      test('the IoT Hub partition count is create-only, so a changed value is ignored instead of failing every update', () => {
+        assert.ok(one(T.hub).ignoreChanges.includes('properties.eventHubEndpoints.events.partitionCount'));
+      });
+
+      test('every physical Azure name carries the stack suffix, so two stacks with one prefix and environment can share a subscription', () => {
+        const nameKeys = ['resourceGroupName', 'accountName', 'registryName', 'resourceName', 'workspaceName', 'dataCollectionRuleName'];
+        const named = [one(T.rg), one(T.storage), one(T.acr), one(T.aks), one(T.workspace), one(T.appInsights), one(T.hub), one(T.dcr)];
+        for (const r of named) {
+          const key = nameKeys.find((k) => k in r.inputs && (r.type === T.rg || k !== 'resourceGroupName'))!;
+          assert.match(String(r.inputs[key]), /k3x9q2/, `${r.type} ${key}`);
+        }
       });
 
       test('IoT Hub as configured', () => {
