@@ -100,7 +100,7 @@ const scoring = new ScoringWorkload('scoring', {
   location: resourceGroup.location,
   zonal: cfg.aks.zones.length > 1,
   model: card,
-  dependsOn: [cluster.acrPull],
+  dependsOn: [cluster.acrPull, ...cluster.workloadPools],
 });
 
 const edge = new EdgeFleet('edge', {

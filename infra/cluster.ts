@@ -1,5 +1,5 @@
-// AKS: managed identity, Kubernetes RBAC, Container Insights into the Log Analytics workspace, one
-// autoscaling node pool (zonal where configured), Azure CNI overlay with Cilium (so NetworkPolicy is
+// AKS: managed identity, Kubernetes RBAC, Container Insights into the Log Analytics workspace, a small
+// tainted system pool and autoscaling workload pools (one per zone where configured; node-pools.ts), Azure CNI overlay with Cilium (so NetworkPolicy is
 // enforced), and the kubelet identity allowed to pull from the registry (AcrPull: no pull secrets).
 import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
@@ -7,9 +7,13 @@ import * as containerservice from '@pulumi/azure-native/containerservice';
 import * as monitor from '@pulumi/azure-native/monitor';
 import * as k8s from '@pulumi/kubernetes';
 import type { AksConfig } from './config';
+import { SYSTEM_POOL_TAINT, planWorkloadPools } from './node-pools';
 
 /** Built-in role "AcrPull". */
 export const ACR_PULL_ROLE_ID = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
+
+/** The system pool only runs AKS's own add-ons (tainted), so the smallest general-purpose size does. */
+export const SYSTEM_POOL_VM_SIZE = 'Standard_D2s_v5';
 
 export interface ClusterArgs {
   resourceGroupName: pulumi.Input<string>;
@@ -38,6 +42,8 @@ export class Cluster extends pulumi.ComponentResource {
   readonly kubeletObjectId: pulumi.Output<string>;
   /** AcrPull for the kubelet: workloads pulling from the registry depend on it. */
   readonly acrPull: authorization.RoleAssignment;
+  /** The pools application pods run on (see node-pools.ts). */
+  readonly workloadPools: containerservice.AgentPool[];
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('model-deploy:infra:Cluster', name, {}, opts);
@@ -45,6 +51,8 @@ export class Cluster extends pulumi.ComponentResource {
     if (a.maxCount < a.minCount) {
       throw new Error(`Cluster ${name}: aks.maxCount (${a.maxCount}) is below aks.minCount (${a.minCount}).`);
     }
+    // Two system nodes at least where zones matter (AKS's production guidance), one per zone up to three.
+    const systemCount = a.zones.length > 1 ? Math.max(2, a.zones.length) : 1;
     const cluster = new containerservice.ManagedCluster(
       `${name}-aks`,
       {
@@ -57,6 +65,9 @@ export class Cluster extends pulumi.ComponentResource {
         identity: { type: 'SystemAssigned' },
         enableRBAC: true,
         autoUpgradeProfile: { upgradeChannel: 'patch', nodeOSUpgradeChannel: 'NodeImage' },
+        // Only the small, tainted system pool is inline (a cluster needs one at creation); workloads run
+        // on the AgentPool resources below. Its size and zones are fixed at creation: change them by
+        // adding a new system pool, never by editing this profile.
         agentPoolProfiles: [
           {
             name: 'system',
@@ -64,16 +75,16 @@ export class Cluster extends pulumi.ComponentResource {
             osType: 'Linux',
             osSKU: 'AzureLinux',
             type: 'VirtualMachineScaleSets',
-            vmSize: a.vmSize,
-            osDiskSizeGB: a.osDiskSizeGb,
-            enableAutoScaling: true,
-            count: a.minCount,
-            minCount: a.minCount,
-            maxCount: a.maxCount,
+            vmSize: SYSTEM_POOL_VM_SIZE,
+            osDiskSizeGB: 64,
+            count: systemCount,
             ...(a.zones.length > 0 ? { availabilityZones: a.zones } : {}),
+            nodeTaints: [SYSTEM_POOL_TAINT],
             upgradeSettings: { maxSurge: '33%' },
           },
         ],
+        // Zonal pools of one workload are similar node groups: scale them together, zone by zone.
+        autoScalerProfile: { balanceSimilarNodeGroups: 'true' },
         networkProfile: {
           networkPlugin: 'azure',
           networkPluginMode: 'overlay',
@@ -89,8 +100,36 @@ export class Cluster extends pulumi.ComponentResource {
         },
         tags: args.tags,
       },
-      // The autoscaler owns the node count after creation.
-      { parent: this, ignoreChanges: ['agentPoolProfiles[0].count'] },
+      { parent: this },
+    );
+
+    const pools = planWorkloadPools(a);
+    this.workloadPools = pools.map(
+      (p) =>
+        new containerservice.AgentPool(
+          // The Pulumi name follows the AKS name, so a changed immutable property is a new resource.
+          `${name}-pool-${p.name}`,
+          {
+            agentPoolName: p.name,
+            resourceName: cluster.name,
+            resourceGroupName: args.resourceGroupName,
+            mode: 'User',
+            osType: 'Linux',
+            osSKU: p.osSku,
+            type: 'VirtualMachineScaleSets',
+            vmSize: p.vmSize,
+            osDiskSizeGB: p.osDiskSizeGb,
+            enableAutoScaling: true,
+            count: p.minCount,
+            minCount: p.minCount,
+            maxCount: p.maxCount,
+            ...(p.zones.length > 0 ? { availabilityZones: p.zones } : {}),
+            upgradeSettings: { maxSurge: '33%' },
+            tags: args.tags,
+          },
+          // The autoscaler owns the node count after creation.
+          { parent: this, ignoreChanges: ['count'] },
+        ),
     );
 
     // With managed-identity auth (useAADAuth) the monitoring agent reads what to collect from a data

@@ -11,6 +11,7 @@ import { parseConfig, type StackConfig } from '../../infra/config';
 import { checkEdgeRuntimeRules, edgeDeploymentId, type EdgeDeploymentManifest } from '../../infra/edge-manifest';
 import { readModelCard } from '../../infra/model-card';
 import { ACR_PULL_ROLE_ID } from '../../infra/cluster';
+import { planWorkloadPools } from '../../infra/node-pools';
 import { SCORING_UID, terminationGracePeriodSeconds } from '../../infra/scoring-workload';
 import { validateAgainst, validateSystemModules } from './edge-schemas';
 import { PROJECT, REPO_ROOT, mockId, runStack, stackConfig, type StackRun } from './harness';
@@ -30,6 +31,7 @@ const T = {
   tokenPassword: 'pulumi-nodejs:dynamic/containerregistry:TokenPassword',
   image: 'docker:index/image:Image',
   aks: 'azure-native:containerservice:ManagedCluster',
+  agentPool: 'azure-native:containerservice:AgentPool',
   role: 'azure-native:authorization:RoleAssignment',
   dcr: 'azure-native:monitor:DataCollectionRule',
   dcra: 'azure-native:monitor:DataCollectionRuleAssociation',
@@ -40,7 +42,7 @@ const T = {
 } as const;
 
 /** Azure resource types that take tags; any other azure-native type must be listed as untaggable. */
-const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.hub, T.dcr]);
+const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.agentPool, T.hub, T.dcr]);
 const UNTAGGABLE = new Set<string>([T.container, T.blob, T.scopeMap, T.token, T.role, T.dcra]);
 
 /** Evaluates the subset of the IoT Hub query language our target conditions use: `tags.k=v AND ...`. */
@@ -202,13 +204,25 @@ export function describeStack(stack: string): void {
         assert.equal(dcra.dataCollectionRuleId, mockId(one(T.dcr)));
         assert.equal(aks.networkProfile.networkPolicy, 'cilium', 'NetworkPolicy is enforced');
         assert.equal(aks.sku.tier, cfg.aks.skuTier);
-        assert.equal(aks.agentPoolProfiles.length, 1);
-        const pool = aks.agentPoolProfiles[0];
-        assert.equal(pool.enableAutoScaling, true);
-        assert.equal(pool.vmSize, cfg.aks.vmSize);
-        assert.equal(pool.minCount, cfg.aks.minCount);
-        assert.equal(pool.maxCount, cfg.aks.maxCount);
-        assert.deepEqual(pool.availabilityZones ?? [], cfg.aks.zones);
+        assert.equal(aks.agentPoolProfiles.length, 1, 'only the system pool is inline');
+        const system = aks.agentPoolProfiles[0];
+        assert.equal(system.mode, 'System');
+        assert.deepEqual(system.nodeTaints, ['CriticalAddonsOnly=true:NoSchedule'], 'application pods stay off the system pool');
+        assert.equal(aks.autoScalerProfile.balanceSimilarNodeGroups, 'true');
+        const pools = all(T.agentPool);
+        assert.deepEqual(
+          pools.map((p) => ({ name: p.inputs.agentPoolName, zones: p.inputs.availabilityZones ?? [], min: p.inputs.minCount, max: p.inputs.maxCount })),
+          planWorkloadPools(cfg.aks).map((p) => ({ name: p.name, zones: p.zones, min: p.minCount, max: p.maxCount })),
+        );
+        for (const p of pools) {
+          assert.equal(p.inputs.mode, 'User');
+          assert.equal(p.inputs.enableAutoScaling, true);
+          assert.equal(p.inputs.vmSize, cfg.aks.vmSize);
+          assert.equal(p.inputs.resourceName, one(T.aks).inputs.resourceName);
+          assert.equal(p.name, `cluster-pool-${p.inputs.agentPoolName}`, 'the Pulumi name follows the pool name, so a new pool is a new resource');
+          assert.deepEqual(p.ignoreChanges, ['count'], 'the autoscaler owns the count');
+        }
+        if (cfg.aks.zones.length > 1) assert.equal(pools.length, cfg.aks.zones.length, 'one pool per zone');
         assert.equal(aks.servicePrincipalProfile, undefined, 'no service principal secret');
       });
 
