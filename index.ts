@@ -67,6 +67,8 @@ const registry = new Registry('registry', {
   registryName: globalName('containerRegistry'),
   sku: cfg.acrSku,
   armEndpoint: ARM_ENDPOINT,
+  passwordRotationDays: cfg.acrPasswordRotationDays,
+  now: Date.now(),
   tags: tags('registry'),
 });
 

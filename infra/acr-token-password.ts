@@ -15,6 +15,11 @@ export interface TokenPasswordInputs {
   registryId: string;
   /** Resource id of the token the password belongs to. */
   tokenId: string;
+  /**
+   * The token's creation time: a token deleted and created again under the same id has lost its
+   * passwords, so a new creation time means a new password.
+   */
+  tokenCreated: string;
   passwordName: 'password1' | 'password2';
   /** Optional ISO-8601 expiry of the password; empty = never expires. */
   expiry: string;
@@ -106,7 +111,9 @@ export const tokenPasswordProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id: string, olds: TokenPasswordOutputs, news: TokenPasswordInputs) {
-    const replaces = (['armEndpoint', 'registryId', 'tokenId', 'passwordName', 'expiry'] as const).filter((k) => olds[k] !== news[k]);
+    // Any change is a new password: Pulumi creates it before "deleting" the old one (a no-op), so the old
+    // password keeps working until its own expiry while the new one rolls out: no pull outage.
+    const replaces = (['armEndpoint', 'registryId', 'tokenId', 'tokenCreated', 'passwordName', 'expiry'] as const).filter((k) => olds[k] !== news[k]);
     return { changes: replaces.length > 0, replaces };
   },
 

@@ -74,6 +74,8 @@ export interface StackConfig {
   tags: Record<string, string>;
   aks: AksConfig;
   acrSku: 'Basic' | 'Standard' | 'Premium';
+  /** Days between ACR token password rotations; each password expires two periods after its period starts. */
+  acrPasswordRotationDays: number;
   storageSku: 'Standard_LRS' | 'Standard_ZRS' | 'Standard_GRS' | 'Standard_RAGRS';
   logRetentionDays: number;
   imagePlatform: string;
@@ -116,6 +118,7 @@ export const CONFIG_KEYS = {
   aksAvailabilityZones: { type: 'array', default: [], description: 'Availability zones of the node pool, e.g. ["1","2","3"]; empty = no zones.' },
   aksOsDiskSizeGb: { type: 'integer', default: 64, description: 'OS disk size of each node in GB (30-2048).' },
   acrSku: { type: 'string', default: 'Basic', description: 'Azure Container Registry SKU: Basic, Standard or Premium.' },
+  acrPasswordRotationDays: { type: 'integer', default: 30, description: 'Days between rotations of the registry token passwords (push, edge pull), 1-180. Each password expires two periods after its period starts, so `pulumi up` must run at least once per period.' },
   storageSku: { type: 'string', default: 'Standard_LRS', description: 'SKU of the storage account holding the model artifact: Standard_LRS, Standard_ZRS, Standard_GRS or Standard_RAGRS.' },
   logRetentionDays: { type: 'integer', default: 30, description: 'Log Analytics retention in days (30-730).' },
   imagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the scoring-service image (must match the AKS nodes).' },
@@ -242,6 +245,7 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   }
 
   const acrSku = oneOf('acrSku', ['Basic', 'Standard', 'Premium'] as const);
+  const acrPasswordRotationDays = int('acrPasswordRotationDays', 1, 180);
   const storageSku = oneOf('storageSku', ['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS'] as const);
   const logRetentionDays = int('logRetentionDays', 30, 730);
   const imagePlatform = str('imagePlatform', PLATFORM, 'linux/amd64 or linux/arm64', 'linux/amd64');
@@ -303,6 +307,7 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     tags: { project, environment, stack, owner, managedBy: 'pulumi' },
     aks,
     acrSku,
+    acrPasswordRotationDays,
     storageSku,
     logRetentionDays,
     imagePlatform,

@@ -35,6 +35,7 @@ for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
       armEndpoint: arm.base,
       registryId: REGISTRY_ID,
       tokenId: TOKEN_ID,
+      tokenCreated: '2026-01-01T00:00:00Z',
       passwordName: 'password1',
       expiry: '',
       ...over,
@@ -85,11 +86,13 @@ for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
       assert.match(arm.requests.at(-1)!.authProblem!, /audience https:\/\/iothubs.azure.net is not/);
     });
 
-    test('diff replaces on anything that names another password', async () => {
+    test('diff replaces on anything that names another password, including a token created again under the same id', async () => {
       const olds = { ...inputs(), username: 'edge-pull-token', password: 'x', creationTime: '' } as TokenPasswordOutputs;
       assert.deepEqual(await provider.diff!('id', olds, inputs()), { changes: false, replaces: [] });
       assert.deepEqual(await provider.diff!('id', olds, inputs({ tokenId: `${REGISTRY_ID}/tokens/other` })), { changes: true, replaces: ['tokenId'] });
       assert.deepEqual(await provider.diff!('id', olds, inputs({ expiry: '2027-01-01T00:00:00Z' })), { changes: true, replaces: ['expiry'] });
+      assert.deepEqual(await provider.diff!('id', olds, inputs({ tokenCreated: '2026-02-01T00:00:00Z' })), { changes: true, replaces: ['tokenCreated'] });
+      assert.deepEqual(await provider.diff!('id', olds, inputs({ passwordName: 'password2', expiry: '2027-01-01T00:00:00Z' })), { changes: true, replaces: ['passwordName', 'expiry'] });
     });
 
     test('there is no read (ARM never returns a password again) and delete calls nothing', async () => {

@@ -120,7 +120,7 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     case 'azure-native:containerregistry:ScopeMap':
       return { name: plain.scopeMapName };
     case 'azure-native:containerregistry:Token':
-      return { name: plain.tokenName };
+      return { name: plain.tokenName, creationDate: '2026-01-01T00:00:00Z' };
     case 'azure-native:storage:StorageAccount':
       return { name: plain.accountName };
     case 'azure-native:storage:BlobContainer':

@@ -105,7 +105,7 @@ if (cert) describe('the program as pulumi up loads it (Pulumi ts-node, Pulumi.ya
   test('the serialised token-password provider generates a password through ARM', async () => {
     arm.mode = 'async-operation';
     const passwords = provider('containerregistry:TokenPassword');
-    const r = await passwords.create!({ armEndpoint: arm.base, registryId: REGISTRY_ID, tokenId: TOKEN_ID, passwordName: 'password1', expiry: '' });
+    const r = await passwords.create!({ armEndpoint: arm.base, registryId: REGISTRY_ID, tokenId: TOKEN_ID, tokenCreated: '2026-01-01T00:00:00Z', passwordName: 'password1', expiry: '' });
     assert.equal(r.outs.password, 'generated-password-1');
     assert.ok(arm.requests.every((q) => q.authProblem === undefined));
   });

@@ -12,6 +12,7 @@ import { checkEdgeRuntimeRules, edgeDeploymentId, type EdgeDeploymentManifest } 
 import { readModelCard } from '../../infra/model-card';
 import { ACR_PULL_ROLE_ID } from '../../infra/cluster';
 import { planWorkloadPools } from '../../infra/node-pools';
+import { tokenPasswordRotation } from '../../infra/registry';
 import { SCORING_UID, terminationGracePeriodSeconds } from '../../infra/scoring-workload';
 import { validateAgainst, validateSystemModules } from './edge-schemas';
 import { PROJECT, REPO_ROOT, mockId, runStack, stackConfig, type StackRun } from './harness';
@@ -163,6 +164,11 @@ export function describeStack(stack: string): void {
           assert.ok(pw, `a generated password for ${token.inputs.tokenName}`);
           assert.equal(pw.inputs.registryId, mockId(one(T.acr)));
           assert.deepEqual(pw.secretPaths, [], 'no credential is handed to the provider: it signs in with Entra ID');
+          assert.equal(pw.inputs.tokenCreated, '2026-01-01T00:00:00Z', 'a token created again gets a new password');
+          const rotation = tokenPasswordRotation(Date.now(), cfg.acrPasswordRotationDays);
+          assert.equal(pw.inputs.passwordName, rotation.passwordName);
+          assert.equal(pw.inputs.expiry, rotation.expiry);
+          assert.ok(Date.parse(pw.inputs.expiry) - Date.now() > cfg.acrPasswordRotationDays * 86_400_000, 'valid for more than a period');
         }
       });
 
