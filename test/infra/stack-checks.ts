@@ -24,6 +24,7 @@ const T = {
   storage: 'azure-native:storage:StorageAccount',
   container: 'azure-native:storage:BlobContainer',
   blob: 'azure-native:storage:Blob',
+  blobService: 'azure-native:storage:BlobServiceProperties',
   workspace: 'azure-native:operationalinsights:Workspace',
   appInsights: 'azure-native:applicationinsights:Component',
   acr: 'azure-native:containerregistry:Registry',
@@ -44,7 +45,7 @@ const T = {
 
 /** Azure resource types that take tags; any other azure-native type must be listed as untaggable. */
 const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.agentPool, T.hub, T.dcr]);
-const UNTAGGABLE = new Set<string>([T.container, T.blob, T.scopeMap, T.token, T.role, T.dcra]);
+const UNTAGGABLE = new Set<string>([T.container, T.blob, T.blobService, T.scopeMap, T.token, T.role, T.dcra]);
 
 /** Evaluates the subset of the IoT Hub query language our target conditions use: `tags.k=v AND ...`. */
 export function matchesTargetCondition(condition: string, tags: Record<string, unknown>): boolean {
@@ -132,6 +133,15 @@ export function describeStack(stack: string): void {
           assert.equal(path, join(cfg.modelDir, String(b.inputs.blobName).split('/').pop()!), 'relative to the project directory');
           assert.ok(existsSync(join(REPO_ROOT, path)), path);
         }
+      });
+
+      test('the model store keeps versions of overwritten blobs and can restore deleted blobs and containers', () => {
+        const svc = one(T.blobService).inputs;
+        assert.equal(svc.accountName, one(T.storage).inputs.accountName);
+        assert.equal(svc.blobServicesName, 'default', 'ARM allows only the "default" blob service');
+        assert.equal(svc.isVersioningEnabled, true);
+        assert.deepEqual(svc.deleteRetentionPolicy, { enabled: true, days: 30 });
+        assert.deepEqual(svc.containerDeleteRetentionPolicy, { enabled: true, days: 30 });
       });
 
       test('Log Analytics with the configured retention; Application Insights is workspace-based', () => {
