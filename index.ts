@@ -90,6 +90,7 @@ const cluster = new Cluster('cluster', {
   logAnalyticsWorkspaceId: monitoring.workspaceId,
   registryId: registry.registryId,
   subscriptionId: client.subscriptionId,
+  deployerObjectId: client.objectId,
   tags: tags('cluster'),
 });
 

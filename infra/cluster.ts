@@ -7,7 +7,11 @@ import * as containerservice from '@pulumi/azure-native/containerservice';
 import * as monitor from '@pulumi/azure-native/monitor';
 import * as k8s from '@pulumi/kubernetes';
 import type { AksConfig } from './config';
+import { kubeloginKubeconfig } from './kubeconfig';
 import { SYSTEM_POOL_TAINT, planWorkloadPools } from './node-pools';
+
+/** Built-in role "Azure Kubernetes Service RBAC Cluster Admin". */
+export const AKS_RBAC_CLUSTER_ADMIN_ROLE_ID = 'b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b';
 
 /** Built-in role "AcrPull". */
 export const ACR_PULL_ROLE_ID = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
@@ -25,6 +29,8 @@ export interface ClusterArgs {
   /** Resource id of the registry the kubelet pulls from. */
   registryId: pulumi.Input<string>;
   subscriptionId: pulumi.Input<string>;
+  /** Object id of the identity running `pulumi up`: it gets cluster admin through Azure RBAC. */
+  deployerObjectId: pulumi.Input<string>;
   tags: Record<string, string>;
 }
 
@@ -35,7 +41,7 @@ export function unknownOutput<T>(): pulumi.Output<T> {
 
 export class Cluster extends pulumi.ComponentResource {
   readonly clusterName: pulumi.Output<string>;
-  /** Secret. */
+  /** A kubelogin kubeconfig: no credential in it (Entra sign-in through the Azure CLI). */
   readonly kubeconfig: pulumi.Output<string>;
   /** Kubernetes provider bound to this cluster's credentials. */
   readonly provider: k8s.Provider;
@@ -64,6 +70,11 @@ export class Cluster extends pulumi.ComponentResource {
         sku: { name: 'Base', tier: a.skuTier },
         identity: { type: 'SystemAssigned' },
         enableRBAC: true,
+        // Entra sign-in and Azure RBAC for Kubernetes authorisation; no local accounts, so no static
+        // admin credential exists to leak (listClusterAdminCredential is refused).
+        aadProfile: { managed: true, enableAzureRBAC: true, adminGroupObjectIDs: a.adminGroupObjectIds },
+        disableLocalAccounts: true,
+        ...(a.authorizedIpRanges.length > 0 ? { apiServerAccessProfile: { authorizedIPRanges: a.authorizedIpRanges } } : {}),
         autoUpgradeProfile: { upgradeChannel: 'patch', nodeOSUpgradeChannel: 'NodeImage' },
         // Only the small, tainted system pool is inline (a cluster needs one at creation); workloads run
         // on the AgentPool resources below. Its size and zones are fixed at creation: change them by
@@ -132,6 +143,34 @@ export class Cluster extends pulumi.ComponentResource {
         ),
     );
 
+    // The automatic upgrades (upgradeChannel patch, nodeOSUpgradeChannel NodeImage) run only inside
+    // these windows (AKS docs, "Use Planned Maintenance": the two aksManaged* configuration names).
+    const window = { durationHours: 4, startTime: `${String(a.maintenanceStartHour).padStart(2, '0')}:00`, utcOffset: '+00:00' };
+    for (const [suffix, configName] of [['upgrade', 'aksManagedAutoUpgradeSchedule'], ['node-os', 'aksManagedNodeOSUpgradeSchedule']] as const) {
+      new containerservice.MaintenanceConfiguration(
+        `${name}-maintenance-${suffix}`,
+        {
+          configName,
+          resourceGroupName: args.resourceGroupName,
+          resourceName: cluster.name,
+          maintenanceWindow: { ...window, schedule: { weekly: { dayOfWeek: a.maintenanceDay, intervalWeeks: 1 } } },
+        },
+        { parent: this },
+      );
+    }
+
+    // pulumi up manages the workload's Kubernetes objects (namespace included) through Azure RBAC.
+    new authorization.RoleAssignment(
+      `${name}-deployer-rbac-admin`,
+      {
+        principalId: args.deployerObjectId,
+        roleDefinitionId: pulumi.interpolate`/subscriptions/${args.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${AKS_RBAC_CLUSTER_ADMIN_ROLE_ID}`,
+        scope: cluster.id,
+        description: 'pulumi up applies the scoring workload (Entra ID + Azure RBAC; local accounts are off).',
+      },
+      { parent: this },
+    );
+
     // With managed-identity auth (useAADAuth) the monitoring agent reads what to collect from a data
     // collection rule associated with the cluster; ARM does not create it (the az CLI would), so we do.
     const dcr = new monitor.DataCollectionRule(
@@ -191,15 +230,14 @@ export class Cluster extends pulumi.ComponentResource {
     // the Kubernetes provider plans from the program alone and never contacts the cluster.
     this.kubeconfig = pulumi.runtime.isDryRun()
       ? unknownOutput<string>()
-      : pulumi.secret(
-          containerservice
-            .listManagedClusterUserCredentialsOutput({ resourceGroupName: args.resourceGroupName, resourceName: cluster.name }, { parent: this })
-            .kubeconfigs.apply((k) => {
-              const value = k[0]?.value;
-              if (!value) throw new Error(`Cluster ${name}: AKS returned no kubeconfig.`);
-              return Buffer.from(value, 'base64').toString('utf8');
-            }),
-        );
+      : containerservice
+          // format "exec": the kubelogin kubeconfig of an Entra cluster (rewritten for unattended use).
+          .listManagedClusterUserCredentialsOutput({ resourceGroupName: args.resourceGroupName, resourceName: cluster.name, format: 'exec' }, { parent: this })
+          .kubeconfigs.apply((k) => {
+            const value = k[0]?.value;
+            if (!value) throw new Error(`Cluster ${name}: AKS returned no kubeconfig.`);
+            return kubeloginKubeconfig(Buffer.from(value, 'base64').toString('utf8'));
+          });
     this.provider = new k8s.Provider(
       `${name}-k8s`,
       // deleteUnreachable would drop every Kubernetes resource from the state after one failed call to

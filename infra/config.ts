@@ -24,6 +24,13 @@ export interface AksConfig {
   /** Availability zones of the node pool ("1", "2", "3"); empty = no zone pinning. */
   zones: string[];
   osDiskSizeGb: number;
+  /** Entra group object ids that get cluster-admin through Azure RBAC. */
+  adminGroupObjectIds: string[];
+  /** CIDRs allowed to reach the API server; empty = any address (Entra still required). */
+  authorizedIpRanges: string[];
+  /** Weekly window (UTC) for the automatic Kubernetes patch and node image upgrades. */
+  maintenanceDay: 'Monday' | 'Tuesday' | 'Wednesday' | 'Thursday' | 'Friday' | 'Saturday' | 'Sunday';
+  maintenanceStartHour: number;
 }
 
 export interface ScoringConfig {
@@ -117,6 +124,10 @@ export const CONFIG_KEYS = {
   aksNodeMaxCount: { type: 'integer', default: 2, description: 'Maximum node count of the autoscaling node pool (>= aksNodeMinCount, <= 100).' },
   aksAvailabilityZones: { type: 'array', default: [], description: 'Availability zones of the node pool, e.g. ["1","2","3"]; empty = no zones.' },
   aksOsDiskSizeGb: { type: 'integer', default: 64, description: 'OS disk size of each node in GB (30-2048).' },
+  aksAdminGroupObjectIds: { type: 'array', default: [], description: 'Object ids of Microsoft Entra groups whose members administer the cluster (Azure RBAC cluster admin); e.g. the platform team.' },
+  aksAuthorizedIpRanges: { type: 'array', default: [], description: 'CIDR ranges allowed to reach the AKS API server, e.g. ["203.0.113.0/24"]; empty = any address (Entra sign-in is still required). Include where pulumi up runs from.' },
+  aksMaintenanceDay: { type: 'string', default: 'Sunday', description: 'Day of the weekly maintenance window (UTC) for the automatic Kubernetes patch and node image upgrades.' },
+  aksMaintenanceStartHour: { type: 'integer', default: 2, description: 'Start hour (0-23, UTC) of the 4-hour weekly maintenance window.' },
   acrSku: { type: 'string', default: 'Basic', description: 'Azure Container Registry SKU: Basic, Standard or Premium.' },
   acrPasswordRotationDays: { type: 'integer', default: 30, description: 'Days between rotations of the registry token passwords (push, edge pull), 1-180. Each password expires two periods after its period starts, so `pulumi up` must run at least once per period.' },
   storageSku: { type: 'string', default: 'Standard_LRS', description: 'SKU of the storage account holding the model artifact: Standard_LRS, Standard_ZRS, Standard_GRS or Standard_RAGRS.' },
@@ -235,6 +246,10 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     maxCount: int('aksNodeMaxCount', 1, 100),
     zones: list('aksAvailabilityZones', /^[123]$/, 'zones "1", "2" or "3"'),
     osDiskSizeGb: int('aksOsDiskSizeGb', 30, 2048),
+    adminGroupObjectIds: list('aksAdminGroupObjectIds', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'Entra group object ids (GUIDs)'),
+    authorizedIpRanges: list('aksAuthorizedIpRanges', /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, 'IPv4 CIDR ranges such as 203.0.113.0/24'),
+    maintenanceDay: oneOf('aksMaintenanceDay', ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const),
+    maintenanceStartHour: int('aksMaintenanceStartHour', 0, 23),
   };
   if (aks.maxCount < aks.minCount) {
     bad('aksNodeMaxCount', String(aks.maxCount), `an integer >= aksNodeMinCount (${aks.minCount})`);

@@ -97,12 +97,26 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
 }
 
 const fakeHash = (s: string) => createHash('sha256').update(s).digest('hex');
-const kubeconfigYaml = `apiVersion: v1
+/** What AKS's listClusterUserCredential returns with format "exec" for an Entra cluster. */
+export const AKS_EXEC_KUBECONFIG = `apiVersion: v1
 kind: Config
-clusters: [{name: aks, cluster: {server: 'https://aks.example.invalid:443'}}]
-users: [{name: clusterUser, user: {token: fake}}]
-contexts: [{name: aks, context: {cluster: aks, user: clusterUser}}]
+clusters:
+- name: aks
+  cluster:
+    server: https://aks.example.invalid:443
+    certificate-authority-data: LS0tLS1CRUdJTg==
+contexts:
+- name: aks
+  context: {cluster: aks, user: clusterUser_rg_aks}
 current-context: aks
+users:
+- name: clusterUser_rg_aks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --environment, AzurePublicCloud, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630, --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, tenant-id, --login, devicecode]
+      env: null
 `;
 
 /** Outputs a real provider computes; the mocks return only what they are given. */
@@ -184,7 +198,7 @@ function callResult(token: string, _inputs: Record<string, unknown>): Record<str
     case 'azure-native:authorization:getClientConfig':
       return { clientId: 'client-id', objectId: 'deployer-object-id', subscriptionId: '00000000-0000-0000-0000-000000000000', tenantId: 'tenant-id' };
     case 'azure-native:containerservice:listManagedClusterUserCredentials':
-      return { kubeconfigs: [{ name: 'clusterUser', value: Buffer.from(kubeconfigYaml).toString('base64') }] };
+      return { kubeconfigs: [{ name: 'clusterUser', value: Buffer.from(AKS_EXEC_KUBECONFIG).toString('base64') }] };
     default:
       return {};
   }

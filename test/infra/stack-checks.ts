@@ -34,6 +34,7 @@ const T = {
   image: 'docker:index/image:Image',
   aks: 'azure-native:containerservice:ManagedCluster',
   agentPool: 'azure-native:containerservice:AgentPool',
+  maintenance: 'azure-native:containerservice:MaintenanceConfiguration',
   role: 'azure-native:authorization:RoleAssignment',
   dcr: 'azure-native:monitor:DataCollectionRule',
   dcra: 'azure-native:monitor:DataCollectionRuleAssociation',
@@ -45,7 +46,7 @@ const T = {
 
 /** Azure resource types that take tags; any other azure-native type must be listed as untaggable. */
 const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.agentPool, T.hub, T.dcr]);
-const UNTAGGABLE = new Set<string>([T.container, T.blob, T.blobService, T.scopeMap, T.token, T.role, T.dcra]);
+const UNTAGGABLE = new Set<string>([T.container, T.blob, T.blobService, T.maintenance, T.scopeMap, T.token, T.role, T.dcra]);
 
 /** Evaluates the subset of the IoT Hub query language our target conditions use: `tags.k=v AND ...`. */
 export function matchesTargetCondition(condition: string, tags: Record<string, unknown>): boolean {
@@ -66,7 +67,6 @@ function sensitiveValues(run: StackRun): string[] {
   const values = [
     String(run.outputs.scoringPrimaryKey),
     String(run.outputs.scoringSecondaryKey),
-    String(run.outputs.kubeconfig),
     ...pullCreds.map((c) => c.password),
     String(image.inputs.registry.password),
     String(telemetry.inputs.stringData.APPLICATIONINSIGHTS_CONNECTION_STRING),
@@ -242,6 +242,36 @@ export function describeStack(stack: string): void {
         assert.equal(aks.servicePrincipalProfile, undefined, 'no service principal secret');
       });
 
+      test('AKS access: Entra ID with Azure RBAC, no local accounts, a kubelogin kubeconfig without credentials, the deployer as RBAC cluster admin', () => {
+        const aks = one(T.aks).inputs;
+        assert.deepEqual(aks.aadProfile, { managed: true, enableAzureRBAC: true, adminGroupObjectIDs: cfg.aks.adminGroupObjectIds });
+        assert.equal(aks.disableLocalAccounts, true);
+        const creds = run.calls.find((c) => c.token === 'azure-native:containerservice:listManagedClusterUserCredentials')!;
+        assert.equal(creds.inputs.format, 'exec');
+        const kubeconfig = String(run.outputs.kubeconfig);
+        assert.match(kubeconfig, /command: kubelogin/);
+        assert.match(kubeconfig, /- --login\n\s+- azurecli/);
+        assert.doesNotMatch(kubeconfig, /devicecode|token:|client-key-data|password/);
+        const admin = all(T.role).find((r) => r.name === 'cluster-deployer-rbac-admin')!.inputs;
+        assert.equal(admin.principalId, 'deployer-object-id');
+        assert.ok(String(admin.roleDefinitionId).endsWith('/roleDefinitions/b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b'));
+        assert.equal(admin.scope, mockId(one(T.aks)), 'on this cluster only');
+      });
+
+      test('AKS: API server reachable only from the configured ranges; automatic upgrades inside the weekly window', () => {
+        const aks = one(T.aks).inputs;
+        if (cfg.aks.authorizedIpRanges.length > 0) assert.deepEqual(aks.apiServerAccessProfile.authorizedIPRanges, cfg.aks.authorizedIpRanges);
+        else assert.equal(aks.apiServerAccessProfile, undefined);
+        const windows = all(T.maintenance).map((m) => m.inputs);
+        assert.deepEqual(windows.map((w) => w.configName).sort(), ['aksManagedAutoUpgradeSchedule', 'aksManagedNodeOSUpgradeSchedule']);
+        for (const w of windows) {
+          assert.equal(w.resourceName, aks.resourceName);
+          assert.deepEqual(w.maintenanceWindow.schedule, { weekly: { dayOfWeek: cfg.aks.maintenanceDay, intervalWeeks: 1 } });
+          assert.equal(w.maintenanceWindow.startTime, `${String(cfg.aks.maintenanceStartHour).padStart(2, '0')}:00`);
+          assert.ok(w.maintenanceWindow.durationHours >= 4, 'AKS requires at least 4 hours');
+        }
+      });
+
       test('the kubelet identity may pull from the registry (AcrPull), so no image pull secrets exist', () => {
         const role = all(T.role).find((r) => r.name === 'cluster-kubelet-acr-pull')!.inputs;
         assert.equal(role.principalId, 'kubelet-object-id');
@@ -254,8 +284,8 @@ export function describeStack(stack: string): void {
 
       test('every Kubernetes object goes through the provider built from the cluster credentials', () => {
         const provider = one(T.k8sProvider);
-        assert.ok(provider.secretPaths.includes('kubeconfig'));
         assert.match(provider.inputs.kubeconfig, /kind: Config/);
+        assert.equal(provider.inputs.kubeconfig, run.outputs.kubeconfig);
         const objects = k8sObjects();
         assert.deepEqual(objects.map((o) => o.inputs.kind).sort(), [
           'Deployment', 'HorizontalPodAutoscaler', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'ServiceAccount',
@@ -487,10 +517,10 @@ export function describeStack(stack: string): void {
       });
 
       test('secret outputs are secret, and no secret value appears in the clear anywhere', () => {
-        for (const k of ['kubeconfig', 'scoringPrimaryKey', 'scoringSecondaryKey', 'edgeDeploymentManifest', 'edgeDeviceConnectionStrings', 'edgeDeviceApiKey']) {
+        for (const k of ['scoringPrimaryKey', 'scoringSecondaryKey', 'edgeDeploymentManifest', 'edgeDeviceConnectionStrings', 'edgeDeviceApiKey']) {
           assert.ok(run.secretOutputs.has(k), `${k} is secret`);
         }
-        for (const k of ['scoringUrl', 'registryLoginServer', 'scoringImage', 'edgeImage', 'iotHubName', 'edgeDeviceIds', 'edgeDeploymentId']) {
+        for (const k of ['kubeconfig', 'scoringUrl', 'registryLoginServer', 'scoringImage', 'edgeImage', 'iotHubName', 'edgeDeviceIds', 'edgeDeploymentId']) {
           assert.ok(!run.secretOutputs.has(k), `${k} is readable`);
         }
         const secrets = sensitiveValues(run);
