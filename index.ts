@@ -5,6 +5,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
 import * as resources from '@pulumi/azure-native/resources';
 import * as random from '@pulumi/random';
+import { AcrImageImport } from './infra/acr-image-import';
 import { readConfig } from './infra/config';
 import { Cluster } from './infra/cluster';
 import { EdgeFleet } from './infra/edge-fleet';
@@ -72,16 +73,25 @@ const registry = new Registry('registry', {
   tags: tags('registry'),
 });
 
-const images = new ContainerImages('images', {
-  context: repoRoot,
-  registry: registry.pushCredentials,
-  tag: imageTagFor(card.version),
-  buildArgs: {},
-  images: {
-    scoring: { repository: SCORING_REPOSITORY, dockerfile: 'scoring-service/Dockerfile', platform: cfg.imagePlatform },
-    edge: { repository: EDGE_REPOSITORY, dockerfile: 'edge-module/Dockerfile', platform: cfg.edge.imagePlatform },
-  },
-});
+// Prod runs the digests dev tested (imported, not rebuilt); other stacks build from this checkout.
+const images = cfg.promotion
+  ? promotedImages(cfg.promotion)
+  : new ContainerImages('images', {
+    context: repoRoot,
+    registry: registry.pushCredentials,
+    tag: imageTagFor(card.version),
+    buildArgs: {},
+    images: {
+      scoring: { repository: SCORING_REPOSITORY, dockerfile: 'scoring-service/Dockerfile', platform: cfg.imagePlatform },
+      edge: { repository: EDGE_REPOSITORY, dockerfile: 'edge-module/Dockerfile', platform: cfg.edge.imagePlatform },
+    },
+  });
+
+function promotedImages(p: NonNullable<typeof cfg.promotion>): { scoringImage: pulumi.Output<string>; edgeImage: pulumi.Output<string> } {
+  const common = { armEndpoint: ARM_ENDPOINT, registryId: registry.registryId, loginServer: registry.loginServer, sourceRegistryId: p.sourceRegistryId, tag: imageTagFor(card.version) };
+  const one = (key: string, repository: string, digest: string) => new AcrImageImport(`images-${key}-import`, { ...common, repository, digest }).image;
+  return { scoringImage: one('scoring', SCORING_REPOSITORY, p.scoringDigest), edgeImage: one('edge', EDGE_REPOSITORY, p.edgeDigest) };
+}
 
 const cluster = new Cluster('cluster', {
   ...common,

@@ -6,7 +6,7 @@
 // Serialised by Pulumi into the state: provider methods use only function declarations of this file
 // and the client module.
 import * as pulumi from '@pulumi/pulumi';
-import { ARM_SCOPE, azureFail, azureRequest, type AzureResponse } from './azure-client';
+import { armAction } from './azure-client';
 
 export interface TokenPasswordInputs {
   /** ARM endpoint, e.g. https://management.azure.com (tests use loopback). */
@@ -33,52 +33,6 @@ export interface TokenPasswordOutputs extends TokenPasswordInputs {
   creationTime: string;
 }
 
-function header(res: AzureResponse, name: string): string | undefined {
-  return res.headers[name];
-}
-
-/**
- * Runs an ARM action to completion: 200 carries the result; 201/202 is a long-running operation,
- * polled through Azure-AsyncOperation (status document) and/or Location (final result).
- */
-export async function armAction(url: string, body: unknown, timeoutMs = 300_000): Promise<unknown> {
-  const started = Date.now();
-  const first = await azureRequest({ method: 'POST', url, scope: ARM_SCOPE, body });
-  if (first.status === 200) return first.body;
-  if (first.status !== 201 && first.status !== 202) azureFail('Azure Resource Manager', 'generateCredentials', first);
-  const asyncUrl = header(first, 'azure-asyncoperation');
-  let location = header(first, 'location');
-  let last = first;
-  const pause = async (res: AzureResponse) => {
-    if (Date.now() - started > timeoutMs) throw new Error(`Azure Resource Manager: generateCredentials did not finish within ${timeoutMs / 1000} s`);
-    const s = Number(header(res, 'retry-after'));
-    await new Promise((r) => setTimeout(r, (Number.isFinite(s) ? Math.min(s, 30) : 2) * 1000));
-  };
-  if (asyncUrl) {
-    for (;;) {
-      await pause(last);
-      last = await azureRequest({ method: 'GET', url: asyncUrl, scope: ARM_SCOPE });
-      if (last.status !== 200) azureFail('Azure Resource Manager', 'polling generateCredentials', last);
-      const status = String((last.body as { status?: string })?.status ?? '');
-      if (status === 'Succeeded') break;
-      if (status === 'Failed' || status === 'Canceled') {
-        const err = (last.body as { error?: { code?: string; message?: string } }).error;
-        throw new Error(`Azure Resource Manager: generateCredentials ended ${status}${err ? `: ${err.code ?? ''} ${err.message ?? ''}`.trimEnd() : ''}`);
-      }
-    }
-    location = header(last, 'location') ?? location;
-    if (!location) return undefined;
-  }
-  if (!location) azureFail('Azure Resource Manager', 'generateCredentials (no Location to poll)', first);
-  for (;;) {
-    const res = await azureRequest({ method: 'GET', url: location, scope: ARM_SCOPE });
-    if (res.status === 200) return res.body;
-    if (res.status !== 202) azureFail('Azure Resource Manager', 'polling generateCredentials', res);
-    last = res;
-    await pause(last);
-  }
-}
-
 interface GenerateCredentialsResult {
   username?: string;
   passwords?: Array<{ name?: string; value?: string; creationTime?: string; expiry?: string }>;
@@ -92,7 +46,7 @@ interface GenerateCredentialsResult {
 export const tokenPasswordProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: TokenPasswordInputs) {
     const url = `${inputs.armEndpoint.replace(/\/$/, '')}${inputs.registryId}/generateCredentials?api-version=2023-07-01`;
-    const result = (await armAction(url, {
+    const result = (await armAction(url, 'generateCredentials', {
       tokenId: inputs.tokenId,
       name: inputs.passwordName,
       ...(inputs.expiry ? { expiry: inputs.expiry } : {}),

@@ -138,3 +138,49 @@ export function azureFail(service: string, what: string, res: AzureResponse): ne
   detail = detail.replace(/Bearer\s+[\w.~+/=-]+/gi, 'Bearer [redacted]').slice(0, 400);
   throw new Error(`${service}: ${what} failed with HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
 }
+
+function header(res: AzureResponse, name: string): string | undefined {
+  return res.headers[name];
+}
+
+/**
+ * Runs an ARM action to completion: 200 carries the result; 201/202 is a long-running operation,
+ * polled through Azure-AsyncOperation (status document) and/or Location (final result).
+ */
+export async function armAction(url: string, what: string, body: unknown, timeoutMs = 300_000): Promise<unknown> {
+  const started = Date.now();
+  const first = await azureRequest({ method: 'POST', url, scope: ARM_SCOPE, body });
+  if (first.status === 200) return first.body;
+  if (first.status !== 201 && first.status !== 202) azureFail('Azure Resource Manager', what, first);
+  const asyncUrl = header(first, 'azure-asyncoperation');
+  let location = header(first, 'location');
+  let last = first;
+  const pause = async (res: AzureResponse) => {
+    if (Date.now() - started > timeoutMs) throw new Error(`Azure Resource Manager: ${what} did not finish within ${timeoutMs / 1000} s`);
+    const s = Number(header(res, 'retry-after'));
+    await new Promise((r) => setTimeout(r, (Number.isFinite(s) ? Math.min(s, 30) : 2) * 1000));
+  };
+  if (asyncUrl) {
+    for (;;) {
+      await pause(last);
+      last = await azureRequest({ method: 'GET', url: asyncUrl, scope: ARM_SCOPE });
+      if (last.status !== 200) azureFail('Azure Resource Manager', `polling ${what}`, last);
+      const status = String((last.body as { status?: string })?.status ?? '');
+      if (status === 'Succeeded') break;
+      if (status === 'Failed' || status === 'Canceled') {
+        const err = (last.body as { error?: { code?: string; message?: string } }).error;
+        throw new Error(`Azure Resource Manager: ${what} ended ${status}${err ? `: ${err.code ?? ''} ${err.message ?? ''}`.trimEnd() : ''}`);
+      }
+    }
+    location = header(last, 'location') ?? location;
+    if (!location) return undefined;
+  }
+  if (!location) azureFail('Azure Resource Manager', `${what} (no Location to poll)`, first);
+  for (;;) {
+    const res = await azureRequest({ method: 'GET', url: location, scope: ARM_SCOPE });
+    if (res.status === 200) return res.body;
+    if (res.status !== 202) azureFail('Azure Resource Manager', `polling ${what}`, res);
+    last = res;
+    await pause(last);
+  }
+}

@@ -86,6 +86,8 @@ export interface StackConfig {
   storageSku: 'Standard_LRS' | 'Standard_ZRS' | 'Standard_GRS' | 'Standard_RAGRS';
   logRetentionDays: number;
   imagePlatform: string;
+  /** Set: run the images dev tested (imported by digest from this registry) instead of building. */
+  promotion?: { sourceRegistryId: string; scoringDigest: string; edgeDigest: string };
   scoring: ScoringConfig;
   iotHub: IotHubConfig;
   edge: EdgeConfig;
@@ -133,6 +135,9 @@ export const CONFIG_KEYS = {
   storageSku: { type: 'string', default: 'Standard_LRS', description: 'SKU of the storage account holding the model artifact: Standard_LRS, Standard_ZRS, Standard_GRS or Standard_RAGRS.' },
   logRetentionDays: { type: 'integer', default: 30, description: 'Log Analytics retention in days (30-730).' },
   imagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the scoring-service image (must match the AKS nodes).' },
+  promoteFromRegistryId: { type: 'string', default: '', description: 'Resource id of the registry holding images tested in another stack (dev); set with the two digests below, the stack imports those images instead of building. Set by the deploy workflow for prod.' },
+  promoteScoringImageDigest: { type: 'string', default: '', description: 'sha256 digest of the tested scoring-service image in promoteFromRegistryId.' },
+  promoteEdgeImageDigest: { type: 'string', default: '', description: 'sha256 digest of the tested edge-module image in promoteFromRegistryId.' },
   scoringNamespace: { type: 'string', default: 'scoring', description: 'Kubernetes namespace of the scoring service.' },
   scoringMinReplicas: { type: 'integer', default: 1, description: 'Minimum replicas of the scoring service (HorizontalPodAutoscaler lower bound, 1-100).' },
   scoringMaxReplicas: { type: 'integer', default: 3, description: 'Maximum replicas of the scoring service (HorizontalPodAutoscaler upper bound, >= scoringMinReplicas).' },
@@ -264,6 +269,19 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   const storageSku = oneOf('storageSku', ['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS'] as const);
   const logRetentionDays = int('logRetentionDays', 30, 730);
   const imagePlatform = str('imagePlatform', PLATFORM, 'linux/amd64 or linux/arm64', 'linux/amd64');
+  const sourceRegistryId = str(
+    'promoteFromRegistryId',
+    /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[A-Za-z0-9]+)?$/i,
+    'empty or a registry resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/registries/<name>)',
+  );
+  const digestKey = (key: 'promoteScoringImageDigest' | 'promoteEdgeImageDigest') => str(key, /^(sha256:[0-9a-f]{64})?$/, 'empty or sha256:<64 hex digits>');
+  const scoringDigest = digestKey('promoteScoringImageDigest');
+  const edgeDigest = digestKey('promoteEdgeImageDigest');
+  if (sourceRegistryId && (!scoringDigest || !edgeDigest)) {
+    bad(scoringDigest ? 'promoteEdgeImageDigest' : 'promoteScoringImageDigest', '', 'a sha256 digest when promoteFromRegistryId is set');
+  }
+  if (!sourceRegistryId && (scoringDigest || edgeDigest)) bad('promoteFromRegistryId', '', 'the registry the promoted digests come from');
+  const promotion = sourceRegistryId && scoringDigest && edgeDigest ? { sourceRegistryId, scoringDigest, edgeDigest } : undefined;
 
   const scoring: ScoringConfig = {
     namespace: str('scoringNamespace', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name (RFC 1123 label)', 'scoring'),
@@ -326,6 +344,7 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     storageSku,
     logRetentionDays,
     imagePlatform,
+    ...(promotion ? { promotion } : {}),
     scoring,
     iotHub,
     edge,

@@ -106,6 +106,8 @@ describe('parseConfig', () => {
     ['aksAvailabilityZones', '1,2,3', /expected a list of zones/],
     ['aksSkuTier', 'Gold', /expected one of Free, Standard, Premium/],
     ['aksKubernetesVersion', '1.29', /expected empty or 1.30 or later/],
+    ['promoteScoringImageDigest', 'latest', /expected empty or sha256:<64 hex digits>/],
+    ['promoteFromRegistryId', 'crmdeploydev', /expected empty or a registry resource id/],
     ['aksKubernetesVersion', 'latest', /expected empty or a major.minor version like 1.33/],
     // upgradeChannel "patch" moves the patch; a pinned patch would be reverted (or refused) on every up.
     ['aksKubernetesVersion', '1.33.2', /"1.33.2"; expected empty or a major.minor version like 1.33 \(no patch/],

@@ -18,6 +18,8 @@ export class FakeArm {
   readonly requests: Array<{ method: string; path: string; authProblem?: string; body?: unknown }> = [];
   private server?: https.Server;
   private polls = 0;
+  /** Bodies of the importImage calls ARM accepted. */
+  readonly imports: Array<{ source: { resourceId: string; sourceImage: string }; targetTags: string[]; mode: string }> = [];
   base = '';
 
   constructor(
@@ -70,6 +72,16 @@ export class FakeArm {
       if (this.mode === 'sync') return send(200, this.result(body));
       if (this.mode === 'location') return send(202, undefined, { Location: loc, 'Retry-After': '0' });
       return send(202, undefined, { 'Azure-AsyncOperation': op, Location: loc, 'Retry-After': '0' });
+    }
+    if (req.method === 'POST' && url.pathname === `${REGISTRY_ID}/importImage`) {
+      if (url.searchParams.get('api-version') !== '2023-07-01') return send(400, { error: { code: 'InvalidApiVersion', message: 'bad api-version' } });
+      if (!/^\/subscriptions\/.+\/registries\/[A-Za-z0-9]+$/.test(String(body?.source?.resourceId)) || !/^[a-z0-9-]+@sha256:[0-9a-f]{64}$/.test(String(body?.source?.sourceImage))) {
+        return send(400, { error: { code: 'InvalidParameter', message: 'source.resourceId and source.sourceImage (repository@digest) are required' } });
+      }
+      this.imports.push(body);
+      this.polls = 0;
+      this.pending = { name: 'password1' };
+      return send(202, undefined, { Location: `${this.base}/results/op1?api-version=2023-07-01`, 'Retry-After': '0' });
     }
     if (req.method === 'GET' && url.pathname === '/operations/op1') {
       this.polls++;

@@ -162,6 +162,8 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       return { status: { loadBalancer: { ingress: [{ ip: '20.0.0.1' }] } } };
     case 'pulumi-nodejs:dynamic/containerregistry:TokenPassword':
       return { username: String(plain.tokenId).split('/').pop(), password: secret(`acr-${fakeHash(name).slice(0, 40)}`), creationTime: '2026-01-01T00:00:00Z' };
+    case 'pulumi-nodejs:dynamic/containerregistry:ImageImport':
+      return { image: `${plain.loginServer}/${plain.repository}@${plain.digest}` };
     case 'pulumi-nodejs:dynamic/iothub:Device': {
       const key = Buffer.from(fakeHash(name)).toString('base64').slice(0, 44);
       return {
