@@ -140,6 +140,8 @@ export const edgeDeviceApiKey = edge.deviceApiKey;
 export const kubeconfig = cluster.kubeconfig;
 export const aksClusterName = cluster.clusterName;
 export const registryLoginServer = registry.loginServer;
+/** The registry's resource id: prod imports the images dev tested from it (promoteFromRegistryId). */
+export const registryId = registry.registryId;
 export const scoringImage = images.scoringImage;
 export const edgeImage = images.edgeImage;
 export const modelBlobUrl = modelStore.modelBlobUrl;
