@@ -24,7 +24,10 @@ interface Coefficients {
 
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis. */
 function coefficients(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Coefficients {
-  const scale = (in1 - in0) / outSize;
+  // Pillow parses the box as C floats and subtracts them as floats (_imaging.c "(ffff)").
+  in0 = Math.fround(in0);
+  in1 = Math.fround(in1);
+  const scale = Math.fround(in1 - in0) / outSize;
   const filterscale = Math.max(scale, 1);
   const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
@@ -162,9 +165,9 @@ const coord = (v: number): number => (v < 0 ? -1 : Math.trunc(v));
  * leaves 0 where the sample falls outside the source.
  */
 function resampleNearest(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, box: Box): Uint8Array {
-  const [x0, y0, x1, y1] = box;
-  const ax = (x1 - x0) / outWidth;
-  const ay = (y1 - y0) / outHeight;
+  const [x0, y0, x1, y1] = box.map(Math.fround) as Box;
+  const ax = Math.fround(x1 - x0) / outWidth;
+  const ay = Math.fround(y1 - y0) / outHeight;
   const xin = new Int32Array(outWidth).fill(-1);
   let xo = x0 + ax * 0.5;
   for (let x = 0; x < outWidth; x++) {
