@@ -150,10 +150,10 @@ export function parseLabels(file: string, field: string, v: unknown): string[] {
 export function checkNumbers(file: string, names: { mean: string; std: string; rescale: string }, d: ModelDescription['preprocessing'], channels: number): void {
   if (!(d.rescale > 0) || !Number.isFinite(d.rescale)) refuse(file, names.rescale, d.rescale, 'a positive number');
   if (d.mean.length !== channels) {
-    throw new InvalidModelCardError(`${file}: ${names.mean} has ${d.mean.length} values; the model takes ${channels} channel${channels === 1 ? '' : 's'}`);
+    throw new InvalidModelCardError(`${file}: ${names.mean} has ${d.mean.length} value${d.mean.length === 1 ? '' : 's'}; the model takes ${channels} channel${channels === 1 ? '' : 's'}`);
   }
   if (d.std.length !== channels) {
-    throw new InvalidModelCardError(`${file}: ${names.std} has ${d.std.length} values; the model takes ${channels} channel${channels === 1 ? '' : 's'}`);
+    throw new InvalidModelCardError(`${file}: ${names.std} has ${d.std.length} value${d.std.length === 1 ? '' : 's'}; the model takes ${channels} channel${channels === 1 ? '' : 's'}`);
   }
   d.std.forEach((s, i) => {
     if (!(s > 0)) refuse(file, `${names.std}[${i}]`, s, 'a positive number');
@@ -180,10 +180,11 @@ export function parseCardV2(raw: Record<string, unknown>, file: string, labelsFr
   else if (labelsFromFile) labels = labelsFromFile;
   else refuse(file, 'labels', undefined, 'an array of labels, or labelsFile naming a file with one label per line');
 
-  const input = raw.input;
+  // Input and output may be left to the model (names, dtype, layout and size are read from it).
+  const input = raw.input ?? {};
   if (!isObject(input)) refuse(file, 'input', input, 'an object');
   refuseUnknownKeys(file, 'input.', input, ['name', 'dtype', 'layout', 'channels', 'height', 'width', 'shape']);
-  const output = raw.output;
+  const output = raw.output ?? {};
   if (!isObject(output)) refuse(file, 'output', output, 'an object');
   refuseUnknownKeys(file, 'output.', output, ['name', 'shape', 'activation', 'task', 'threshold', 'graphEndsIn']);
   const pre = raw.preprocessing;
