@@ -152,7 +152,7 @@ def main():
     }, m)
     expected["timm"] = list(scores(w, b, norm(*IMAGENET), "softmax"))
 
-    m, w, b = model(3, 16, 3, layout="NHWC", dtype=TensorProto.UINT8, input_name="image", output_name="scores", seed=7)
+    m, w, b = model(3, 16, 3, layout="NHWC", dtype=TensorProto.UINT8, input_name="uint8_input", output_name="scores", seed=7)
     sha = None
     write(args.out, "card-v2-uint8", {"labels.txt": "cat\ndog\nfox\n"}, m)
     import hashlib
@@ -160,7 +160,7 @@ def main():
         sha = hashlib.sha256(f.read()).hexdigest()
     with open(os.path.join(args.out, "card-v2-uint8", "card.json"), "w") as f:
         json.dump({"schemaVersion": 2, "name": "tiny-uint8", "version": "3", "file": "model.onnx", "sha256": sha, "labelsFile": "labels.txt",
-                   "input": {"name": "image", "dtype": "uint8", "layout": "NHWC"},
+                   "input": {"name": "uint8_input", "dtype": "uint8", "layout": "NHWC"},
                    "output": {"name": "scores", "activation": "softmax"},
                    "preprocessing": {"colour": "bgr", "resize": {"mode": "letterbox", "interpolation": "bilinear", "fill": [0, 0, 0]},
                                      "rescale": 1}}, f, indent=2)

@@ -194,8 +194,8 @@ export class Classifier {
   }
 
   /**
-   * Classifies images already preprocessed to the model's input: `count` images, NCHW, `count *
-   * geometry.size` finite floats.
+   * Classifies images already preprocessed to the model's input: `count` images in the model's
+   * layout (NCHW or NHWC), `count * geometry.size` finite numbers (integers 0-255 for a uint8 input).
    */
   async classifyTensor(data: Float32Array, count: number, options: ClassifyOptions = {}): Promise<Prediction[]> {
     const topK = this.topK(options);
@@ -208,6 +208,14 @@ export class Classifier {
     }
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i]!)) throw new InvalidTensorError(`tensor value at index ${i} is not a finite number`);
+    }
+    if (this.card.input.dtype === 'uint8') {
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i]!;
+        if (!Number.isInteger(v) || v < 0 || v > 255) {
+          throw new InvalidTensorError(`tensor value at index ${i} is ${v}; the model's input is uint8: expected an integer from 0 to 255`);
+        }
+      }
     }
     this.admit(count);
     try {

@@ -125,5 +125,6 @@ export function cardV1ToDraft(raw: unknown): CardDraft {
     fields: { mean: 'preprocessing.mean', std: 'preprocessing.std', rescale: 'preprocessing.scale', size: 'input.shape', labels: 'labels', activation: 'output.activation', resize: 'preprocessing.resize' },
     format: 'card-v1',
     files: ['card.json'],
+    ...(card.metrics !== undefined ? { metrics: card.metrics } : {}),
   };
 }

@@ -91,6 +91,8 @@ export interface ModelDescription {
   };
   /** Where the description came from: the format and the files read. */
   source: { format: 'card-v1' | 'card-v2' | 'hugging-face' | 'timm'; files: string[] };
+  /** A card's measured quality, carried as written. */
+  metrics?: { testAccuracy?: number; [key: string]: unknown };
 }
 
 /** Floats per image. */
@@ -277,6 +279,7 @@ export function parseCardV2(raw: Record<string, unknown>, file: string, labelsFr
     format: 'card-v2',
     files: [file],
   };
+  if (isObject(raw.metrics)) draft.metrics = raw.metrics;
   return draft;
 }
 
@@ -309,4 +312,5 @@ export interface CardDraft {
   preprocessingFile?: string;
   format: ModelDescription['source']['format'];
   files: string[];
+  metrics?: ModelDescription['metrics'];
 }

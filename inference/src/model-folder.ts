@@ -471,6 +471,7 @@ export function resolveDescription(draft: CardDraft, model: ModelFacts): ModelDe
     },
     preprocessing,
     source: { format: draft.format, files: [...draft.files, draft.modelFile] },
+    ...(draft.metrics !== undefined ? { metrics: draft.metrics } : {}),
   };
 }
 

@@ -83,11 +83,13 @@ describe('broken folders refuse to load, naming file, field, found and expected'
   after(() => rm(work, { recursive: true, force: true }));
 
   let n = 0;
-  async function broken(folder: string, edit: (files: Record<string, unknown>) => void): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests edit arbitrary JSON
+  async function broken(folder: string, edit: (files: Record<string, any>) => void): Promise<string> {
     const target = join(work, `${folder}-${n++}`);
     await cp(join(dir, folder), target, { recursive: true });
     const names = ['config.json', 'preprocessor_config.json', 'card.json'];
-    const files: Record<string, unknown> = {};
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests edit arbitrary JSON
+    const files: Record<string, any> = {};
     for (const f of names) {
       try {
         files[f] = JSON.parse(await readFile(join(target, f), 'utf8'));
@@ -144,13 +146,13 @@ describe('broken folders refuse to load, naming file, field, found and expected'
       f['card.json'] = { schemaVersion: 2, name: 'k', version: '1', file: 'model.onnx', sha256: kerasSha, labels: ['cat', 'dog', 'fox'], input: {}, output: { activation: 'softmax' }, preprocessing: { resize: { mode: 'fit', interpolation: 'bilinear' } } };
     }, 'card.json: output.activation is "softmax"; expected "none": the graph already ends in Softmax'],
     ['a card with the wrong dtype', 'card-v2-uint8', (f) => (f['card.json'].input.dtype = 'float32'),
-      'card.json: input.dtype is "float32"; expected "uint8", the type of the model\'s input "image"'],
+      'card.json: input.dtype is "float32"; expected "uint8", the type of the model\'s input "uint8_input"'],
     ['a card with the wrong layout', 'card-v2-uint8', (f) => (f['card.json'].input.layout = 'NCHW'),
-      'card.json: input.layout is "NCHW"; expected "NHWC": the model\'s input "image" has shape [N, 16, 16, 3]'],
+      'card.json: input.layout is "NCHW"; expected "NHWC": the model\'s input "uint8_input" has shape [N, 16, 16, 3]'],
     ['a card rescaling a uint8 input', 'card-v2-uint8', (f) => (f['card.json'].preprocessing.rescale = 0.5),
-      'card.json: preprocessing.rescale is 0.5; expected 1: the model\'s input "image" is uint8 and takes raw pixel values'],
+      'card.json: preprocessing.rescale is 0.5; expected 1: the model\'s input "uint8_input" is uint8 and takes raw pixel values'],
     ['a card naming an input the model does not have', 'card-v2-uint8', (f) => (f['card.json'].input.name = 'pixels'),
-      'card.json: input.name is "pixels"; expected one of the model\'s inputs ["image"]'],
+      'card.json: input.name is "pixels"; expected one of the model\'s inputs ["uint8_input"]'],
     ['a card with a colour the model cannot take', 'card-v2-float16', (f) => (f['card.json'].preprocessing.colour = 'rgb'),
       'card.json: preprocessing.colour is "rgb"; expected "grayscale": the model takes 1 channel'],
     ['a card with letterbox fill for the wrong channels', 'card-v2-uint8', (f) => (f['card.json'].preprocessing.resize.fill = [0]),
