@@ -376,7 +376,10 @@ export function resolveDescription(draft: CardDraft, model: ModelFacts): ModelDe
   const colourChannels = colour === undefined ? undefined : colour === 'grayscale' ? 1 : 3;
   const channels = (modelChannels ?? draft.input.channels ?? colourChannels ?? 3) as 1 | 3;
   if (draft.input.channels !== undefined && draft.input.channels !== channels) {
-    refuse(draft.format === 'timm' ? f : f, draft.format === 'timm' ? 'pretrained_cfg.input_size channels' : 'input.channels', draft.input.channels, `${channels}, the channels of the model's input "${input.name}" ${dims(input.shape)}`);
+    if (draft.format === 'hugging-face') {
+      refuse(mf, `input "${input.name}" channels`, channels, `3: ${pf} describes an image processor, which gives RGB images`);
+    }
+    refuse(f, draft.format === 'timm' ? 'pretrained_cfg.input_size channels' : 'input.channels', draft.input.channels, `${channels}, the channels of the model's input "${input.name}" ${dims(input.shape)}`);
   }
   if (colourChannels !== undefined && colourChannels !== channels && draft.format !== 'hugging-face' && draft.format !== 'timm') {
     refuse(pf, 'preprocessing.colour', colour, channels === 1 ? '"grayscale": the model takes 1 channel' : '"rgb" or "bgr": the model takes 3 channels');

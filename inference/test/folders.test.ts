@@ -134,6 +134,11 @@ describe('broken folders refuse to load, naming file, field, found and expected'
       'config.json: problem_type is "multi_label_classification"; expected a model whose scores are independent, but the graph ends in Softmax'],
     ['a shortest edge without a centre crop', 'hf-mobilenet', (f) => (f['preprocessor_config.json'].do_center_crop = false),
       'preprocessor_config.json: size is {"shortest_edge":18}; expected {"height": H, "width": W} when do_center_crop is false (a shortest edge alone gives every image a different size)'],
+    ['an image processor in front of a one-channel model', 'card-v2-float16', (f) => {
+      f['card.json'] = undefined;
+      f['config.json'] = { id2label: { 0: 'cat', 1: 'dog', 2: 'fox' } };
+      f['preprocessor_config.json'] = { image_processor_type: 'ViTImageProcessor', size: { height: 16, width: 16 }, do_normalize: false };
+    }, 'model.onnx: input "x" channels is 1; expected 3: preprocessor_config.json describes an image processor, which gives RGB images'],
     ['timm\'s border crop mode', 'timm', (f) => (f['config.json'].pretrained_cfg.crop_mode = 'border'),
       'config.json: pretrained_cfg.crop_mode is "border"; expected "center" or "squash" ("border" is not supported)'],
     ['an unknown timm option', 'timm', (f) => (f['config.json'].pretrained_cfg.interpolation_mode = 'x'),
