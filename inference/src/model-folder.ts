@@ -164,12 +164,18 @@ function huggingFaceDraft(config: Record<string, unknown>, raw: unknown, name: s
     return v;
   };
   if (!bool('do_resize', true)) refuse(file, 'do_resize', false, 'true (the model takes a fixed size, so images must be resized)');
-  const resampleCode = raw.resample ?? 2;
+  // Each processor class has its own defaults in transformers (bilinear or bicubic, ImageNet or CLIP
+  // statistics); saved files spell them out, so a missing one is refused rather than guessed.
+  const required = (key: string): unknown => {
+    if (raw[key] === undefined) refuse(file, key, undefined, `a value: ${type}'s default is not assumed (transformers writes every option when it saves a processor)`);
+    return raw[key];
+  };
+  const resampleCode = required('resample');
   const interpolation: Interpolation | undefined = PILLOW_RESAMPLE[resampleCode as number];
   if (interpolation === undefined || !Number.isInteger(resampleCode)) refuse(file, 'resample', resampleCode, "Pillow's resampling enum: 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming");
   const isConvNext = type.startsWith('ConvNext');
   if (raw.crop_pct !== undefined && !isConvNext) refuse(file, 'crop_pct', raw.crop_pct, `absent: ${type} has no crop_pct (only ConvNextImageProcessor uses it)`);
-  const size = hfSize(file, 'size', raw.size ?? { height: 224, width: 224 });
+  const size = hfSize(file, 'size', required('size'));
   const centreCrop = bool('do_center_crop', !type.startsWith('ViT') && !isConvNext);
   const draft: CardDraft = {
     file,
@@ -192,15 +198,18 @@ function huggingFaceDraft(config: Record<string, unknown>, raw: unknown, name: s
     files: ['config.json', file],
   };
   if (bool('do_normalize', true)) {
-    draft.preprocessing.mean = numbers(file, raw, 'image_mean', [0.5, 0.5, 0.5]);
-    draft.preprocessing.std = numbers(file, raw, 'image_std', [0.5, 0.5, 0.5]);
+    required('image_mean');
+    required('image_std');
+    draft.preprocessing.mean = numbers(file, raw, 'image_mean', []);
+    draft.preprocessing.std = numbers(file, raw, 'image_std', []);
   }
   const resize = draft.preprocessing.resize;
   if (isConvNext) {
     // ConvNextImageProcessor: below 384 px, resize the short side to shortest_edge / crop_pct and
     // centre crop shortest_edge; from 384 px, warp to a square with no crop.
     if (!('shortestEdge' in size)) return refuse(file, 'size', raw.size, '{"shortest_edge": S} (ConvNextImageProcessor)');
-    const cropPct = numberOr(file, raw, 'crop_pct', 224 / 256);
+    required('crop_pct');
+    const cropPct = numberOr(file, raw, 'crop_pct', 0);
     if (!(cropPct > 0 && cropPct <= 1)) refuse(file, 'crop_pct', cropPct, 'a number in (0, 1]');
     draft.input.height = draft.input.width = size.shortestEdge;
     draft.fields.size = 'size.shortest_edge';
@@ -210,7 +219,7 @@ function huggingFaceDraft(config: Record<string, unknown>, raw: unknown, name: s
     return draft;
   }
   if (centreCrop) {
-    const crop = hfSize(file, 'crop_size', raw.crop_size ?? { height: 224, width: 224 });
+    const crop = hfSize(file, 'crop_size', required('crop_size'));
     if (!('height' in crop)) return refuse(file, 'crop_size', raw.crop_size, '{"height": H, "width": W}');
     draft.input.height = crop.height;
     draft.input.width = crop.width;

@@ -137,8 +137,10 @@ describe('broken folders refuse to load, naming file, field, found and expected'
     ['an image processor in front of a one-channel model', 'card-v2-float16', (f) => {
       f['card.json'] = undefined;
       f['config.json'] = { id2label: { 0: 'cat', 1: 'dog', 2: 'fox' } };
-      f['preprocessor_config.json'] = { image_processor_type: 'ViTImageProcessor', size: { height: 16, width: 16 }, do_normalize: false };
+      f['preprocessor_config.json'] = { image_processor_type: 'ViTImageProcessor', size: { height: 16, width: 16 }, resample: 2, do_normalize: false };
     }, 'model.onnx: input "x" channels is 1; expected 3: preprocessor_config.json describes an image processor, which gives RGB images'],
+    ['a processor option left to transformers\' defaults', 'hf-convnext', (f) => delete f['preprocessor_config.json'].image_mean,
+      "preprocessor_config.json: image_mean is missing; expected a value: ConvNextImageProcessor's default is not assumed (transformers writes every option when it saves a processor)"],
     ['timm\'s border crop mode', 'timm', (f) => (f['config.json'].pretrained_cfg.crop_mode = 'border'),
       'config.json: pretrained_cfg.crop_mode is "border"; expected "center" or "squash" ("border" is not supported)'],
     ['an unknown timm option', 'timm', (f) => (f['config.json'].pretrained_cfg.interpolation_mode = 'x'),
