@@ -13,6 +13,7 @@ folder's own preprocessing numbers.
   hf-mobilenet/     MobileNetV2ImageProcessor, shortest_edge 18 + crop 16x16, lanczos
   hf-multilabel/    BitImageProcessor, problem_type multi_label_classification (sigmoid, 4 labels)
   hf-keras-nhwc/    a Keras-style export: NHWC input, graph ends in Softmax
+  hf-input-named-image/  an input named "image", as the V2 API's BYTES input is
   timm/             config.json with pretrained_cfg (crop_pct, bicubic, ImageNet mean/std) + label_names
   card-v2-uint8/    our card v2: uint8 NHWC input, BGR, letterbox, labels from labels.txt
   card-v2-float16/  our card v2: float16 NCHW input and output, grayscale, stretch, nearest
@@ -142,6 +143,15 @@ def main():
                                      "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": False},
     }, m)
     expected["hf-keras-nhwc"] = list(scores(w, b, [c / 255 for c in colour], "softmax"))
+
+    # A model whose input is named "image", like the V2 API's own BYTES input.
+    m, w, b = model(3, 16, 3, input_name="image", seed=9)
+    write(args.out, "hf-input-named-image", {
+        "config.json": {"id2label": labels3},
+        "preprocessor_config.json": {"image_processor_type": "ViTImageProcessor", "size": {"height": 16, "width": 16}, "resample": 2,
+                                     "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": False},
+    }, m)
+    expected["hf-input-named-image"] = list(scores(w, b, [c / 255 for c in colour], "softmax"))
 
     m, w, b = model(3, 16, 3, input_name="input0", output_name="output0", seed=6)
     write(args.out, "timm", {

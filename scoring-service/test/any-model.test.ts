@@ -116,3 +116,22 @@ describe('a uint8 NHWC card', () => {
     assert.match((outOfRange.json() as { error: string }).error, /tensor value at index 0 is 300; the model's input is uint8: expected an integer from 0 to 255/);
   });
 });
+
+describe('a model whose own input is named "image"', () => {
+  it('takes BYTES "image" as image files and a tensor "image" as the tensor', async () => {
+    const { app } = await serve('hf-input-named-image');
+    const url = '/v2/models/hf-input-named-image/infer';
+    const files = await app.inject({ method: 'POST', url, headers, payload: { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [solid] }] } });
+    assert.equal(files.statusCode, 200);
+    const fromFile = (files.json() as { outputs: Array<{ data: number[] }> }).outputs[0]!.data;
+    // The same solid colour as a preprocessed tensor (rescale only): the same scores.
+    const data = Array.from({ length: 3 * 16 * 16 }, (_, i) => [r, g, b][Math.floor(i / 256)]! / 255);
+    const tensor = await app.inject({ method: 'POST', url, headers, payload: { inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 16, 16], data }] } });
+    assert.equal(tensor.statusCode, 200);
+    const fromTensor = (tensor.json() as { outputs: Array<{ data: number[] }> }).outputs[0]!.data;
+    fromTensor.forEach((s, i) => {
+      assert.ok(Math.abs(s - expected['hf-input-named-image']![i]!) < 1e-5, `tensor score ${i}`);
+      assert.ok(Math.abs(s - fromFile[i]!) < 1e-5, `file score ${i}`);
+    });
+  });
+});

@@ -317,7 +317,8 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
       }
       const input = body.inputs[0] as InferInput;
       let predictions: Prediction[];
-      if (input.name === IMAGE_INPUT) {
+      // A model may name its own input "image" too: then BYTES means image files, anything else the tensor.
+      if (input.name === IMAGE_INPUT && (input.datatype === 'BYTES' || card.input.name !== IMAGE_INPUT)) {
         predictions = await inferImages(classifier, input);
       } else if (input.name === card.input.name) {
         predictions = await inferTensor(classifier, input);
