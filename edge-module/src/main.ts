@@ -37,7 +37,12 @@ try {
 const { service } = config;
 
 const metrics = createServiceMetrics({ maxBatchSize: service.inference.maxBatchSize });
-const classifierOptions = { modelDir: service.modelDir, ...service.inference, observer: metrics.classifierObserver };
+const classifierOptions = {
+  modelDir: service.modelDir,
+  ...(service.modelName === undefined ? {} : { modelName: service.modelName }),
+  ...service.inference,
+  observer: metrics.classifierObserver,
+};
 let classifier: Classifier | WorkerClassifier;
 try {
   // INFERENCE_WORKER=true (the scoring service's switch) runs the model in a worker thread, so MQTT
@@ -153,6 +158,8 @@ log.info({
   device: config.connection.deviceId,
   journal: { dir: config.journal.dir, fsync: config.journal.fsync, replaying: journal.recovered.length },
   model: { name: classifier.card.name, version: classifier.card.version },
+  // The whole derived description, so what is served can be reviewed from the log alone.
+  description: classifier.card,
   inference: service.inferenceWorker ? 'worker thread' : 'main thread',
   auth: auth.mode,
 }, 'edge module starting');

@@ -56,7 +56,12 @@ try {
 }
 
 const metrics = createServiceMetrics({ maxBatchSize: config.inference.maxBatchSize });
-const classifierOptions = { modelDir: config.modelDir, ...config.inference, observer: metrics.classifierObserver };
+const classifierOptions = {
+  modelDir: config.modelDir,
+  ...(config.modelName === undefined ? {} : { modelName: config.modelName }),
+  ...config.inference,
+  observer: metrics.classifierObserver,
+};
 const loading: Promise<ScoringClassifier & { close(): Promise<void> }> = config.inferenceWorker
   ? WorkerClassifier.load({
       ...classifierOptions,
@@ -141,8 +146,9 @@ try {
 
 loading.then(
   (classifier) => {
+    // The whole derived description, so what is served can be reviewed from the log alone.
     app.log.info(
-      { model: classifier.card.name, version: classifier.card.version, sha256: classifier.card.sha256, modelDir: config.modelDir },
+      { model: classifier.card.name, version: classifier.card.version, sha256: classifier.card.sha256, modelDir: config.modelDir, description: classifier.card },
       'model loaded, verified and warmed: ready',
     );
   },

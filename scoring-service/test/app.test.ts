@@ -508,7 +508,7 @@ describe('Open Inference Protocol (V2)', () => {
         { name: card.output.name, datatype: 'FP32', shape: [-1, card.labels.length] },
         { name: 'label', datatype: 'BYTES', shape: [-1] },
       ],
-      parameters: { labels: card.labels, sha256: card.sha256 },
+      parameters: { labels: card.labels, sha256: card.sha256, task: 'single-label' },
     });
     const versioned = await a.inject({ method: 'GET', url: `/v2/models/${card.name}/versions/${card.version}/ready`, headers: auth });
     assert.deepEqual(versioned.json(), { name: card.name, ready: true });

@@ -1,9 +1,11 @@
 /**
  * Open Inference Protocol (V2) REST: server metadata, model metadata and readiness, and inference.
  * The model takes either encoded image files as a BYTES input named "image" (base64 strings in JSON)
- * or an already-preprocessed FP32 tensor under the model's own input name (from the model card,
- * "input", shape [N,1,28,28]). It answers the class probabilities (FP32 [N,classes]) and the
- * predicted labels (BYTES [N]). Errors are `{"error": "..."}` as the protocol says.
+ * or an already-preprocessed tensor under the model's own input name, datatype and shape (from the
+ * model description: NHWC stays NHWC, FP16 and UINT8 inputs are FP16 and UINT8). It answers the
+ * scores after the activation (FP32 [N,classes]) and the labels (BYTES [N]: the predicted label, or
+ * for a multi-label model a JSON array of the labels at or above the threshold). Errors are
+ * `{"error": "..."}` as the protocol says.
  */
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ScoringClassifier } from '../classifier.js';
@@ -45,8 +47,12 @@ interface InferBody {
 
 interface Prediction {
   label: string;
+  labels?: string[];
   probabilities: Float32Array;
 }
+
+/** The protocol's datatype for each input dtype the core takes. */
+const V2_DATATYPE = { float32: 'FP32', float16: 'FP16', uint8: 'UINT8' } as const;
 
 const tensorMetadata = {
   type: 'object',
@@ -163,7 +169,12 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
           outputs: { type: 'array', items: tensorMetadata },
           parameters: {
             type: 'object',
-            properties: { labels: { type: 'array', items: { type: 'string' } }, sha256: { type: 'string' } },
+            properties: {
+              labels: { type: 'array', items: { type: 'string' } },
+              sha256: { type: 'string' },
+              task: { type: 'string' },
+              threshold: { type: 'number' },
+            },
           },
         },
         required: ['name', 'platform', 'inputs', 'outputs'],
@@ -180,13 +191,18 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
         platform: 'onnxruntime_onnx',
         inputs: [
           { name: IMAGE_INPUT, datatype: 'BYTES', shape: [-1] },
-          { name: card.input.name, datatype: 'FP32', shape: [...card.input.shape] },
+          { name: card.input.name, datatype: V2_DATATYPE[card.input.dtype], shape: [...card.input.shape] },
         ],
         outputs: [
           { name: card.output.name, datatype: 'FP32', shape: [-1, card.labels.length] },
           { name: LABEL_OUTPUT, datatype: 'BYTES', shape: [-1] },
         ],
-        parameters: { labels: [...card.labels], sha256: card.sha256 },
+        parameters: {
+          labels: [...card.labels],
+          sha256: card.sha256,
+          task: card.output.task,
+          ...(card.output.task === 'multi-label' ? { threshold: card.output.threshold } : {}),
+        },
       };
     });
   }
@@ -213,9 +229,10 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
     summary: 'Inference (Open Inference Protocol)',
     description:
       `One input: either "${IMAGE_INPUT}" (datatype BYTES, shape [N], data = N base64-encoded image files) or the ` +
-      `model's tensor input (see the model metadata: "input", datatype FP32, shape [N,1,28,28], data = N*784 ` +
-      'preprocessed values in row-major order, flat or nested). Outputs: "probabilities" (FP32 [N,classes], ' +
-      `labels in model-metadata order) and "${LABEL_OUTPUT}" (BYTES [N]); list \`outputs\` to get only some.`,
+      `model's tensor input (its name, datatype and shape are in the model metadata; data = the preprocessed values ` +
+      'in row-major order, flat or nested). Outputs: the scores after the activation (FP32 [N,classes], ' +
+      `labels in model-metadata order) and "${LABEL_OUTPUT}" (BYTES [N]: the label, or for a multi-label model a JSON ` +
+      'array of the labels at or above the threshold); list `outputs` to get only some.',
     tags: ['v2'],
     security: [{ bearerAuth: [] }],
     params: modelParams,
@@ -314,7 +331,8 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
       }
       const input = body.inputs[0] as InferInput;
       let predictions: Prediction[];
-      if (input.name === IMAGE_INPUT) {
+      // A model may name its own input "image" too: then BYTES means image files, anything else the tensor.
+      if (input.name === IMAGE_INPUT && (input.datatype === 'BYTES' || card.input.name !== IMAGE_INPUT)) {
         predictions = await inferImages(classifier, input);
       } else if (input.name === card.input.name) {
         predictions = await inferTensor(classifier, input);
@@ -322,7 +340,7 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
         throw new HttpError(
           400,
           'invalid_request',
-          `unknown input ${JSON.stringify(input.name.slice(0, 100))}; this model takes "${IMAGE_INPUT}" (BYTES, base64 image files) or "${card.input.name}" (FP32 tensor)`,
+          `unknown input ${JSON.stringify(input.name.slice(0, 100))}; this model takes "${IMAGE_INPUT}" (BYTES, base64 image files) or "${card.input.name}" (${V2_DATATYPE[card.input.dtype]} tensor)`,
         );
       }
 
@@ -338,7 +356,7 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
         outputs.push({ name: card.output.name, datatype: 'FP32', shape: [n, classes], data });
       }
       if (wanted.has(LABEL_OUTPUT)) {
-        outputs.push({ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [n], data: predictions.map((p) => p.label) });
+        outputs.push({ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [n], data: predictions.map((p) => (p.labels ? JSON.stringify(p.labels) : p.label)) });
       }
       for (const p of predictions) metrics.countImage(p.label);
       return {
@@ -381,8 +399,9 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
   async function inferTensor(classifier: ScoringClassifier, input: InferInput): Promise<Prediction[]> {
     const card = classifier.card;
     const name = card.input.name;
-    if (input.datatype !== 'FP32') {
-      throw new HttpError(400, 'invalid_request', `input "${name}" must have datatype FP32, got ${JSON.stringify(String(input.datatype).slice(0, 20))}`);
+    const datatype = V2_DATATYPE[card.input.dtype];
+    if (input.datatype !== datatype) {
+      throw new HttpError(400, 'invalid_request', `input "${name}" must have datatype ${datatype}, got ${JSON.stringify(String(input.datatype).slice(0, 20))}`);
     }
     const expected = card.input.shape;
     const shape = input.shape;
