@@ -276,14 +276,14 @@ export class Classifier {
         input.dtype === 'float32'
           ? new ort.Tensor('float32', data, dims)
           : input.dtype === 'float16'
-            ? new ort.Tensor('float16', toFloat16Bits(data), dims)
+            ? float16Tensor(toFloat16Bits(data), dims)
             : new ort.Tensor('uint8', Uint8Array.from(data), dims);
       const results = await this.session.run({ [input.name]: tensor });
       output = results[out.name]!;
     } catch (cause) {
       throw new InferenceFailedError('inference failed', { cause });
     }
-    const scores = output.type === 'float16' ? fromFloat16Bits(output.data as Uint16Array) : (output.data as Float32Array);
+    const scores = output.type === 'float16' ? float16Scores(output.data) : (output.data as Float32Array);
     const classes = labels.length;
     const multiLabel = out.task === 'multi-label';
     const predictions: Prediction[] = new Array(n);
@@ -395,4 +395,20 @@ export async function describeModel(modelDir: string, modelName?: string): Promi
   const { description, session } = await openModel(modelDir, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' }, modelName);
   await session.release();
   return description;
+}
+
+/**
+ * Where the runtime has Float16Array (Node 24), onnxruntime-common turns a float16 tensor's Uint16Array
+ * into a Float16Array view, which onnxruntime-node 1.30's native binding cannot read (it sees 0 bytes:
+ * "not enough space"). Keep the raw bits, which the binding reads as before.
+ */
+function float16Tensor(bits: Uint16Array, dims: number[]): ort.Tensor {
+  const tensor = new ort.Tensor('float16', bits, dims);
+  (tensor as unknown as { cpuData: Uint16Array }).cpuData = bits;
+  return tensor;
+}
+
+/** A float16 output arrives as raw bits (Uint16Array) or, where Float16Array exists, as decoded numbers. */
+function float16Scores(data: unknown): Float32Array {
+  return data instanceof Uint16Array ? fromFloat16Bits(data) : Float32Array.from(data as ArrayLike<number>);
 }
