@@ -1,21 +1,12 @@
 import { InvalidModelCardError } from './errors.js';
-import type { CardDraft, ModelDescription } from './model-description.js';
+import type { CardDraft, ModelDescription, ModelIdentity } from './model-description.js';
 
 /**
  * The v1 model card (`card.json`): float32 NCHW input, ImageOps.fit + Lanczos, one scale factor. Still
  * read as it was; the core works on its v2 translation (model-description.ts).
  */
-export interface ModelCardV1 {
+export interface ModelCardV1 extends ModelIdentity {
   schemaVersion: 1;
-  name: string;
-  version: string;
-  description?: string;
-  /** Model file name, relative to the card. */
-  file: string;
-  /** Lower-case hex sha256 of the model file; checked before the model is loaded. */
-  sha256: string;
-  /** Class labels in output order. */
-  labels: string[];
   input: { name: string; dtype: 'float32'; shape: [number, number, number, number]; layout: 'NCHW' };
   output: { name: string; dtype: 'float32'; shape: [number, number]; activation: 'softmax' | 'none' };
   preprocessing: {

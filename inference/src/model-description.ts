@@ -45,17 +45,21 @@ export interface ResizeSpec {
   fill?: number[];
 }
 
-export interface ModelDescription {
-  schemaVersion: 2;
+/** What every card version says of the model itself, whatever it says of inputs and preprocessing. */
+export interface ModelIdentity {
   name: string;
   version: string;
   description?: string;
-  /** Model file, relative to the folder. */
+  /** Model file, relative to the card or folder. */
   file: string;
-  /** Lower-case hex sha256 of the model file. */
+  /** Lower-case hex sha256 of the model file; checked before the model is loaded. */
   sha256: string;
   /** Class labels in output order. */
   labels: string[];
+}
+
+export interface ModelDescription extends ModelIdentity {
+  schemaVersion: 2;
   input: {
     name: string;
     dtype: Dtype;
