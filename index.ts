@@ -5,6 +5,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
 import * as resources from '@pulumi/azure-native/resources';
 import * as random from '@pulumi/random';
+import { AcrImageImport } from './infra/acr-image-import';
 import { readConfig } from './infra/config';
 import { Cluster } from './infra/cluster';
 import { EdgeFleet } from './infra/edge-fleet';
@@ -16,7 +17,7 @@ import { azureName, componentTags, type AzureNameKind } from './infra/naming';
 import { EDGE_REPOSITORY, Registry, SCORING_REPOSITORY } from './infra/registry';
 import { ScoringWorkload } from './infra/scoring-workload';
 
-/** Azure Resource Manager of the public cloud (token passwords are generated through it). */
+/** Azure Resource Manager of the public cloud (token passwords are generated through it, with an Entra token). */
 const ARM_ENDPOINT = 'https://management.azure.com';
 const SUFFIX_LENGTH = 6;
 
@@ -31,16 +32,15 @@ const card = readModelCard(modelDir);
 const kinds: AzureNameKind[] = ['resourceGroup', 'storageAccount', 'containerRegistry', 'kubernetesCluster', 'logAnalytics', 'appInsights', 'iotHub'];
 for (const kind of kinds) azureName(kind, cfg.namePrefix, cfg.environment, 'a'.repeat(SUFFIX_LENGTH));
 
-// Globally unique names (storage, registry, hub, DNS label) carry a random suffix that is fixed per stack.
+// Every physical name carries a random suffix that is fixed per stack (see infra/naming.ts).
 const suffix = new random.RandomString('name-suffix', { length: SUFFIX_LENGTH, special: false, upper: false, numeric: true });
 const globalName = (kind: AzureNameKind) => suffix.result.apply((s) => azureName(kind, cfg.namePrefix, cfg.environment, s));
 const tags = (component: string) => componentTags(cfg.tags, component);
 
 const client = authorization.getClientConfigOutput();
-const armToken = pulumi.secret(authorization.getClientTokenOutput().token);
 
 const resourceGroup = new resources.ResourceGroup('resource-group', {
-  resourceGroupName: azureName('resourceGroup', cfg.namePrefix, cfg.environment, ''),
+  resourceGroupName: globalName('resourceGroup'),
   location: cfg.location,
   tags: tags('resource-group'),
 });
@@ -48,8 +48,8 @@ const common = { resourceGroupName: resourceGroup.name, location: resourceGroup.
 
 const monitoring = new Monitoring('monitoring', {
   ...common,
-  namePrefix: cfg.namePrefix,
-  environment: cfg.environment,
+  workspaceName: globalName('logAnalytics'),
+  appInsightsName: globalName('appInsights'),
   retentionDays: cfg.logRetentionDays,
   tags: tags('monitoring'),
 });
@@ -68,28 +68,39 @@ const registry = new Registry('registry', {
   registryName: globalName('containerRegistry'),
   sku: cfg.acrSku,
   armEndpoint: ARM_ENDPOINT,
-  armToken,
+  passwordRotationDays: cfg.acrPasswordRotationDays,
+  now: Date.now(),
   tags: tags('registry'),
 });
 
-const images = new ContainerImages('images', {
-  context: repoRoot,
-  registry: registry.pushCredentials,
-  tag: imageTagFor(card.version),
-  buildArgs: {},
-  images: {
-    scoring: { repository: SCORING_REPOSITORY, dockerfile: 'scoring-service/Dockerfile', platform: cfg.imagePlatform },
-    edge: { repository: EDGE_REPOSITORY, dockerfile: 'edge-module/Dockerfile', platform: cfg.edge.imagePlatform },
-  },
-});
+// Prod runs the digests dev tested (imported, not rebuilt); other stacks build from this checkout.
+const images = cfg.promotion
+  ? promotedImages(cfg.promotion)
+  : new ContainerImages('images', {
+    context: repoRoot,
+    registry: registry.pushCredentials,
+    tag: imageTagFor(card.version),
+    buildArgs: {},
+    images: {
+      scoring: { repository: SCORING_REPOSITORY, dockerfile: 'scoring-service/Dockerfile', platform: cfg.imagePlatform },
+      edge: { repository: EDGE_REPOSITORY, dockerfile: 'edge-module/Dockerfile', platform: cfg.edge.imagePlatform },
+    },
+  });
+
+function promotedImages(p: NonNullable<typeof cfg.promotion>): { scoringImage: pulumi.Output<string>; edgeImage: pulumi.Output<string> } {
+  const common = { armEndpoint: ARM_ENDPOINT, registryId: registry.registryId, loginServer: registry.loginServer, sourceRegistryId: p.sourceRegistryId, tag: imageTagFor(card.version) };
+  const one = (key: string, repository: string, digest: string) => new AcrImageImport(`images-${key}-import`, { ...common, repository, digest }).image;
+  return { scoringImage: one('scoring', SCORING_REPOSITORY, p.scoringDigest), edgeImage: one('edge', EDGE_REPOSITORY, p.edgeDigest) };
+}
 
 const cluster = new Cluster('cluster', {
   ...common,
-  clusterName: azureName('kubernetesCluster', cfg.namePrefix, cfg.environment, ''),
+  clusterName: globalName('kubernetesCluster'),
   aks: cfg.aks,
   logAnalyticsWorkspaceId: monitoring.workspaceId,
   registryId: registry.registryId,
   subscriptionId: client.subscriptionId,
+  deployerObjectId: client.objectId,
   tags: tags('cluster'),
 });
 
@@ -102,7 +113,7 @@ const scoring = new ScoringWorkload('scoring', {
   location: resourceGroup.location,
   zonal: cfg.aks.zones.length > 1,
   model: card,
-  dependsOn: [cluster.acrPull],
+  dependsOn: [cluster.acrPull, ...cluster.workloadPools],
 });
 
 const edge = new EdgeFleet('edge', {
@@ -116,6 +127,8 @@ const edge = new EdgeFleet('edge', {
   environment: cfg.environment,
   labels: { modelName: card.name, modelVersion: card.version, stack: cfg.stack },
   tags: tags('edge'),
+  deployerObjectId: client.objectId,
+  subscriptionId: client.subscriptionId,
 });
 
 export const resourceGroupName = resourceGroup.name;
@@ -127,6 +140,8 @@ export const edgeDeviceApiKey = edge.deviceApiKey;
 export const kubeconfig = cluster.kubeconfig;
 export const aksClusterName = cluster.clusterName;
 export const registryLoginServer = registry.loginServer;
+/** The registry's resource id: prod imports the images dev tested from it (promoteFromRegistryId). */
+export const registryId = registry.registryId;
 export const scoringImage = images.scoringImage;
 export const edgeImage = images.edgeImage;
 export const modelBlobUrl = modelStore.modelBlobUrl;

@@ -1,7 +1,7 @@
 /**
  * The container images: sizes (whole image, the app layer over the base, what fills the app layer) and
  * the scoring container's start-up and shutdown times, measured with podman on the local
- * node:20-bookworm-slim stand-in (scripts/containers/build-images.sh builds or reuses the images).
+ * node:24-bookworm-slim stand-in (scripts/containers/build-images.sh builds or reuses the images).
  *
  * Start-up is reported three ways per run: `podman create` (with the vfs driver it copies the whole image,
  * a cost Docker/containerd's overlay snapshots do not have), `podman start` → /v2/health/ready 200, and the
@@ -35,7 +35,8 @@ async function appLayerContents(): Promise<Array<[string, number]>> {
 }
 
 export async function run(): Promise<void> {
-  const built = await buildImages();
+  // The build prints each step on stderr as it goes (minutes on a cold cache); the figures go to stdout.
+  const built = await buildImages({ echo: true });
   if (built.status === 'unavailable') {
     console.log(`skipped: ${built.reason}`);
     return;

@@ -9,7 +9,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { Classifier, ImagePreprocessor, inputGeometry, type ModelCard } from '@model-deploy/inference';
+import { Classifier, ImagePreprocessor, inputGeometry, readModelCard, type ModelCard } from '@model-deploy/inference';
 import { rate } from './support.js';
 
 const modelDir = resolve(import.meta.dirname, '../model');
@@ -20,9 +20,9 @@ export async function run(): Promise<void> {
   const threads = Number(process.env.INTRA_OP_THREADS ?? availableParallelism());
   const samples = JSON.parse(await readFile(join(modelDir, 'samples/labels.json'), 'utf8')) as Record<string, string>;
   const pngs = await Promise.all(Object.keys(samples).filter((f) => f.endsWith('.png')).map((f) => readFile(join(modelDir, 'samples', f))));
-  const card = JSON.parse(await readFile(join(modelDir, 'card.json'), 'utf8')) as ModelCard;
+  const card = await readModelCard(modelDir);
   const geometry = inputGeometry(card);
-  const preprocessor = new ImagePreprocessor(card, geometry, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
+  const preprocessor = new ImagePreprocessor(card, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
   const tensors = await Promise.all(pngs.map((p) => preprocessor.preprocess(p)));
   const batchOf = (n: number) => {
     const data = new Float32Array(n * geometry.size);

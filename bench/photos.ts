@@ -135,8 +135,8 @@ export async function run(): Promise<void> {
   const { photos } = set;
   const card = await readModelCard(modelDir);
   const geometry = inputGeometry(card);
-  const exact = new ImagePreprocessor(card, geometry, limits, { exact: true });
-  const fast = new ImagePreprocessor(card, geometry, limits);
+  const exact = new ImagePreprocessor(card, limits, { exact: true });
+  const fast = new ImagePreprocessor(card, limits);
   console.log(`${photos.length} photos from ${new Set(photos.map((p) => p.source)).size} photographs (scripts/photo-set), model ${geometry.width}x${geometry.height}`);
 
   if (PARTS.has('percall')) await perCallTable(photos, exact, fast);
@@ -185,8 +185,8 @@ async function fidelityTable(photos: Photo[], exact: ImagePreprocessor): Promise
       });
     };
     for (const multiple of [2, 4, 8]) {
-      const pre = new ImagePreprocessor(card, geometry, limits, { reduceToMultiple: multiple });
-      const f = await measureFidelity(reduced, exactCached, (b) => pre.preprocess(b), card.preprocessing.scale, top1);
+      const pre = new ImagePreprocessor(card, limits, { reduceToMultiple: multiple });
+      const f = await measureFidelity(reduced, exactCached, (b) => pre.preprocess(b), card.preprocessing.rescale, top1);
       const cost = await perCall((b) => pre.preprocess(b), bySize('1920x1080'), 1);
       console.log(
         `| ${multiple}${multiple === 4 ? ' (default)' : ''} | ${f.photos} | ${f.maxLevels} | ${f.meanLevels.toFixed(3)} | ${f.worstPhotoMeanLevels.toFixed(3)} | ` +

@@ -92,7 +92,7 @@ function othersShare(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpu
 async function inProcessSession(pngs: Buffer[]): Promise<{ measure(): Promise<{ batch1: number; batch32: number; others: number }>; release(): Promise<void> }> {
   const card = await readModelCard(modelDir);
   const geometry = inputGeometry(card);
-  const preprocessor = new ImagePreprocessor(card, geometry, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
+  const preprocessor = new ImagePreprocessor(card, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
   const tensors = await Promise.all(pngs.map((p) => preprocessor.preprocess(p)));
   // onnxruntime-node's defaults for a CPU session, with the intra-op threads set to the core count.
   const session = await ort.InferenceSession.create(join(modelDir, card.file), {

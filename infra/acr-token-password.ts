@@ -1,26 +1,31 @@
 // A password for an Azure Container Registry token (repository-scoped credentials). ARM only lets the
 // registry generate the value (POST .../registries/<name>/generateCredentials, a long-running operation)
 // and azure-native has no resource for it (pulumi/pulumi-azure-native#3099), so this dynamic provider
-// calls that action with the deploying identity's ARM token.
+// calls that action as the deploying identity (Microsoft Entra token through azure-client.ts).
 //
-// Serialised by Pulumi into the state: self-contained, function declarations only, `require` inside.
+// Serialised by Pulumi into the state: provider methods use only function declarations of this file
+// and the client module.
 import * as pulumi from '@pulumi/pulumi';
+import { armAction } from './azure-client';
 
 export interface TokenPasswordInputs {
-  /** ARM endpoint, e.g. https://management.azure.com (sovereign clouds differ; tests use loopback). */
+  /** ARM endpoint, e.g. https://management.azure.com (tests use loopback). */
   armEndpoint: string;
-  /** Bearer token for ARM (from authorization.getClientToken). Secret; only used while creating. */
-  armToken: string;
   /** Resource id of the registry. */
   registryId: string;
   /** Resource id of the token the password belongs to. */
   tokenId: string;
+  /**
+   * The token's creation time: a token deleted and created again under the same id has lost its
+   * passwords, so a new creation time means a new password.
+   */
+  tokenCreated: string;
   passwordName: 'password1' | 'password2';
   /** Optional ISO-8601 expiry of the password; empty = never expires. */
   expiry: string;
 }
 
-export interface TokenPasswordOutputs extends Omit<TokenPasswordInputs, 'armToken'> {
+export interface TokenPasswordOutputs extends TokenPasswordInputs {
   /** The token name: the user name for `docker login`. */
   username: string;
   /** Secret. */
@@ -28,111 +33,9 @@ export interface TokenPasswordOutputs extends Omit<TokenPasswordInputs, 'armToke
   creationTime: string;
 }
 
-interface ArmResponse {
-  status: number;
-  body: unknown;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-export async function armRequest(method: 'GET' | 'POST', url: string, token: string, body?: unknown): Promise<ArmResponse> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const https = require('https') as typeof import('https');
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise<ArmResponse>((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method,
-        headers: {
-          Authorization: `Bearer ${token}`,
-          Accept: 'application/json',
-          ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
-        },
-        timeout: 60_000,
-      },
-      (r) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            // not JSON
-          }
-          resolve({ status: r.statusCode ?? 0, body: parsed, headers: r.headers });
-        });
-        r.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`ARM ${method} timed out`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-function armFail(what: string, res: ArmResponse): never {
-  const b = res.body as { error?: { code?: string; message?: string } } | string | undefined;
-  const detail = typeof b === 'string' ? b.slice(0, 300) : b?.error ? `${b.error.code ?? ''} ${b.error.message ?? ''}`.trim() : '';
-  throw new Error(`Azure Resource Manager: ${what} failed with HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
-}
-
-function header(res: ArmResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/**
- * Runs an ARM action to completion: 200 carries the result; 201/202 is a long-running operation,
- * polled through Azure-AsyncOperation (status document) and/or Location (final result).
- */
-export async function armAction(url: string, token: string, body: unknown, timeoutMs = 300_000): Promise<unknown> {
-  const started = Date.now();
-  const first = await armRequest('POST', url, token, body);
-  if (first.status === 200) return first.body;
-  if (first.status !== 201 && first.status !== 202) armFail('generateCredentials', first);
-  const asyncUrl = header(first, 'azure-asyncoperation');
-  let location = header(first, 'location');
-  let last = first;
-  const pause = async (res: ArmResponse) => {
-    if (Date.now() - started > timeoutMs) throw new Error(`Azure Resource Manager: generateCredentials did not finish within ${timeoutMs / 1000} s`);
-    const s = Number(header(res, 'retry-after'));
-    await new Promise((r) => setTimeout(r, (Number.isFinite(s) ? Math.min(s, 30) : 2) * 1000));
-  };
-  if (asyncUrl) {
-    for (;;) {
-      await pause(last);
-      last = await armRequest('GET', asyncUrl, token);
-      if (last.status !== 200) armFail('polling generateCredentials', last);
-      const status = String((last.body as { status?: string })?.status ?? '');
-      if (status === 'Succeeded') break;
-      if (status === 'Failed' || status === 'Canceled') {
-        const err = (last.body as { error?: { code?: string; message?: string } }).error;
-        throw new Error(`Azure Resource Manager: generateCredentials ended ${status}${err ? `: ${err.code ?? ''} ${err.message ?? ''}`.trimEnd() : ''}`);
-      }
-    }
-    location = header(last, 'location') ?? location;
-    if (!location) return undefined;
-  }
-  if (!location) armFail('generateCredentials (no Location to poll)', first);
-  for (;;) {
-    const res = await armRequest('GET', location, token);
-    if (res.status === 200) return res.body;
-    if (res.status !== 202) armFail('polling generateCredentials', res);
-    last = res;
-    await pause(last);
-  }
-}
-
 interface GenerateCredentialsResult {
   username?: string;
   passwords?: Array<{ name?: string; value?: string; creationTime?: string; expiry?: string }>;
-}
-
-function withoutToken(inputs: TokenPasswordInputs): Omit<TokenPasswordInputs, 'armToken'> {
-  const { armToken: _armToken, ...rest } = inputs;
-  return rest;
 }
 
 /**
@@ -143,7 +46,7 @@ function withoutToken(inputs: TokenPasswordInputs): Omit<TokenPasswordInputs, 'a
 export const tokenPasswordProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: TokenPasswordInputs) {
     const url = `${inputs.armEndpoint.replace(/\/$/, '')}${inputs.registryId}/generateCredentials?api-version=2023-07-01`;
-    const result = (await armAction(url, inputs.armToken, {
+    const result = (await armAction(url, 'generateCredentials', {
       tokenId: inputs.tokenId,
       name: inputs.passwordName,
       ...(inputs.expiry ? { expiry: inputs.expiry } : {}),
@@ -153,7 +56,7 @@ export const tokenPasswordProvider: pulumi.dynamic.ResourceProvider = {
       throw new Error(`Azure Resource Manager: generateCredentials returned no ${inputs.passwordName} for token ${inputs.tokenId}`);
     }
     const outs: TokenPasswordOutputs = {
-      ...withoutToken(inputs),
+      ...inputs,
       username: result.username,
       password: pw.value,
       creationTime: pw.creationTime ?? '',
@@ -162,8 +65,9 @@ export const tokenPasswordProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id: string, olds: TokenPasswordOutputs, news: TokenPasswordInputs) {
-    // The ARM token changes on every run and is not part of the password's identity.
-    const replaces = (['armEndpoint', 'registryId', 'tokenId', 'passwordName', 'expiry'] as const).filter((k) => olds[k] !== news[k]);
+    // Any change is a new password: Pulumi creates it before "deleting" the old one (a no-op), so the old
+    // password keeps working until its own expiry while the new one rolls out: no pull outage.
+    const replaces = (['armEndpoint', 'registryId', 'tokenId', 'tokenCreated', 'passwordName', 'expiry'] as const).filter((k) => olds[k] !== news[k]);
     return { changes: replaces.length > 0, replaces };
   },
 
@@ -183,7 +87,7 @@ export class AcrTokenPassword extends pulumi.dynamic.Resource {
     super(
       tokenPasswordProvider,
       name,
-      { ...args, armToken: pulumi.secret(args.armToken), username: undefined, password: undefined, creationTime: undefined },
+      { ...args, username: undefined, password: undefined, creationTime: undefined },
       { ...opts, additionalSecretOutputs: ['password'] },
       'containerregistry',
       'TokenPassword',

@@ -15,7 +15,7 @@ export class ConfigError extends Error {
 export type Quantity = string;
 
 export interface AksConfig {
-  /** Empty means "the region's default AKS version". */
+  /** major.minor (AKS's patch upgrade channel owns the patch); empty = the region's default AKS version. */
   kubernetesVersion: string;
   skuTier: 'Free' | 'Standard' | 'Premium';
   vmSize: string;
@@ -24,6 +24,13 @@ export interface AksConfig {
   /** Availability zones of the node pool ("1", "2", "3"); empty = no zone pinning. */
   zones: string[];
   osDiskSizeGb: number;
+  /** Entra group object ids that get cluster-admin through Azure RBAC. */
+  adminGroupObjectIds: string[];
+  /** CIDRs allowed to reach the API server; empty = any address (Entra still required). */
+  authorizedIpRanges: string[];
+  /** Weekly window (UTC) for the automatic Kubernetes patch and node image upgrades. */
+  maintenanceDay: 'Monday' | 'Tuesday' | 'Wednesday' | 'Thursday' | 'Friday' | 'Saturday' | 'Sunday';
+  maintenanceStartHour: number;
 }
 
 export interface ScoringConfig {
@@ -74,9 +81,13 @@ export interface StackConfig {
   tags: Record<string, string>;
   aks: AksConfig;
   acrSku: 'Basic' | 'Standard' | 'Premium';
+  /** Days between ACR token password rotations; each password expires two periods after its period starts. */
+  acrPasswordRotationDays: number;
   storageSku: 'Standard_LRS' | 'Standard_ZRS' | 'Standard_GRS' | 'Standard_RAGRS';
   logRetentionDays: number;
   imagePlatform: string;
+  /** Set: run the images dev tested (imported by digest from this registry) instead of building. */
+  promotion?: { sourceRegistryId: string; scoringDigest: string; edgeDigest: string };
   scoring: ScoringConfig;
   iotHub: IotHubConfig;
   edge: EdgeConfig;
@@ -108,17 +119,25 @@ export const CONFIG_KEYS = {
   environment: { type: 'string', default: 'dev', description: 'Environment name used in names, tags and the edge target condition: 2-5 lowercase letters/digits.' },
   owner: { type: 'string', default: 'ml-platform', description: 'Value of the owner tag on every resource.' },
   modelDir: { type: 'string', default: 'model', description: 'Folder (relative to the repository root) holding model.onnx and card.json; uploaded to blob storage.' },
-  aksKubernetesVersion: { type: 'string', default: '', description: 'AKS Kubernetes version (1.30 or later, e.g. 1.33); empty = the region default.' },
+  aksKubernetesVersion: { type: 'string', default: '', description: 'AKS Kubernetes version as major.minor (1.30 or later, e.g. 1.33; patches are applied automatically); empty = the region default.' },
   aksSkuTier: { type: 'string', default: 'Free', description: 'AKS control plane tier: Free, Standard (uptime SLA) or Premium.' },
   aksNodeVmSize: { type: 'string', default: 'Standard_D2s_v5', description: 'VM size of the autoscaling node pool.' },
   aksNodeMinCount: { type: 'integer', default: 1, description: 'Minimum node count of the autoscaling node pool (1-100).' },
   aksNodeMaxCount: { type: 'integer', default: 2, description: 'Maximum node count of the autoscaling node pool (>= aksNodeMinCount, <= 100).' },
   aksAvailabilityZones: { type: 'array', default: [], description: 'Availability zones of the node pool, e.g. ["1","2","3"]; empty = no zones.' },
   aksOsDiskSizeGb: { type: 'integer', default: 64, description: 'OS disk size of each node in GB (30-2048).' },
+  aksAdminGroupObjectIds: { type: 'array', default: [], description: 'Object ids of Microsoft Entra groups whose members administer the cluster (Azure RBAC cluster admin); e.g. the platform team.' },
+  aksAuthorizedIpRanges: { type: 'array', default: [], description: 'CIDR ranges allowed to reach the AKS API server, e.g. ["203.0.113.0/24"]; empty = any address (Entra sign-in is still required). Include where pulumi up runs from.' },
+  aksMaintenanceDay: { type: 'string', default: 'Sunday', description: 'Day of the weekly maintenance window (UTC) for the automatic Kubernetes patch and node image upgrades.' },
+  aksMaintenanceStartHour: { type: 'integer', default: 2, description: 'Start hour (0-23, UTC) of the 4-hour weekly maintenance window.' },
   acrSku: { type: 'string', default: 'Basic', description: 'Azure Container Registry SKU: Basic, Standard or Premium.' },
+  acrPasswordRotationDays: { type: 'integer', default: 30, description: 'Days between rotations of the registry token passwords (push, edge pull), 1-180. Each password expires two periods after its period starts, so `pulumi up` must run at least once per period.' },
   storageSku: { type: 'string', default: 'Standard_LRS', description: 'SKU of the storage account holding the model artifact: Standard_LRS, Standard_ZRS, Standard_GRS or Standard_RAGRS.' },
   logRetentionDays: { type: 'integer', default: 30, description: 'Log Analytics retention in days (30-730).' },
   imagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the scoring-service image (must match the AKS nodes).' },
+  promoteFromRegistryId: { type: 'string', default: '', description: 'Resource id of the registry holding images tested in another stack (dev); set with the two digests below, the stack imports those images instead of building. Set by the deploy workflow for prod.' },
+  promoteScoringImageDigest: { type: 'string', default: '', description: 'sha256 digest of the tested scoring-service image in promoteFromRegistryId.' },
+  promoteEdgeImageDigest: { type: 'string', default: '', description: 'sha256 digest of the tested edge-module image in promoteFromRegistryId.' },
   scoringNamespace: { type: 'string', default: 'scoring', description: 'Kubernetes namespace of the scoring service.' },
   scoringMinReplicas: { type: 'integer', default: 1, description: 'Minimum replicas of the scoring service (HorizontalPodAutoscaler lower bound, 1-100).' },
   scoringMaxReplicas: { type: 'integer', default: 3, description: 'Maximum replicas of the scoring service (HorizontalPodAutoscaler upper bound, >= scoringMinReplicas).' },
@@ -131,7 +150,7 @@ export const CONFIG_KEYS = {
   scoringLogLevel: { type: 'string', default: 'info', description: 'LOG_LEVEL of the scoring service: fatal, error, warn, info, debug or trace.' },
   iotHubSku: { type: 'string', default: 'S1', description: 'IoT Hub SKU: S1, S2, S3 or F1 (free, one per subscription). Basic tiers have no IoT Edge.' },
   iotHubCapacity: { type: 'integer', default: 1, description: 'IoT Hub units (1-200; F1 allows 1).' },
-  iotHubPartitionCount: { type: 'integer', default: 2, description: 'Device-to-cloud partitions of the built-in endpoint (2-32; F1 allows 2).' },
+  iotHubPartitionCount: { type: 'integer', default: 2, description: 'Device-to-cloud partitions of the built-in endpoint (2-32; F1 allows 2). Create-only: a changed value applies only to a new hub.' },
   iotHubRetentionDays: { type: 'integer', default: 1, description: 'Retention of device-to-cloud messages on the built-in endpoint, in days (1-7).' },
   edgeDeviceIds: { type: 'array', default: [], description: 'IoT Edge device identities to register, e.g. ["edge-dev-01"]; each gets the twin tags the deployment targets.' },
   edgeDeploymentPriority: { type: 'integer', default: 10, description: 'Priority of the at-scale edge deployment (0-2147483647; higher wins).' },
@@ -223,13 +242,19 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   const modelDir = str('modelDir', /^(?!\/)(?!.*\.\.)[A-Za-z0-9._/-]+$/, 'a relative folder path inside the repository (no "..")', 'model');
 
   const aks: AksConfig = {
-    kubernetesVersion: str('aksKubernetesVersion', /^(\d+\.\d+(\.\d+)?)?$/, 'empty or a version like 1.33 or 1.33.2'),
+    // A patch version would be moved by the cluster's upgradeChannel "patch" and then fought by every
+    // `pulumi up`; AKS accepts major.minor and picks the latest patch (AKS docs, "Supported Kubernetes versions").
+    kubernetesVersion: str('aksKubernetesVersion', /^(\d+\.\d+)?$/, 'empty or a major.minor version like 1.33 (no patch: the cluster upgrades patches itself)'),
     skuTier: oneOf('aksSkuTier', ['Free', 'Standard', 'Premium'] as const),
     vmSize: str('aksNodeVmSize', /^Standard_[A-Za-z0-9_]+$/, 'an Azure VM size such as Standard_D2s_v5'),
     minCount: int('aksNodeMinCount', 1, 100),
     maxCount: int('aksNodeMaxCount', 1, 100),
     zones: list('aksAvailabilityZones', /^[123]$/, 'zones "1", "2" or "3"'),
     osDiskSizeGb: int('aksOsDiskSizeGb', 30, 2048),
+    adminGroupObjectIds: list('aksAdminGroupObjectIds', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'Entra group object ids (GUIDs)'),
+    authorizedIpRanges: list('aksAuthorizedIpRanges', /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, 'IPv4 CIDR ranges such as 203.0.113.0/24'),
+    maintenanceDay: oneOf('aksMaintenanceDay', ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const),
+    maintenanceStartHour: int('aksMaintenanceStartHour', 0, 23),
   };
   if (aks.maxCount < aks.minCount) {
     bad('aksNodeMaxCount', String(aks.maxCount), `an integer >= aksNodeMinCount (${aks.minCount})`);
@@ -240,9 +265,23 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   }
 
   const acrSku = oneOf('acrSku', ['Basic', 'Standard', 'Premium'] as const);
+  const acrPasswordRotationDays = int('acrPasswordRotationDays', 1, 180);
   const storageSku = oneOf('storageSku', ['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS'] as const);
   const logRetentionDays = int('logRetentionDays', 30, 730);
   const imagePlatform = str('imagePlatform', PLATFORM, 'linux/amd64 or linux/arm64', 'linux/amd64');
+  const sourceRegistryId = str(
+    'promoteFromRegistryId',
+    /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[A-Za-z0-9]+)?$/i,
+    'empty or a registry resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/registries/<name>)',
+  );
+  const digestKey = (key: 'promoteScoringImageDigest' | 'promoteEdgeImageDigest') => str(key, /^(sha256:[0-9a-f]{64})?$/, 'empty or sha256:<64 hex digits>');
+  const scoringDigest = digestKey('promoteScoringImageDigest');
+  const edgeDigest = digestKey('promoteEdgeImageDigest');
+  if (sourceRegistryId && (!scoringDigest || !edgeDigest)) {
+    bad(scoringDigest ? 'promoteEdgeImageDigest' : 'promoteScoringImageDigest', '', 'a sha256 digest when promoteFromRegistryId is set');
+  }
+  if (!sourceRegistryId && (scoringDigest || edgeDigest)) bad('promoteFromRegistryId', '', 'the registry the promoted digests come from');
+  const promotion = sourceRegistryId && scoringDigest && edgeDigest ? { sourceRegistryId, scoringDigest, edgeDigest } : undefined;
 
   const scoring: ScoringConfig = {
     namespace: str('scoringNamespace', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name (RFC 1123 label)', 'scoring'),
@@ -301,9 +340,11 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     tags: { project, environment, stack, owner, managedBy: 'pulumi' },
     aks,
     acrSku,
+    acrPasswordRotationDays,
     storageSku,
     logRetentionDays,
     imagePlatform,
+    ...(promotion ? { promotion } : {}),
     scoring,
     iotHub,
     edge,

@@ -1,19 +1,19 @@
 // The edge fleet: an IoT Hub, the IoT Edge device identities listed in config (tagged so the
 // deployment targets them) and ONE at-scale deployment that targets devices by tag. Identities and
-// deployments live in the hub's data plane, not in ARM, hence the dynamic providers (iothub-rest.ts).
+// deployments live in the hub's data plane, not in ARM, hence the dynamic providers (iothub-device.ts,
+// iothub-edge-deployment.ts), which authenticate with Microsoft Entra ID: no hub key is read or stored.
 import * as pulumi from '@pulumi/pulumi';
+import * as authorization from '@pulumi/azure-native/authorization';
 import * as iothub from '@pulumi/azure-native/iothub';
 import * as random from '@pulumi/random';
 import type { EdgeConfig, IotHubConfig } from './config';
 import { buildEdgeManifest, checkEdgeRuntimeRules, edgeDeploymentId } from './edge-manifest';
-import { IotHubDevice, IotHubEdgeDeployment } from './iothub-rest';
+import { IotHubDevice } from './iothub-device';
+import { IotHubEdgeDeployment } from './iothub-edge-deployment';
 import type { RegistryCredentialsOutput } from './registry';
 
-/**
- * The hub policy the providers sign with. Device identities need RegistryWrite, twin tags need
- * ServiceConnect and configurations need both; of the built-in policies only iothubowner has them.
- */
-export const SERVICE_POLICY = 'iothubowner';
+/** Built-in role "IoT Hub Data Contributor" (data actions Microsoft.Devices/IotHubs/*). */
+export const IOT_HUB_DATA_CONTRIBUTOR_ROLE_ID = '4fc6c259-987e-4a07-842e-c321cc9d413f';
 
 export interface EdgeFleetArgs {
   resourceGroupName: pulumi.Input<string>;
@@ -30,6 +30,9 @@ export interface EdgeFleetArgs {
   environment: string;
   labels: Record<string, string>;
   tags: Record<string, string>;
+  /** Object id of the identity running `pulumi up`: it gets the hub's data-plane role. */
+  deployerObjectId: pulumi.Input<string>;
+  subscriptionId: pulumi.Input<string>;
 }
 
 export class EdgeFleet extends pulumi.ComponentResource {
@@ -69,25 +72,33 @@ export class EdgeFleet extends pulumi.ComponentResource {
         },
         tags: args.tags,
       },
-      { parent: this },
+      // The built-in endpoint's partition count is fixed when the hub is created (IoT Hub docs,
+      // "partitionCount ... cannot be changed after creation"): a changed value must not fail every update.
+      { parent: this, ignoreChanges: ['properties.eventHubEndpoints.events.partitionCount'] },
     );
     const hostName = hub.properties.hostName;
-    const policyKey = pulumi.secret(
-      iothub
-        .listIotHubResourceKeysForKeyNameOutput({ resourceGroupName: args.resourceGroupName, resourceName: hub.name, keyName: SERVICE_POLICY }, { parent: this })
-        .apply((k) => {
-          if (!k.primaryKey) throw new Error(`EdgeFleet ${name}: the hub returned no key for policy ${SERVICE_POLICY}.`);
-          return k.primaryKey;
-        }),
+    // The providers authenticate with Entra ID as the deploying identity, which needs the hub's
+    // data-plane rights: devices and twins (identities, tags) and configurations (the deployment).
+    // No narrower built-in role covers configurations; this one is scoped to this hub only.
+    const dataRole = new authorization.RoleAssignment(
+      `${name}-deployer-hub-data`,
+      {
+        principalId: args.deployerObjectId,
+        roleDefinitionId: pulumi.interpolate`/subscriptions/${args.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${IOT_HUB_DATA_CONTRIBUTOR_ROLE_ID}`,
+        scope: hub.id,
+        description: 'pulumi up manages IoT Edge identities and deployments through the IoT Hub data plane (Entra ID, no keys).',
+      },
+      { parent: this },
     );
-    const access = { hostName, policyName: SERVICE_POLICY, policyKey };
+    const access = { hostName };
+    const hubOpts = { parent: this, dependsOn: [dataRole] };
 
     const devices = args.edge.deviceIds.map(
       (deviceId) =>
         new IotHubDevice(
           `${name}-device-${deviceId}`,
           { ...access, deviceId, edgeEnabled: true, status: 'enabled', tags: args.edge.deviceTags },
-          { parent: this },
+          hubOpts,
         ),
     );
 
@@ -120,7 +131,7 @@ export class EdgeFleet extends pulumi.ComponentResource {
         priority: args.edge.deploymentPriority,
         labels: args.labels,
       },
-      { parent: this },
+      hubOpts,
     );
 
     this.hubName = hub.name;

@@ -1,9 +1,13 @@
 // The model registry of record: a locked-down storage account with a private container holding the
-// exact model file and card the images were built from, labelled with the card's version and sha256.
+// exact model file and card the images were built from, labelled with the card's version and sha256,
+// with blob versioning and soft delete on.
 import * as pulumi from '@pulumi/pulumi';
 import * as storage from '@pulumi/azure-native/storage';
 import { join } from 'node:path';
 import type { ModelCardSummary } from './model-card';
+
+/** Days a deleted model blob or container can be restored. */
+export const SOFT_DELETE_DAYS = 30;
 
 export interface ModelStoreArgs {
   resourceGroupName: pulumi.Input<string>;
@@ -45,6 +49,20 @@ export class ModelStore extends pulumi.ComponentResource {
           services: { blob: { enabled: true, keyType: 'Account' } },
         },
         tags: args.tags,
+      },
+      { parent: this },
+    );
+    // The registry of record keeps what it held: overwriting a blob keeps the old bytes as a version,
+    // and a deleted blob or container can be restored for SOFT_DELETE_DAYS.
+    new storage.BlobServiceProperties(
+      `${name}-blob-service`,
+      {
+        accountName: account.name,
+        resourceGroupName: args.resourceGroupName,
+        blobServicesName: 'default',
+        isVersioningEnabled: true,
+        deleteRetentionPolicy: { enabled: true, days: SOFT_DELETE_DAYS },
+        containerDeleteRetentionPolicy: { enabled: true, days: SOFT_DELETE_DAYS },
       },
       { parent: this },
     );

@@ -3,13 +3,12 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as applicationinsights from '@pulumi/azure-native/applicationinsights';
 import * as operationalinsights from '@pulumi/azure-native/operationalinsights';
-import { azureName } from './naming';
 
 export interface MonitoringArgs {
   resourceGroupName: pulumi.Input<string>;
   location: pulumi.Input<string>;
-  namePrefix: string;
-  environment: string;
+  workspaceName: pulumi.Input<string>;
+  appInsightsName: pulumi.Input<string>;
   /** Days Log Analytics keeps data (30-730). */
   retentionDays: number;
   tags: Record<string, string>;
@@ -30,7 +29,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const workspace = new operationalinsights.Workspace(
       `${name}-workspace`,
       {
-        workspaceName: azureName('logAnalytics', args.namePrefix, args.environment, ''),
+        workspaceName: args.workspaceName,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         sku: { name: 'PerGB2018' },
@@ -42,7 +41,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const appInsights = new applicationinsights.Component(
       `${name}-appinsights`,
       {
-        resourceName: azureName('appInsights', args.namePrefix, args.environment, ''),
+        resourceName: args.appInsightsName,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         kind: 'web',

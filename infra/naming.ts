@@ -1,7 +1,9 @@
 // Physical Azure names. Azure's rules differ per resource type (storage accounts: 3-24 lowercase
 // alphanumerics, globally unique; registries: 5-50 alphanumerics, globally unique; ...), so one pure
 // function derives every name from the prefix, the environment and a per-stack random suffix, and
-// fails with a sentence naming the options when the result would break the rule.
+// fails with a sentence naming the options when the result would break the rule. EVERY name carries the
+// suffix: names unique only per resource group (group, cluster, workspace) still collide when two stacks
+// with the same prefix and environment (two developers' dev stacks) share a subscription.
 
 export type AzureNameKind =
   | 'resourceGroup'
@@ -30,16 +32,13 @@ const RULES: Record<AzureNameKind, NameRule> = {
   iotHub: { abbreviation: 'iot', separator: '-', pattern: /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{1,48}[a-zA-Z0-9])$/, rule: '3-50 letters, digits or -, not starting or ending with -' },
 };
 
-/** Resource types whose name is a global DNS label and therefore carries the stack's random suffix. */
-const GLOBAL: ReadonlySet<AzureNameKind> = new Set(['storageAccount', 'containerRegistry', 'iotHub']);
-
 /**
  * The physical name of an Azure resource, e.g. `azureName('storageAccount', 'mdeploy', 'dev', 'k3x9q2')`
- * -> `stmdeploydevk3x9q2`. The suffix is only used for globally unique names.
+ * -> `stmdeploydevk3x9q2`, `azureName('resourceGroup', ...)` -> `rg-mdeploy-dev-k3x9q2`.
  */
 export function azureName(kind: AzureNameKind, prefix: string, environment: string, suffix: string): string {
   const r = RULES[kind];
-  const parts = [r.abbreviation, prefix, environment, ...(GLOBAL.has(kind) ? [suffix] : [])];
+  const parts = [r.abbreviation, prefix, environment, suffix].filter((p) => p !== '');
   const name = parts.join(r.separator);
   if (!r.pattern.test(name)) {
     throw new Error(

@@ -224,7 +224,10 @@ export class ScoringWorkload extends pulumi.ComponentResource {
         spec: {
           type: 'LoadBalancer',
           selector,
-          ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+          // The request-path annotation only applies to an HTTP probe, and Azure's cloud provider picks
+          // the probe protocol from appProtocol (TCP without it): cloud-provider-azure docs,
+          // "Custom Load Balancer health probe".
+          ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
         },
       },
       k8sOpts,

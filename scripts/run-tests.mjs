@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs every *.test.ts / *.test.mts in the repository with node's own test runner (through tsx).
-// Node 20's `node --test` takes no globs, hence this finder. Extra arguments filter by path substring:
+// Extra arguments filter by path substring (which `node --test`'s globs cannot express):
 //   node scripts/run-tests.mjs inference/ scoring-service/
+// Results print through the spec reporter on stdout; which file is running (N of M) and how long each
+// took print on stderr through scripts/test-progress-reporter.mjs.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -28,9 +30,15 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched', filters);
   process.exit(1);
 }
+console.error(`run-tests: ${files.length} test file(s) on Node ${process.version}`);
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit' },
+  [
+    '--import', 'tsx', '--test',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'test-progress-reporter.mjs')}`, '--test-reporter-destination=stderr',
+    ...files,
+  ],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, MD_TEST_FILE_COUNT: String(files.length) } },
 );
 process.exit(result.status ?? 1);

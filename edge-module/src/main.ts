@@ -10,7 +10,7 @@
  */
 import iotDevice from 'azure-iot-device';
 import { Classifier } from '@model-deploy/inference';
-import { buildApp, createServiceMetrics, KeyRing, WorkerClassifier, type AuthSettings } from '@model-deploy/scoring-service';
+import { buildApp, createServiceMetrics, KeyRing, listenFailure, WorkerClassifier, type AuthSettings } from '@model-deploy/scoring-service';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
 import { Journal } from './journal.js';
 import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
@@ -37,7 +37,12 @@ try {
 const { service } = config;
 
 const metrics = createServiceMetrics({ maxBatchSize: service.inference.maxBatchSize });
-const classifierOptions = { modelDir: service.modelDir, ...service.inference, observer: metrics.classifierObserver };
+const classifierOptions = {
+  modelDir: service.modelDir,
+  ...(service.modelName === undefined ? {} : { modelName: service.modelName }),
+  ...service.inference,
+  observer: metrics.classifierObserver,
+};
 let classifier: Classifier | WorkerClassifier;
 try {
   // INFERENCE_WORKER=true (the scoring service's switch) runs the model in a worker thread, so MQTT
@@ -89,7 +94,7 @@ let httpAddress = '';
 try {
   httpAddress = await app.listen({ port: service.port, host: service.host });
 } catch (error) {
-  fail(`cannot listen on ${service.host}:${service.port} (PORT, HOST): ${(error as Error).message}`);
+  fail(listenFailure(error, service.host, service.port));
 }
 
 // eslint-disable-next-line prefer-const -- assigned after the transport, which needs the tap, is created
@@ -153,6 +158,8 @@ log.info({
   device: config.connection.deviceId,
   journal: { dir: config.journal.dir, fsync: config.journal.fsync, replaying: journal.recovered.length },
   model: { name: classifier.card.name, version: classifier.card.version },
+  // The whole derived description, so what is served can be reviewed from the log alone.
+  description: classifier.card,
   inference: service.inferenceWorker ? 'worker thread' : 'main thread',
   auth: auth.mode,
 }, 'edge module starting');

@@ -111,6 +111,8 @@ export function predictionBody(name: string, prediction: Prediction, settings: M
     uncertain,
   };
   if (uncertain) body.bestGuess = prediction.label;
+  // Multi-label models: every label at or above the model's threshold (the label above stays the top one).
+  if (prediction.labels) body.labels = prediction.labels;
   if (settings.topK > 1) body.top = prediction.top.slice(0, settings.topK);
   if (settings.includeProbabilities) {
     body.probabilities = Object.fromEntries(labels.map((label, i) => [label, prediction.probabilities[i] ?? 0]));

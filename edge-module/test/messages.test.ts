@@ -136,6 +136,14 @@ describe('output bodies', () => {
     assert.equal(body.modelVersion, '1');
   });
 
+  it('a multi-label prediction carries every label at or above the threshold', () => {
+    const multi = { ...prediction, labels: ['Bag', 'Coat'] };
+    const body = predictionBody('a.png', multi, DEFAULT_SETTINGS, labels, ctx);
+    assert.deepEqual(body.labels, ['Bag', 'Coat']);
+    assert.equal(body.label, 'Bag');
+    assert.equal(predictionBody('a.png', prediction, DEFAULT_SETTINGS, labels, ctx).labels, undefined, 'single-label answers keep their shape');
+  });
+
   it('an error names the code, the message and the image', () => {
     assert.deepEqual(
       { ...errorBody({ code: 'invalid_image', message: 'unsupported' }, 'x.png', ctx), receivedAt: undefined },

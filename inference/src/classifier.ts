@@ -13,12 +13,21 @@ import {
   ModelNotReadyError,
   OverloadedError,
 } from './errors.js';
-import { inputGeometry, readModelCard, type InputGeometry, type ModelCard } from './model-card.js';
+import { fromFloat16Bits, toFloat16Bits } from './float16.js';
+import { inputGeometry, type InputGeometry } from './model-card.js';
+import type { ModelDescription } from './model-description.js';
+import { readDraft, resolveDescription, type ModelFacts } from './model-folder.js';
+import { lastOperators } from './onnx-graph.js';
 import { PreprocessPool } from './preprocess-pool.js';
 
 export interface ClassifierOptions {
-  /** Folder holding card.json and the model file it names. */
+  /**
+   * Folder holding the model: a card (card.json v1 or v2) and the model file it names, or a Hugging
+   * Face or timm export (model.onnx + config.json [+ preprocessor_config.json]).
+   */
   modelDir: string;
+  /** The model's name; the folder's name (or the card's `name`) when absent. */
+  modelName?: string;
   /** Most images in one model run. Default 32. */
   maxBatchSize?: number;
   /** How long an idle engine waits for a batch to fill, in ms. Default 2. */
@@ -65,15 +74,17 @@ export interface ClassifyOptions {
 }
 
 export interface Prediction {
-  /** The most probable label. */
+  /** The most probable label (for a multi-label model: the highest-scoring one). */
   label: string;
+  /** Multi-label models only: every label whose score reaches the threshold, highest first. */
+  labels?: string[];
   /** Its index in the card's labels. */
   index: number;
-  /** Its probability. */
+  /** Its score after the activation (a probability). */
   confidence: number;
   /** The topK most probable labels, most probable first. */
   top: Array<{ label: string; probability: number }>;
-  /** Every label's probability, in the card's label order. */
+  /** Every label's score after the activation, in label order. */
   probabilities: Float32Array;
 }
 
@@ -95,7 +106,8 @@ function positiveInt(name: string, value: number | undefined, fallback: number):
 
 /** The one inference core: a verified, warmed ONNX model behind a bounded micro-batching queue. */
 export class Classifier {
-  readonly card: ModelCard;
+  /** The description the model is served by (read from its folder and checked against the model). */
+  readonly card: ModelDescription;
   readonly geometry: InputGeometry;
   readonly maxQueue: number;
   private readonly preprocessor: PreprocessPool;
@@ -104,7 +116,7 @@ export class Classifier {
   private closing = false;
 
   private constructor(
-    card: ModelCard,
+    card: ModelDescription,
     private readonly session: ort.InferenceSession,
     options: ClassifierOptions,
   ) {
@@ -113,7 +125,6 @@ export class Classifier {
     this.maxQueue = positiveInt('maxQueue', options.maxQueue, DEFAULTS.maxQueue);
     this.preprocessor = new PreprocessPool(
       card,
-      this.geometry,
       {
         maxImageBytes: positiveInt('maxImageBytes', options.maxImageBytes, DEFAULTS.maxImageBytes),
         maxImagePixels: positiveInt('maxImagePixels', options.maxImagePixels, DEFAULTS.maxImagePixels),
@@ -122,7 +133,8 @@ export class Classifier {
     );
     this.observer = options.observer;
     this.batcher = new Batcher({
-      maxBatchSize: positiveInt('maxBatchSize', options.maxBatchSize, DEFAULTS.maxBatchSize),
+      // A model exported with a fixed batch of 1 takes one image per run.
+      maxBatchSize: card.input.shape[0] === 1 ? 1 : positiveInt('maxBatchSize', options.maxBatchSize, DEFAULTS.maxBatchSize),
       maxBatchWaitMs: Math.max(0, options.maxBatchWaitMs ?? DEFAULTS.maxBatchWaitMs),
       run: (inputs) => this.run(inputs),
       onBatch: (size, ms) => this.observer?.onBatch?.(size, ms),
@@ -132,27 +144,13 @@ export class Classifier {
   private readonly observer: ClassifierObserver | undefined;
 
   /**
-   * Reads the card, verifies the model file's sha256 against it (refusing to start on a mismatch),
-   * creates the onnxruntime session and warms it up at batch 1 and at the largest batch.
+   * Reads the folder (card or export), verifies the model file's sha256 against a card's (refusing to
+   * start on a mismatch), creates the onnxruntime session, completes and checks the description
+   * against the model (model-folder.ts), and warms the session up at batch 1 and at the largest batch.
    */
   static async load(options: ClassifierOptions): Promise<Classifier> {
-    const modelDir = resolve(options.modelDir);
-    const card = await readModelCard(modelDir);
-    const modelPath = join(modelDir, card.file);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(modelPath);
-    } catch (cause) {
-      throw new InvalidModelCardError(`Cannot read model file ${modelPath}: ${(cause as Error).message}`, { cause });
-    }
-    const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== card.sha256) {
-      throw new ModelIntegrityError(
-        `Model file ${modelPath} has sha256 ${actual}, but its card declares ${card.sha256}; refusing to serve a model that is not the one described`,
-      );
-    }
     const threads = positiveInt('intraOpThreads', options.intraOpThreads, availableParallelism());
-    const session = await ort.InferenceSession.create(bytes, {
+    const { description, session } = await openModel(options.modelDir, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
@@ -160,16 +158,10 @@ export class Classifier {
       executionProviders: ['cpu'],
       // Session config key "session.intra_op.allow_spinning" (onnxruntime_session_options_config_keys.h).
       ...(options.intraOpSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
-    });
-    if (!session.inputNames.includes(card.input.name) || !session.outputNames.includes(card.output.name)) {
-      await session.release();
-      throw new InvalidModelCardError(
-        `Model has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], but the card names input "${card.input.name}" and output "${card.output.name}"`,
-      );
-    }
+    }, options.modelName);
     let classifier: Classifier;
     try {
-      classifier = new Classifier(card, session, options);
+      classifier = new Classifier(description, session, options);
     } catch (error) {
       await session.release();
       throw error;
@@ -228,8 +220,8 @@ export class Classifier {
   }
 
   /**
-   * Classifies images already preprocessed to the model's input: `count` images, NCHW, `count *
-   * geometry.size` finite floats.
+   * Classifies images already preprocessed to the model's input: `count` images in the model's
+   * layout (NCHW or NHWC), `count * geometry.size` finite numbers (integers 0-255 for a uint8 input).
    */
   async classifyTensor(data: Float32Array, count: number, options: ClassifyOptions = {}): Promise<Prediction[]> {
     const topK = this.topK(options);
@@ -242,6 +234,14 @@ export class Classifier {
     }
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i]!)) throw new InvalidTensorError(`tensor value at index ${i} is not a finite number`);
+    }
+    if (this.card.input.dtype === 'uint8') {
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i]!;
+        if (!Number.isInteger(v) || v < 0 || v > 255) {
+          throw new InvalidTensorError(`tensor value at index ${i} is ${v}; the model's input is uint8: expected an integer from 0 to 255`);
+        }
+      }
     }
     this.admit(count);
     try {
@@ -291,30 +291,45 @@ export class Classifier {
   }
 
   private async run(inputs: Float32Array[]): Promise<Prediction[]> {
-    const { size, channels, height, width } = this.geometry;
+    const { size } = this.geometry;
+    const { input, output: out, labels } = this.card;
     const n = inputs.length;
     const data = new Float32Array(n * size);
     inputs.forEach((t, i) => data.set(t, i * size));
     let output: ort.Tensor;
     try {
-      const feeds = { [this.card.input.name]: new ort.Tensor('float32', data, [n, channels, height, width]) };
-      const results = await this.session.run(feeds);
-      output = results[this.card.output.name]!;
+      const dims = [n, ...input.shape.slice(1)];
+      const tensor =
+        input.dtype === 'float32'
+          ? new ort.Tensor('float32', data, dims)
+          : input.dtype === 'float16'
+            ? float16Tensor(toFloat16Bits(data), dims)
+            : new ort.Tensor('uint8', Uint8Array.from(data), dims);
+      const results = await this.session.run({ [input.name]: tensor });
+      output = results[out.name]!;
     } catch (cause) {
       throw new InferenceFailedError('inference failed', { cause });
     }
-    const scores = output.data as Float32Array;
-    const classes = this.card.labels.length;
-    const softmax = this.card.output.activation === 'none';
+    const scores = output.type === 'float16' ? float16Scores(output.data) : (output.data as Float32Array);
+    const classes = labels.length;
+    const multiLabel = out.task === 'multi-label';
     const predictions: Prediction[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const probabilities = scores.slice(i * classes, (i + 1) * classes);
-      if (softmax) softmaxInPlace(probabilities);
+      if (out.activation === 'softmax') softmaxInPlace(probabilities);
+      else if (out.activation === 'sigmoid') sigmoidInPlace(probabilities);
       let best = 0;
       for (let c = 1; c < classes; c++) if (probabilities[c]! > probabilities[best]!) best = c;
-      const label = this.card.labels[best]!;
+      const label = labels[best]!;
       const confidence = probabilities[best]!;
-      predictions[i] = { label, index: best, confidence, top: [{ label, probability: confidence }], probabilities };
+      const prediction: Prediction = { label, index: best, confidence, top: [{ label, probability: confidence }], probabilities };
+      if (multiLabel) {
+        prediction.labels = Array.from(probabilities.keys())
+          .filter((c) => probabilities[c]! >= out.threshold)
+          .sort((a, b) => probabilities[b]! - probabilities[a]!)
+          .map((c) => labels[c]!);
+      }
+      predictions[i] = prediction;
     }
     return predictions;
   }
@@ -326,6 +341,10 @@ export class Classifier {
     await this.run([new Float32Array(size)]);
     await this.run(Array.from({ length: max }, () => new Float32Array(size)));
   }
+}
+
+function sigmoidInPlace(v: Float32Array): void {
+  for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-v[i]!));
 }
 
 function softmaxInPlace(v: Float32Array): void {
@@ -342,3 +361,82 @@ function withTopK(p: Prediction, k: number, labels: string[]): Prediction {
   return { ...p, top: order.slice(0, k).map((i) => ({ label: labels[i]!, probability: p.probabilities[i]! })) };
 }
 
+
+/**
+ * Opens the model in a folder: reads what the folder says, checks a card's sha256, creates the
+ * session and completes the description from it. The session is released if the description and the
+ * model disagree.
+ */
+async function openModel(
+  dir: string,
+  sessionOptions: ort.InferenceSession.SessionOptions,
+  modelName?: string,
+): Promise<{ description: ModelDescription; session: ort.InferenceSession }> {
+  const modelDir = resolve(dir);
+  const draft = await readDraft(modelDir);
+  if (modelName !== undefined) draft.name = modelName;
+  const modelPath = join(modelDir, draft.modelFile);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(modelPath);
+  } catch (cause) {
+    throw new InvalidModelCardError(`${draft.file}: names the model file ${draft.modelFile}, which cannot be read (${(cause as Error).message})`, { cause });
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (draft.sha256 !== undefined && sha256 !== draft.sha256) {
+    throw new ModelIntegrityError(
+      `Model file ${modelPath} has sha256 ${sha256}, but its card declares ${draft.sha256}; refusing to serve a model that is not the one described`,
+    );
+  }
+  let operators: Map<string, string>;
+  try {
+    operators = lastOperators(bytes);
+  } catch (cause) {
+    throw new InvalidModelCardError(`${draft.modelFile}: is not an ONNX model (${(cause as Error).message})`, { cause });
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, sessionOptions);
+  } catch (cause) {
+    throw new InvalidModelCardError(`${draft.modelFile}: onnxruntime cannot load it (${(cause as Error).message.split('\n')[0]})`, { cause });
+  }
+  const facts: ModelFacts = {
+    file: draft.modelFile,
+    sha256,
+    inputs: session.inputMetadata.map((m) => ({ name: m.name, type: m.isTensor ? m.type : 'non-tensor', shape: m.isTensor ? [...m.shape] : [] })),
+    outputs: session.outputMetadata.map((m) => ({ name: m.name, type: m.isTensor ? m.type : 'non-tensor', shape: m.isTensor ? [...m.shape] : [] })),
+    lastOperators: operators,
+  };
+  try {
+    return { description: resolveDescription(draft, facts), session };
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+}
+
+/**
+ * The description a folder resolves to, as the service would serve it (for `model describe` and
+ * `model card`, and for tests); opens a one-thread session to read the model's metadata.
+ */
+export async function describeModel(modelDir: string, modelName?: string): Promise<ModelDescription> {
+  const { description, session } = await openModel(modelDir, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' }, modelName);
+  await session.release();
+  return description;
+}
+
+/**
+ * Where the runtime has Float16Array (Node 24), onnxruntime-common turns a float16 tensor's Uint16Array
+ * into a Float16Array view, which onnxruntime-node 1.30's native binding cannot read (it sees 0 bytes:
+ * "not enough space"). Keep the raw bits, which the binding reads as before.
+ */
+function float16Tensor(bits: Uint16Array, dims: number[]): ort.Tensor {
+  const tensor = new ort.Tensor('float16', bits, dims);
+  (tensor as unknown as { cpuData: Uint16Array }).cpuData = bits;
+  return tensor;
+}
+
+/** A float16 output arrives as raw bits (Uint16Array) or, where Float16Array exists, as decoded numbers. */
+function float16Scores(data: unknown): Float32Array {
+  return data instanceof Uint16Array ? fromFloat16Bits(data) : Float32Array.from(data as ArrayLike<number>);
+}

@@ -1,110 +1,152 @@
 import pngjs from 'pngjs';
-import { checkEncoded, decode, pngSize, scaleBox, type ImageFormat, type ImageLimits } from './decode.js';
+import { checkEncoded, decode, pngSize, scaleBox, type ImageFormat, type ImageLimits, type Size } from './decode.js';
 import { InvalidImageError } from './errors.js';
-import type { InputGeometry, ModelCard } from './model-card.js';
-import { fitBox, resampleLanczos } from './resample.js';
+import { place, type Placement } from './geometry.js';
+import { inputGeometry, type InputGeometry } from './model-card.js';
+import type { ModelDescription } from './model-description.js';
+import { resample } from './resample.js';
 
 export { sniffFormat } from './decode.js';
 export type { ImageFormat, ImageLimits } from './decode.js';
 
+/** 8-bit pixels as decoded, interleaved RGB (stride 3) or RGBA (stride 4). */
+export interface DecodedPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  stride: 3 | 4;
+  /**
+   * The image's size as stored, when the decoder delivered it reduced (decode.ts' reducedSize): the
+   * geometry is always planned on the stored size, then mapped onto the decoded pixels.
+   */
+  source?: Size;
+}
+
+export interface PreprocessOptions {
+  /** Exact mode: every image decoded at full size, pixels identical to Pillow's. Default false. */
+  exact?: boolean;
+  /** decode.ts' REDUCE_TO_MULTIPLE unless set (the photos bench compares values). */
+  reduceToMultiple?: number;
+}
+
 /**
- * Decodes and preprocesses one encoded image into the model's input layout (CHW floats), exactly as
- * the card says: grayscale by ITU-R 601-2 luma (alpha ignored), centre crop to the model's aspect,
- * Lanczos resize, `(invert ? 255 - v : v) * scale`.
+ * Decodes and preprocesses one encoded image into the model's input, exactly as its description
+ * says, in three separate steps: decode to 8-bit pixels (`decode`), colour (Pillow's convert:
+ * 'L' luma, RGB, or RGB then swapped to BGR), geometry (geometry.ts: fit, stretch, shortest edge +
+ * centre crop, letterbox; resampling with Pillow's filters, resample.ts), then values
+ * `((invert ? 255 - v : v) * rescale - mean[c]) / std[c]` written in the model's layout.
  *
- * Two paths give the same pixels: a PNG already at the model's size is decoded in-process by pngjs
- * (tens of microseconds — the common case for this model, where libvips' per-call set-up would cost
- * ten times more); everything else is decoded by sharp/libvips, which refuses over-sized images from
- * the header, then resized by a Pillow-exact Lanczos (resample.ts).
+ * Built from plain data (the description and the limits) so a worker thread can rebuild it.
+ *
+ * Two decoders give the same pixels: a PNG already at the model's size is decoded in-process by
+ * pngjs (tens of microseconds, where libvips' per-call set-up would cost ten times more); everything
+ * else is decoded by sharp/libvips, which refuses over-sized images from the header. Unless `exact`,
+ * a large reduction lets libvips decode fewer pixels (decode.ts' reducedSize) across the very box
+ * geometry.ts plans for the resize mode, and the description's filter does the last step.
  */
 export class ImagePreprocessor {
   readonly geometry: InputGeometry;
-  private readonly scale: number;
-  private readonly invert: boolean;
-  /** Fast paths off: every image decoded at full size, pixels identical to Pillow's. */
+  private readonly pre: ModelDescription['preprocessing'];
+  private readonly layout: ModelDescription['input']['layout'];
   private readonly exact: boolean;
-  /** decode.ts' REDUCE_TO_MULTIPLE unless set (the photos bench compares values). */
   private readonly reduceToMultiple: number | undefined;
 
   constructor(
-    card: ModelCard,
-    geometry: InputGeometry,
+    description: ModelDescription,
     private readonly limits: ImageLimits,
-    options: { exact?: boolean; reduceToMultiple?: number } = {},
+    options: PreprocessOptions = {},
   ) {
+    this.geometry = inputGeometry(description);
+    this.pre = description.preprocessing;
+    this.layout = description.input.layout;
     this.exact = options.exact ?? false;
     this.reduceToMultiple = options.reduceToMultiple;
-    this.geometry = geometry;
-    this.scale = card.preprocessing.scale;
-    this.invert = card.preprocessing.invert;
   }
 
-  /** Checks what can be checked without decoding; throws the typed error. */
+  /** Checks what can be checked without decoding (bytes, format, PNG/JPEG header); throws the typed error. */
   check(bytes: Uint8Array): ImageFormat {
     return checkEncoded(bytes, this.limits);
   }
 
   async preprocess(bytes: Uint8Array): Promise<Float32Array> {
+    return this.toTensor(await this.decode(bytes));
+  }
+
+  /** Step 1: encoded bytes to 8-bit RGB(A) pixels (at full size, unless reduced; see `source`). */
+  async decode(bytes: Uint8Array): Promise<DecodedPixels> {
     const format = this.check(bytes);
     if (format === 'png') {
       const size = pngSize(bytes)!;
-      if (size.width === this.geometry.width && size.height === this.geometry.height) return this.fromPngAtModelSize(bytes);
+      if (size.width === this.geometry.width && size.height === this.geometry.height) return this.fromPng(bytes);
     }
     return this.fromSharp(bytes);
   }
 
-  private fromPngAtModelSize(bytes: Uint8Array): Float32Array {
-    let rgba: Buffer;
-    try {
-      // pngjs expands every colour type and bit depth to 8-bit RGBA, and caps inflation at the
-      // declared image size, so a zlib bomb cannot expand beyond 28x28x4 bytes.
-      rgba = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).data;
-    } catch (cause) {
-      throw new InvalidImageError(`invalid PNG: ${(cause as Error).message}`, { cause });
-    }
-    const { channels, size } = this.geometry;
-    const pixels = size / channels;
+  /** Steps 2-4: colour, geometry and values, synchronously. */
+  toTensor(pixels: DecodedPixels): Float32Array {
+    const { data, width: w, height: h, stride } = pixels;
+    const { channels, width, height, size } = this.geometry;
+    const { colour, resize, rescale, mean, std, invert } = this.pre;
+    const planes = colour === 'grayscale' ? [luma(data, w * h, stride)] : [0, 1, 2].map((c) => plane(data, c, w * h, stride));
+    // Planned on the stored size (shortest-edge and letterbox round on it), read on the decoded one.
+    const source = pixels.source ?? { width: w, height: h };
+    const at = place(resize, source.width, source.height, width, height);
+    const box = scaleBox(at.box, source, { width: w, height: h });
+    const pixelsPerPlane = width * height;
     const out = new Float32Array(size);
-    const { scale, invert } = this;
-    if (channels === 1) {
-      const l = luma(rgba, pixels, 4);
-      for (let i = 0; i < pixels; i++) out[i] = (invert ? 255 - l[i]! : l[i]!) * scale;
-    } else {
-      for (let i = 0, p = 0; i < pixels; i++, p += 4) {
-        for (let c = 0; c < 3; c++) {
-          const v = rgba[p + c]!;
-          out[c * pixels + i] = (invert ? 255 - v : v) * scale;
-        }
+    for (let p = 0; p < channels; p++) {
+      const resized = resample(planes[p]!, w, h, at.width, at.height, resize.interpolation, box);
+      const window = fitWindow(resized, at, width, height, resize.fill?.[p] ?? 0);
+      // The model's channel c is plane c, or plane 2 - c for BGR.
+      const c = colour === 'bgr' ? 2 - p : p;
+      const m = mean[c]!;
+      const s = std[c]!;
+      const base = this.layout === 'NCHW' ? c * pixelsPerPlane : c;
+      const step = this.layout === 'NCHW' ? 1 : channels;
+      for (let i = 0; i < pixelsPerPlane; i++) {
+        const v = window[i]!;
+        out[base + i * step] = ((invert ? 255 - v : v) * rescale - m) / s;
       }
     }
     return out;
   }
 
-  private async fromSharp(bytes: Uint8Array): Promise<Float32Array> {
-    const { channels, width, height, size } = this.geometry;
-    const plan = this.exact ? undefined : (source: { width: number; height: number }) => ({
-      box: fitBox(source.width, source.height, width, height),
-      output: { width, height },
-    });
-    const decoded = await decode(bytes, { limits: this.limits, plan, reduceToMultiple: this.reduceToMultiple });
-    const { data, source } = decoded;
-    const info = decoded;
-    const planes = channels === 1 ? [luma(data, info.width * info.height)] : [0, 1, 2].map((c) => plane(data, c, info.width * info.height));
-    // Pass 2: Pillow's ImageOps.fit(…, LANCZOS), channel by channel.
-    // The crop is chosen on the image as stored, then mapped onto what the decoder delivered.
-    const box = scaleBox(fitBox(source.width, source.height, width, height), source, info);
-    const pixels = size / channels;
-    const out = new Float32Array(size);
-    const { scale, invert } = this;
-    for (let c = 0; c < channels; c++) {
-      const resized = resampleLanczos(planes[c]!, info.width, info.height, width, height, box);
-      for (let i = 0; i < pixels; i++) {
-        const v = resized[i]!;
-        out[c * pixels + i] = (invert ? 255 - v : v) * scale;
-      }
+  private fromPng(bytes: Uint8Array): DecodedPixels {
+    try {
+      // pngjs expands every colour type and bit depth to 8-bit RGBA, and caps inflation at the
+      // declared image size, so a zlib bomb cannot expand beyond the model's size.
+      const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      return { data: png.data, width: png.width, height: png.height, stride: 4 };
+    } catch (cause) {
+      throw new InvalidImageError(`invalid PNG: ${(cause as Error).message}`, { cause });
     }
-    return out;
   }
+
+  private async fromSharp(bytes: Uint8Array): Promise<DecodedPixels> {
+    const { width, height } = this.geometry;
+    const resize = this.pre.resize;
+    const plan = this.exact
+      ? undefined
+      : (source: Size) => {
+          const at = place(resize, source.width, source.height, width, height);
+          return { box: at.box, output: { width: at.width, height: at.height } };
+        };
+    const decoded = await decode(bytes, { limits: this.limits, plan, ...(this.reduceToMultiple === undefined ? {} : { reduceToMultiple: this.reduceToMultiple }) });
+    return { data: decoded.data, width: decoded.width, height: decoded.height, stride: 3, source: decoded.source };
+  }
+}
+
+/** The model's width x height window: a centre crop of the resized image, or the resized image pasted on the fill. */
+function fitWindow(resized: Uint8Array, at: Placement, width: number, height: number, fill: number): Uint8Array {
+  if (at.width === width && at.height === height && at.left === 0 && at.top === 0) return resized;
+  const out = new Uint8Array(width * height);
+  if (at.kind === 'crop') {
+    for (let y = 0; y < height; y++) out.set(resized.subarray((y + at.top) * at.width + at.left, (y + at.top) * at.width + at.left + width), y * width);
+  } else {
+    out.fill(fill);
+    for (let y = 0; y < at.height; y++) out.set(resized.subarray(y * at.width, (y + 1) * at.width), (y + at.top) * width + at.left);
+  }
+  return out;
 }
 
 /**
@@ -120,8 +162,8 @@ function luma(rgb: Uint8Array, pixels: number, stride = 3): Uint8Array {
   return out;
 }
 
-function plane(rgb: Uint8Array, channel: number, pixels: number): Uint8Array {
+function plane(rgb: Uint8Array, channel: number, pixels: number, stride: number): Uint8Array {
   const out = new Uint8Array(pixels);
-  for (let i = 0; i < pixels; i++) out[i] = rgb[i * 3 + channel]!;
+  for (let i = 0; i < pixels; i++) out[i] = rgb[i * stride + channel]!;
   return out;
 }

@@ -3,7 +3,7 @@
  * card, decode and preprocess images as the model was trained, batch callers together, predict.
  * No HTTP and no IoT here: the scoring service and the edge module are thin adapters over this.
  */
-export { Classifier, DEFAULTS } from './classifier.js';
+export { Classifier, DEFAULTS, describeModel } from './classifier.js';
 export type { ClassifierObserver, ClassifierOptions, ClassifyOptions, ClassifyResult, Prediction } from './classifier.js';
 export {
   ImageTooLargeError,
@@ -18,6 +18,14 @@ export {
 } from './errors.js';
 export type { InferenceErrorCode } from './errors.js';
 export { ImagePreprocessor, sniffFormat } from './image.js';
-export type { ImageFormat, ImageLimits } from './image.js';
-export { inputGeometry, parseModelCard, readModelCard } from './model-card.js';
-export type { InputGeometry, ModelCard } from './model-card.js';
+export type { DecodedPixels, ImageFormat, ImageLimits } from './image.js';
+export { INTERPOLATIONS, PILLOW_RESAMPLE } from './filters.js';
+export type { Interpolation } from './filters.js';
+export { inputGeometry, parseModelCard } from './model-card.js';
+export type { InputGeometry, ModelCardV1 } from './model-card.js';
+export { imageSize } from './model-description.js';
+export type { Activation, Colour, CropRounding, Dtype, Layout, ModelDescription, ResizeMode, ResizeSpec, Task } from './model-description.js';
+/** The description a served model carries (kept under its v1 name for the adapters). */
+export type { ModelDescription as ModelCard } from './model-description.js';
+/** The description a folder resolves to (loads the model's metadata); kept under its v1 name. */
+export { describeModel as readModelCard } from './classifier.js';

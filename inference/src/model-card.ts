@@ -1,23 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { InvalidModelCardError } from './errors.js';
+import type { CardDraft, ModelDescription, ModelIdentity } from './model-description.js';
 
 /**
- * The machine-readable model card (`card.json`) that travels beside a model file. The core reads the
- * input geometry, preprocessing and labels from it, so another image classifier with a card serves
- * without code changes.
+ * The v1 model card (`card.json`): float32 NCHW input, ImageOps.fit + Lanczos, one scale factor. Still
+ * read as it was; the core works on its v2 translation (model-description.ts).
  */
-export interface ModelCard {
+export interface ModelCardV1 extends ModelIdentity {
   schemaVersion: 1;
-  name: string;
-  version: string;
-  description?: string;
-  /** Model file name, relative to the card. */
-  file: string;
-  /** Lower-case hex sha256 of the model file; checked before the model is loaded. */
-  sha256: string;
-  /** Class labels in output order. */
-  labels: string[];
   input: { name: string; dtype: 'float32'; shape: [number, number, number, number]; layout: 'NCHW' };
   output: { name: string; dtype: 'float32'; shape: [number, number]; activation: 'softmax' | 'none' };
   preprocessing: {
@@ -36,7 +25,6 @@ export interface ModelCard {
   [extra: string]: unknown;
 }
 
-/** Geometry derived from a card, used by preprocessing and batching. */
 export interface InputGeometry {
   channels: 1 | 3;
   height: number;
@@ -53,7 +41,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
 /** Validates a parsed card and returns it typed; throws InvalidModelCardError naming the field. */
-export function parseModelCard(raw: unknown): ModelCard {
+export function parseModelCard(raw: unknown): ModelCardV1 {
   if (!isObject(raw)) fail('expected a JSON object');
   if (raw.schemaVersion !== 1) fail(`schemaVersion must be 1 (got ${JSON.stringify(raw.schemaVersion)})`);
   for (const key of ['name', 'version', 'file'] as const) {
@@ -92,28 +80,42 @@ export function parseModelCard(raw: unknown): ModelCard {
   }
   if (typeof pre.scale !== 'number' || !(pre.scale > 0)) fail('preprocessing.scale must be a positive number');
   if (typeof pre.invert !== 'boolean') fail('preprocessing.invert must be a boolean');
-  return raw as unknown as ModelCard;
+  return raw as unknown as ModelCardV1;
 }
 
-export function inputGeometry(card: ModelCard): InputGeometry {
+/** Geometry of one image in the model's input, used by preprocessing and batching. */
+export function inputGeometry(d: ModelDescription): InputGeometry {
+  const { channels, height, width } = d.input;
+  return { channels, height, width, size: channels * height * width };
+}
+
+/**
+ * A v1 card in the v2 vocabulary. v1's `output.activation` said what the graph already applies
+ * ("softmax": the model answers probabilities); v2's says what the core applies, so they swap.
+ */
+export function cardV1ToDraft(raw: unknown): CardDraft {
+  const card = parseModelCard(raw);
   const [, channels, height, width] = card.input.shape;
-  return { channels: channels as 1 | 3, height, width, size: channels * height * width };
-}
-
-/** Reads and validates `<modelDir>/card.json`. */
-export async function readModelCard(modelDir: string): Promise<ModelCard> {
-  const path = join(modelDir, 'card.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new InvalidModelCardError(`Cannot read model card ${path}: ${(cause as Error).message}`, { cause });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (cause) {
-    throw new InvalidModelCardError(`Model card ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
-  }
-  return parseModelCard(raw);
+  return {
+    file: 'card.json',
+    name: card.name,
+    version: card.version,
+    ...(card.description !== undefined ? { description: card.description } : {}),
+    modelFile: card.file,
+    sha256: card.sha256,
+    labels: card.labels,
+    labelsField: 'labels',
+    input: { name: card.input.name, dtype: 'float32', layout: 'NCHW', channels: channels as 1 | 3, height, width },
+    output: { name: card.output.name, activation: card.output.activation === 'softmax' ? 'none' : 'softmax', task: 'single-label', threshold: 0.5 },
+    preprocessing: {
+      colour: card.preprocessing.colorMode,
+      resize: { mode: 'fit', interpolation: 'lanczos' },
+      rescale: card.preprocessing.scale,
+      invert: card.preprocessing.invert,
+    },
+    fields: { mean: 'preprocessing.mean', std: 'preprocessing.std', rescale: 'preprocessing.scale', size: 'input.shape', labels: 'labels', activation: 'output.activation', resize: 'preprocessing.resize' },
+    format: 'card-v1',
+    files: ['card.json'],
+    ...(card.metrics !== undefined ? { metrics: card.metrics } : {}),
+  };
 }

@@ -16,7 +16,8 @@ import { Piscina } from 'piscina';
 import { checkEncoded, jpegSize, pngSize, type ImageLimits } from './decode.js';
 import { ImageTooLargeError, InferenceFailedError, InvalidImageError } from './errors.js';
 import { ImagePreprocessor } from './image.js';
-import type { InputGeometry, ModelCard } from './model-card.js';
+import { inputGeometry } from './model-card.js';
+import type { ModelDescription } from './model-description.js';
 
 export interface PreprocessPoolOptions {
   /**
@@ -36,8 +37,7 @@ export interface PreprocessPoolOptions {
 
 /** What a worker thread is started with (preprocess-worker.ts). */
 export interface PreprocessWorkerData {
-  card: ModelCard;
-  geometry: InputGeometry;
+  description: ModelDescription;
   limits: ImageLimits;
   exact: boolean;
 }
@@ -59,15 +59,16 @@ export class PreprocessPool {
   private readonly pool: Piscina<PreprocessTask, WorkerAnswer> | undefined;
   private readonly inlineMaxPixels: number;
 
-  constructor(card: ModelCard, geometry: InputGeometry, private readonly limits: ImageLimits, options: PreprocessPoolOptions = {}) {
+  constructor(description: ModelDescription, private readonly limits: ImageLimits, options: PreprocessPoolOptions = {}) {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`preprocess threads must be a non-negative integer (got ${threads})`);
     this.threads = threads;
     const exact = options.exact ?? false;
-    this.local = new ImagePreprocessor(card, geometry, limits, { exact });
+    this.local = new ImagePreprocessor(description, limits, { exact });
+    const geometry = inputGeometry(description);
     this.inlineMaxPixels = (options.inlineMaxPixelsRatio ?? 16) * geometry.width * geometry.height;
     if (threads > 0) {
-      const workerData: PreprocessWorkerData = { card, geometry, limits, exact };
+      const workerData: PreprocessWorkerData = { description, limits, exact };
       this.pool = new Piscina<PreprocessTask, WorkerAnswer>({
         filename: workerFile(),
         name: 'default',
@@ -103,7 +104,7 @@ export class PreprocessPool {
     return this.allLoaded;
   }
 
-  /** Preprocesses one encoded image into the model's input (CHW floats); throws the core's typed errors. */
+  /** Preprocesses one encoded image into the model's input (in its layout); throws the core's typed errors. */
   async preprocess(bytes: Uint8Array): Promise<Float32Array> {
     const format = checkEncoded(bytes, this.limits);
     if (!this.pool || this.isSmall(bytes, format)) return this.local.preprocess(bytes);

@@ -1,14 +1,14 @@
 /**
  * The body of a preprocessing worker thread (run by piscina, see preprocess-pool.ts): one
- * ImagePreprocessor per thread, built from the card the main thread already validated.
+ * ImagePreprocessor per thread, built from the description the main thread already checked against the model.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceError } from './errors.js';
 import { ImagePreprocessor } from './image.js';
 import type { PreprocessTask, PreprocessWorkerData, WorkerAnswer } from './preprocess-pool.js';
 
-const { card, geometry, limits, exact } = workerData as PreprocessWorkerData;
-const preprocessor = new ImagePreprocessor(card, geometry, limits, { exact });
+const { description, limits, exact } = workerData as PreprocessWorkerData;
+const preprocessor = new ImagePreprocessor(description, limits, { exact });
 // Lets PreprocessPool.ready() know this thread has loaded (piscina forwards the message as 'message').
 parentPort?.postMessage({ preprocessWorkerLoaded: true });
 

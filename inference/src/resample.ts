@@ -1,26 +1,18 @@
 /**
- * Pillow-exact `ImageOps.fit(image, size, Image.LANCZOS)` for 8-bit single-channel images.
+ * Pillow-exact `Image.resize(size, filter, box, reducing_gap=None)` for 8-bit single-channel images,
+ * for every filter Pillow has (filters.ts), and `ImageOps.fit`'s crop box.
  *
  * Why not sharp's resize: libvips pre-shrinks large reductions with a box filter and aligns
  * enlargements differently, so on the seed's own preprocessing it differs from Pillow by up to 46
  * levels (640x480 JPEG) and 114 levels (20x20 upscale). The model was trained on Pillow's output,
- * so this follows Pillow's Resample.c exactly: Lanczos-3 weights, support scaled by the reduction
+ * so this follows Pillow's Resample.c exactly: the filter's weights, support scaled by the reduction
  * factor, 22-bit fixed-point coefficients, horizontal then vertical pass with rounding and clipping
  * to 8 bits between passes. Decoding and colour conversion stay with sharp/libvips.
  */
 
+import { FILTERS, type Filter, type Interpolation } from './filters.js';
+
 const PRECISION_BITS = 32 - 8 - 2;
-const LANCZOS_SUPPORT = 3;
-
-function sinc(x: number): number {
-  if (x === 0) return 1;
-  const px = x * Math.PI;
-  return Math.sin(px) / px;
-}
-
-function lanczos(x: number): number {
-  return -3 <= x && x < 3 ? sinc(x) * sinc(x / 3) : 0;
-}
 
 interface Coefficients {
   ksize: number;
@@ -31,10 +23,13 @@ interface Coefficients {
 }
 
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis. */
-function coefficients(inSize: number, in0: number, in1: number, outSize: number): Coefficients {
-  const scale = (in1 - in0) / outSize;
+function coefficients(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Coefficients {
+  // Pillow parses the box as C floats and subtracts them as floats (_imaging.c "(ffff)").
+  in0 = Math.fround(in0);
+  in1 = Math.fround(in1);
+  const scale = Math.fround(in1 - in0) / outSize;
   const filterscale = Math.max(scale, 1);
-  const support = LANCZOS_SUPPORT * filterscale;
+  const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
   const weights = new Int32Array(outSize * ksize);
@@ -47,7 +42,7 @@ function coefficients(inSize: number, in0: number, in1: number, outSize: number)
     const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
     let ww = 0;
     for (let x = 0; x < xmax; x++) {
-      const w = lanczos((x + xmin - center + 0.5) * ss);
+      const w = filter.weight((x + xmin - center + 0.5) * ss);
       k[x] = w;
       ww += w;
     }
@@ -88,26 +83,37 @@ export function fitBox(width: number, height: number, outWidth: number, outHeigh
   return [left, top, left + cropWidth, top + cropHeight];
 }
 
+export type Box = [number, number, number, number];
+
+/** `resample(…, 'lanczos')`: the seed's filter, kept under its old name. */
+export function resampleLanczos(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, box?: Box): Uint8Array {
+  return resample(src, width, height, outWidth, outHeight, 'lanczos', box);
+}
+
 /**
  * Resizes the `box` region of an 8-bit single-channel image to outWidth x outHeight, as Pillow's
- * `Image.resize(size, Image.LANCZOS, box=box)` does for mode "L".
+ * `Image.resize(size, filter, box=box, reducing_gap=None)` does for mode "L" (and for each band of
+ * "RGB", which Pillow resamples with the same arithmetic band by band).
  */
-export function resampleLanczos(
+export function resample(
   src: Uint8Array,
   width: number,
   height: number,
   outWidth: number,
   outHeight: number,
-  box: [number, number, number, number] = [0, 0, width, height],
+  interpolation: Interpolation,
+  box: Box = [0, 0, width, height],
 ): Uint8Array {
   const [x0, y0, x1, y1] = box;
   if (outWidth === width && outHeight === height && x0 === 0 && y0 === 0 && x1 === width && y1 === height) {
     return Uint8Array.from(src);
   }
+  if (interpolation === 'nearest') return resampleNearest(src, width, height, outWidth, outHeight, box);
+  const filter = FILTERS[interpolation];
   const needHorizontal = outWidth !== width || x0 !== 0 || x1 !== outWidth;
   const needVertical = outHeight !== height || y0 !== 0 || y1 !== outHeight;
-  const horiz = coefficients(width, x0, x1, outWidth);
-  const vert = coefficients(height, y0, y1, outHeight);
+  const horiz = coefficients(width, x0, x1, outWidth, filter);
+  const vert = coefficients(height, y0, y1, outHeight, filter);
 
   let image = src;
   let imageWidth = width;
@@ -145,6 +151,39 @@ export function resampleLanczos(
       for (let y = 0; y < n; y++) ss += image[(y + ymin) * imageWidth + xx]! * weights[kbase + y]!;
       out[yy * imageWidth + xx] = clip8(ss);
     }
+  }
+  return out;
+}
+
+/** C's `(int)v` for the COORD macro of Geometry.c: -1 for negatives, truncation otherwise. */
+const coord = (v: number): number => (v < 0 ? -1 : Math.trunc(v));
+
+/**
+ * Pillow's NEAREST does not convolve: `_resize` hands it to ImagingTransform's affine scaling
+ * (Geometry.c ImagingScaleAffine), which samples the source at the centre of each output pixel,
+ * accumulating the step in double precision as the C loop does (so the same pixels are picked), and
+ * leaves 0 where the sample falls outside the source.
+ */
+function resampleNearest(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, box: Box): Uint8Array {
+  const [x0, y0, x1, y1] = box.map(Math.fround) as Box;
+  const ax = Math.fround(x1 - x0) / outWidth;
+  const ay = Math.fround(y1 - y0) / outHeight;
+  const xin = new Int32Array(outWidth).fill(-1);
+  let xo = x0 + ax * 0.5;
+  for (let x = 0; x < outWidth; x++) {
+    const xi = coord(xo);
+    if (xi >= 0 && xi < width) xin[x] = xi;
+    xo += ax;
+  }
+  const out = new Uint8Array(outWidth * outHeight);
+  let yo = y0 + ay * 0.5;
+  for (let y = 0; y < outHeight; y++) {
+    const yi = coord(yo);
+    if (yi >= 0 && yi < height) {
+      const row = yi * width;
+      for (let x = 0; x < outWidth; x++) if (xin[x]! >= 0) out[y * outWidth + x] = src[row + xin[x]!]!;
+    }
+    yo += ay;
   }
   return out;
 }

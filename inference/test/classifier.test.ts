@@ -7,14 +7,13 @@ import sharp from 'sharp';
 import {
   Classifier,
   ImageTooLargeError,
-  InferenceFailedError,
   InvalidImageError,
   InvalidModelCardError,
   InvalidTensorError,
   ModelIntegrityError,
   ModelNotReadyError,
   OverloadedError,
-  type ModelCard,
+  type ModelCardV1 as ModelCard,
   type Prediction,
 } from '../src/index.js';
 import { copyModelDir, encodeGrayPng, modelDir, readIdx } from './helpers.js';
@@ -272,7 +271,7 @@ describe('Classifier — overload, shutdown, integrity', () => {
     }
   });
 
-  it('InferenceFailedError when the model rejects what the card told us to feed it', async () => {
+  it('InvalidModelCardError at load, before any image, when the card\'s size is not the model\'s', async () => {
     const copy = await copyModelDir();
     try {
       const bad = structuredClone(card);
@@ -280,9 +279,8 @@ describe('Classifier — overload, shutdown, integrity', () => {
       bad.preprocessing.resize = { ...bad.preprocessing.resize, width: 32, height: 32 };
       await writeFile(join(copy.dir, 'card.json'), JSON.stringify(bad));
       await assert.rejects(Classifier.load({ modelDir: copy.dir }), (e: unknown) => {
-        assert.ok(e instanceof InferenceFailedError, `got ${String(e)}`);
-        assert.equal(e.message, 'inference failed');
-        assert.ok(e.cause, 'the runtime error is kept as the cause');
+        assert.ok(e instanceof InvalidModelCardError, `got ${String(e)}`);
+        assert.equal(e.message, 'card.json: input.shape height is 32; expected 28, the height of the model\'s input "input" [N, 1, 28, 28]');
         return true;
       });
     } finally {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Classifier, ImagePreprocessor, inputGeometry, readModelCard } from '../src/index.js';
+import { Classifier, ImagePreprocessor, readModelCard } from '../src/index.js';
 import { modelDir } from './helpers.js';
 import { loadPhotoSet, measureFidelity, NEAR_TIE, type Fidelity, type Photo } from './support/photo-set.js';
 
@@ -28,13 +28,13 @@ describe('reduced decode of real photos against the exact path', { skip: unavail
     });
   };
   const measure = (subset: Photo[]): Promise<Fidelity> =>
-    measureFidelity(subset, (b) => exact.preprocess(b), (b) => fast.preprocess(b), classifier.card.preprocessing.scale, top1);
+    measureFidelity(subset, (b) => exact.preprocess(b), (b) => fast.preprocess(b), classifier.card.preprocessing.rescale, top1);
 
   before(async () => {
     classifier = await Classifier.load({ modelDir, preprocessThreads: 0 });
     const card = await readModelCard(modelDir);
-    exact = new ImagePreprocessor(card, inputGeometry(card), limits, { exact: true });
-    fast = new ImagePreprocessor(card, inputGeometry(card), limits);
+    exact = new ImagePreprocessor(card, limits, { exact: true });
+    fast = new ImagePreprocessor(card, limits);
   });
   after(() => classifier.close());
 

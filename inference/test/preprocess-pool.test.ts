@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decode, jpegSize, reducedSize, REDUCE_TO_MULTIPLE } from '../src/decode.js';
-import { ImageTooLargeError, InferenceFailedError, InvalidImageError, inputGeometry, readModelCard } from '../src/index.js';
+import { ImageTooLargeError, InferenceFailedError, InvalidImageError, readModelCard } from '../src/index.js';
 import { PreprocessPool } from '../src/preprocess-pool.js';
 import { fitBox } from '../src/resample.js';
 import { fixturesDir, modelDir, repoRoot } from './helpers.js';
@@ -18,7 +18,6 @@ import { photoLikeJpeg } from './support/photo-like.js';
 
 const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
 const card = await readModelCard(modelDir);
-const geometry = inputGeometry(card);
 
 describe('reducedSize: how small the decoder may deliver an image', () => {
   it('keeps at least REDUCE_TO_MULTIPLE x the output across the box read (ImageOps.fit on a 1920x1080 photo)', () => {
@@ -66,8 +65,8 @@ describe('PreprocessPool', () => {
   let local: PreprocessPool;
   let photo: Buffer;
   before(async () => {
-    pool = new PreprocessPool(card, geometry, limits, { threads: 2 });
-    local = new PreprocessPool(card, geometry, limits, { threads: 0 });
+    pool = new PreprocessPool(card, limits, { threads: 2 });
+    local = new PreprocessPool(card, limits, { threads: 0 });
     await pool.ready();
     photo = await photoLikeJpeg(1920, 1080);
   });
@@ -77,8 +76,8 @@ describe('PreprocessPool', () => {
   });
 
   it('gives the same tensors in a worker as on the calling thread, fast and exact', async () => {
-    const exactPool = new PreprocessPool(card, geometry, limits, { threads: 1, exact: true });
-    const exactLocal = new PreprocessPool(card, geometry, limits, { threads: 0, exact: true });
+    const exactPool = new PreprocessPool(card, limits, { threads: 1, exact: true });
+    const exactLocal = new PreprocessPool(card, limits, { threads: 0, exact: true });
     try {
       const jpeg640 = await readFile(join(fixturesDir, 'preprocess/rgb-640x480.jpg'));
       for (const bytes of [photo, jpeg640]) {
@@ -100,7 +99,7 @@ describe('PreprocessPool', () => {
   it('carries the core\'s typed errors across the thread boundary', async () => {
     const truncated = photo.subarray(0, photo.length >> 1);
     await assert.rejects(pool.preprocess(truncated), (e) => e instanceof InvalidImageError && /could not decode image: .*premature end/.test(e.message));
-    const small = new PreprocessPool(card, geometry, { ...limits, maxImagePixels: 1_000_000 }, { threads: 1 });
+    const small = new PreprocessPool(card, { ...limits, maxImagePixels: 1_000_000 }, { threads: 1 });
     try {
       await assert.rejects(small.preprocess(photo), (e) => e instanceof ImageTooLargeError && /1920x1080 = 2073600 pixels; the limit is 1000000/.test(e.message));
     } finally {
@@ -109,7 +108,7 @@ describe('PreprocessPool', () => {
   });
 
   it('a worker that dies fails its callers with InferenceFailedError, and the pool replaces it', async () => {
-    const one = new PreprocessPool(card, geometry, limits, { threads: 1 });
+    const one = new PreprocessPool(card, limits, { threads: 1 });
     try {
       await one.ready();
       const big = await photoLikeJpeg(4032, 3024);
@@ -124,7 +123,7 @@ describe('PreprocessPool', () => {
 
   it('keeps small images on the calling thread: a 28x28 PNG never reaches a worker', async () => {
     const png = await readFile(join(modelDir, 'samples/bag.png'));
-    const one = new PreprocessPool(card, geometry, limits, { threads: 1 });
+    const one = new PreprocessPool(card, limits, { threads: 1 });
     try {
       await one.ready();
       await one.workers[0]!.terminate();

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { ImagePreprocessor, inputGeometry, readModelCard } from '../src/index.js';
+import { ImagePreprocessor, readModelCard } from '../src/index.js';
 import { fitBox, resampleLanczos } from '../src/resample.js';
 import { fixturesDir, modelDir, readIdx, encodeGrayPng } from './helpers.js';
 
@@ -28,8 +28,8 @@ const dir = join(fixturesDir, 'preprocess');
 const card = await readModelCard(modelDir);
 // Exact mode: these fixtures state Pillow's pixels; the reduced decode of large images is measured
 // against this path in photo-fidelity.test.ts.
-const preprocessor = new ImagePreprocessor(card, inputGeometry(card), { maxImageBytes: 8 << 20, maxImagePixels: 40e6 }, { exact: true });
-const fastPreprocessor = new ImagePreprocessor(card, inputGeometry(card), { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
+const preprocessor = new ImagePreprocessor(card, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 }, { exact: true });
+const fastPreprocessor = new ImagePreprocessor(card, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
 const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as FixtureEntry[];
 
 async function grayPixels(file: string): Promise<Buffer> {

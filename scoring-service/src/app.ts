@@ -126,7 +126,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
 
   const bodyAjv = new Ajv({ ...ajvCommon, coerceTypes: false });
-  const textAjv = new Ajv({ ...ajvCommon, coerceTypes: 'array' });
+  // removeAdditional off for query strings: a query schema with additionalProperties: false then
+  // refuses an unknown (often misspelt) parameter instead of dropping it without a word.
+  const textAjv = new Ajv({ ...ajvCommon, coerceTypes: 'array', removeAdditional: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
   // Every body this service takes is JSON. Fastify would also parse text/plain into a string, which
   // then failed schema validation with a message about the body's shape; a JSON body sent as

@@ -24,6 +24,8 @@ export interface ServiceConfig {
   port: number;
   host: string;
   modelDir: string;
+  /** The V2 model name; undefined = the card's name, or an export folder's name. */
+  modelName: string | undefined;
   auth: AuthConfig;
   /** Knobs passed to the inference core's Classifier.load. */
   inference: {
@@ -77,7 +79,14 @@ const int = (min: number, max: number, dflt?: number): Record<string, unknown> =
 export const ENV_VARS: Record<string, VarSpec> = {
   PORT: { schema: int(0, 65535, 5001), expected: 'an integer between 0 and 65535 (0 picks a free port)' },
   HOST: { schema: { type: 'string', minLength: 1, default: '127.0.0.1' }, expected: 'a host name or IP address' },
-  MODEL_DIR: { schema: { type: 'string', minLength: 1 }, expected: 'a directory holding model.onnx and card.json' },
+  MODEL_DIR: {
+    schema: { type: 'string', minLength: 1 },
+    expected: 'a directory holding a model: card.json and the model file it names, or a Hugging Face or timm export (model.onnx, config.json, preprocessor_config.json)',
+  },
+  MODEL_NAME: {
+    schema: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+    expected: "a model name for the V2 API (letters, digits, '.', '_', '-'); default: the card's name, or the model folder's name",
+  },
   SCORING_API_KEYS: {
     schema: { type: 'string' },
     expected: 'a comma-separated list of keys (primary first)',
@@ -124,6 +133,7 @@ interface RawEnv {
   PORT: number;
   HOST: string;
   MODEL_DIR?: string;
+  MODEL_NAME?: string;
   SCORING_API_KEYS?: string;
   SCORING_API_KEYS_FILE?: string;
   SCORING_API_KEYS_RELOAD_MS: number;
@@ -226,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
     port: raw.PORT,
     host: raw.HOST,
     modelDir: raw.MODEL_DIR ?? DEFAULT_MODEL_DIR,
+    modelName: raw.MODEL_NAME,
     auth,
     inference: {
       maxBatchSize: raw.BATCH_MAX_SIZE,

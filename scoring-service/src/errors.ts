@@ -89,7 +89,6 @@ function map(err: FastifyError | Error): Mapped {
     // Fastify's 4xx messages describe the request, never the server.
     const code = FASTIFY_CODES[fastifyError.code] ?? 'bad_request';
     let message = fastifyError.message;
-    if (code === 'unsupported_media_type') message = `${message}; send Content-Type: application/json`;
     if (code === 'body_too_large') message = 'request body is larger than the limit of this service (BODY_LIMIT_BYTES)';
     return { status, code, message };
   }
@@ -100,9 +99,16 @@ function map(err: FastifyError | Error): Mapped {
   return { status: 500, code: 'internal_error', message: 'internal error' };
 }
 
+/** Names what the client sent, so a wrong header (or none) is obvious; cut short, since it is the client's text. */
+function unsupportedMediaType(received: string | undefined): string {
+  const what = received === undefined || received.trim() === '' ? 'no Content-Type header' : `Content-Type ${JSON.stringify(received.slice(0, 100))}`;
+  return `unsupported media type: the request has ${what}; send Content-Type: application/json`;
+}
+
 /** Routes under /v2 answer the Open Inference Protocol's `{"error": "..."}`; the others add a code. */
 export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const mapped = map(err);
+  if (mapped.code === 'unsupported_media_type') mapped.message = unsupportedMediaType(request.headers['content-type']);
   if (mapped.status >= 500) {
     if (mapped.code === 'overloaded' || mapped.code === 'model_not_ready' || mapped.code === 'unavailable') {
       request.log.warn({ code: mapped.code }, mapped.message);

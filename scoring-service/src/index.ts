@@ -24,6 +24,7 @@ export { HttpError, STATUS_BY_CORE_CODE } from './errors.js';
 // The edge module decodes the seed's JSON format in input messages with the same code.
 export { decodeBase64Image, quoteName } from './images.js';
 export { KeyRing } from './key-ring.js';
+export { listenFailure } from './listen-failure.js';
 export { createServiceMetrics } from './metrics.js';
 export type { ServiceMetrics, ServiceMetricsOptions } from './metrics.js';
 export type { ScoringState } from './plugins/scoring-state.js';

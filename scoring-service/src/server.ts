@@ -11,6 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
+import { listenFailure } from './listen-failure.js';
 import type { AuthSettings } from './app.js';
 import type { ScoringClassifier } from './classifier.js';
 import type { KeyRing as KeyRingType } from './key-ring.js';
@@ -55,7 +56,12 @@ try {
 }
 
 const metrics = createServiceMetrics({ maxBatchSize: config.inference.maxBatchSize });
-const classifierOptions = { modelDir: config.modelDir, ...config.inference, observer: metrics.classifierObserver };
+const classifierOptions = {
+  modelDir: config.modelDir,
+  ...(config.modelName === undefined ? {} : { modelName: config.modelName }),
+  ...config.inference,
+  observer: metrics.classifierObserver,
+};
 const loading: Promise<ScoringClassifier & { close(): Promise<void> }> = config.inferenceWorker
   ? WorkerClassifier.load({
       ...classifierOptions,
@@ -106,14 +112,21 @@ async function shutdown(signal: NodeJS.Signals | 'model-load-failure'): Promise<
   stopping = true;
   const exitCode = signal === 'model-load-failure' ? 1 : 0;
   app.scoring.drain();
-  const { graceMs, delayMs } = config.shutdown;
-  app.log.info({ signal, delayMs, graceMs }, 'shutting down: readiness is false; finishing in-flight requests');
+  const { graceMs } = config.shutdown;
+  // Under Kubernetes, endpoints learn of the unready pod a moment after SIGTERM: keep serving meanwhile.
+  // Ctrl-C (SIGINT) and a failed model load have no load balancer to wait for, so no delay.
+  const delayMs = signal === 'SIGTERM' ? config.shutdown.delayMs : 0;
+  app.log.info(
+    { signal, delayMs, graceMs },
+    delayMs > 0
+      ? `shutting down: readiness is false; serving ${delayMs} ms more (SHUTDOWN_DELAY_MS) while load balancers notice, then finishing in-flight requests`
+      : 'shutting down: readiness is false; finishing in-flight requests',
+  );
   setTimeout(() => {
     app.log.error({ graceMs }, 'shutdown grace period exceeded; exiting');
     process.exit(1);
   }, graceMs).unref();
-  // Under Kubernetes, endpoints learn of the unready pod a moment after SIGTERM: keep serving meanwhile.
-  if (signal === 'SIGTERM' && delayMs > 0) await sleep(delayMs);
+  if (delayMs > 0) await sleep(delayMs);
   await app.close(); // stops accepting connections, waits for in-flight requests
   await loaded?.close();
   keyRing?.close();
@@ -127,14 +140,15 @@ process.on('SIGINT', (signal) => void shutdown(signal));
 try {
   await app.listen({ port: config.port, host: config.host });
 } catch (err) {
-  app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}`);
+  app.log.fatal({ err }, listenFailure(err, config.host, config.port));
   process.exit(1);
 }
 
 loading.then(
   (classifier) => {
+    // The whole derived description, so what is served can be reviewed from the log alone.
     app.log.info(
-      { model: classifier.card.name, version: classifier.card.version, sha256: classifier.card.sha256, modelDir: config.modelDir },
+      { model: classifier.card.name, version: classifier.card.version, sha256: classifier.card.sha256, modelDir: config.modelDir, description: classifier.card },
       'model loaded, verified and warmed: ready',
     );
   },

@@ -185,14 +185,17 @@ describe('bad input: 4xx with a JSON body naming the problem', () => {
         payload: `a.png=${s().base64}`,
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth },
         status: 415,
-        body: { error: 'Unsupported Media Type; send Content-Type: application/json', code: 'unsupported_media_type' },
+        body: {
+          error: 'unsupported media type: the request has Content-Type "application/x-www-form-urlencoded"; send Content-Type: application/json',
+          code: 'unsupported_media_type',
+        },
       },
       {
         what: 'JSON sent as text/plain',
         payload: JSON.stringify({ 'a.png': s().base64 }),
         headers: { 'content-type': 'text/plain', ...auth },
         status: 415,
-        body: { error: 'Unsupported Media Type; send Content-Type: application/json', code: 'unsupported_media_type' },
+        body: { error: 'unsupported media type: the request has Content-Type "text/plain"; send Content-Type: application/json', code: 'unsupported_media_type' },
       },
       {
         what: 'empty object',
@@ -505,7 +508,7 @@ describe('Open Inference Protocol (V2)', () => {
         { name: card.output.name, datatype: 'FP32', shape: [-1, card.labels.length] },
         { name: 'label', datatype: 'BYTES', shape: [-1] },
       ],
-      parameters: { labels: card.labels, sha256: card.sha256 },
+      parameters: { labels: card.labels, sha256: card.sha256, task: 'single-label' },
     });
     const versioned = await a.inject({ method: 'GET', url: `/v2/models/${card.name}/versions/${card.version}/ready`, headers: auth });
     assert.deepEqual(versioned.json(), { name: card.name, ready: true });

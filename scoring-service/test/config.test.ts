@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       port: 5001,
       host: '127.0.0.1',
       modelDir: DEFAULT_MODEL_DIR,
+      modelName: undefined,
       auth: { mode: 'keys', keys: ['k1'] },
       inference: { maxBatchSize: 32, maxBatchWaitMs: 2, maxQueue: 512, maxImageBytes: 8 * 1024 * 1024, maxImagePixels: 40_000_000, intraOpThreads: undefined, intraOpSpinning: true, preprocessThreads: undefined, exactPreprocessing: false },
       inferenceWorker: false,

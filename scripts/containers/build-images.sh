@@ -46,13 +46,29 @@ build_one() {
   start=$(date +%s)
   # --layers=false: with the vfs driver every cached layer is a full copy of the file system, so
   # committing each step costs more than it saves; the runtime image then has one layer over the base.
+  # The whole output goes to the log; each step's first line also goes to the screen as it starts,
+  # with the seconds since this build began, so a 4-minute build does not look like a hang.
   if ! podman build --layers=false --pull=never \
     --build-arg "BASE_IMAGE=$base" "${secrets[@]}" \
     --label "io.model-deploy.inputs=$inputs" \
-    -f "$repo/$app/Dockerfile" -t "$image" "$repo" > "$log" 2>&1; then
+    -f "$repo/$app/Dockerfile" -t "$image" "$repo" 2>&1 | tee "$log" | progress "$app" "$start"; then
     return 1
   fi
   echo $(( $(date +%s) - start )) > "$log.seconds"
+}
+
+# podman prints "[2/2] STEP 5/9: COPY ..." as each step starts, then "[2/2] COMMIT <image>" while it
+# writes the image (a minute of copying with vfs) and "Successfully tagged <image>" when done.
+progress() {
+  local app="$1" start="$2" line
+  while IFS= read -r line; do
+    case "$line" in
+      *'STEP '[0-9]*|'['*'] COMMIT '*|'COMMIT '*|'Successfully tagged '*)
+        line="${line%% \\}"
+        [ "${#line}" -le 110 ] || line="${line:0:107}..."
+        printf 'build-images: %-15s %4ss  %s\n' "$app" "$(( $(date +%s) - start ))" "$line" >&2 ;;
+    esac
+  done
 }
 
 declare -A pids=()
@@ -70,7 +86,7 @@ for app in "${apps[@]}"; do
     && [ "$(podman image inspect --format '{{ index .Labels "io.model-deploy.inputs" }}' "$image")" = "$inputs" ]; then
     echo "build-images: $image is up to date (inputs $inputs)" >&2
   else
-    echo "build-images: building $image (log: $log)" >&2
+    echo "build-images: building $image (2-4 min on 2 cores; each step is shown as it starts; full log: $log)" >&2
     build_one "$app" "$image" "$inputs" "$log" &
     pids[$app]=$!
   fi

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds a local stand-in for the official node:20-bookworm-slim image, since no registry can be pulled
+# Builds a local stand-in for the official node:24-bookworm-slim image, since no registry can be pulled
 # from here: a Debian bookworm minbase root filesystem (debootstrap), slimmed the way Debian's -slim images
-# are, plus this machine's Node 20 binary and npm at the official image's paths (/usr/local), the official
-# image's `node` user (uid 1000) and an entrypoint that behaves like its docker-entrypoint.sh.
+# are, plus the Node 24 binary the project runs on (scripts/use-node.sh: the machine's own Node 24, else
+# the pinned official binary it fetched into .cache/node/) and npm at the official image's paths
+# (/usr/local), the official image's `node` user (uid 1000) and an entrypoint that behaves like its
+# docker-entrypoint.sh.
 #
 #   scripts/containers/make-base-image.sh            # prints the image name on the last line
 #
@@ -15,17 +17,22 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 . "$here/env.sh"
 
-tag="${NODE_STAND_IN_IMAGE:-localhost/node-stand-in:20-bookworm-slim}"
+# The Node major the project requires (package.json engines ">=N"): the stand-in carries that major.
+node_major="$(sed -n 's/.*"node": *">=\([0-9][0-9]*\).*/\1/p' "$here/../../package.json")"
+[ -n "$node_major" ] || { echo "make-base-image: cannot read the Node major from package.json engines.node (expected \">=N\")" >&2; exit 1; }
+tag="${NODE_STAND_IN_IMAGE:-localhost/node-stand-in:$node_major-bookworm-slim}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 base_dir="$MD_CONTAINERS_DIR/base"
 rootfs_tar="$base_dir/bookworm-minbase-slim.tar"
 mkdir -p "$base_dir"
 
+# shellcheck source=../use-node.sh
+. "$here/../use-node.sh"
 node_bin="$(readlink -f "$(command -v node)")"
 node_version="$(node -p process.version)"
 case "$node_version" in
-  v20.*) ;;
-  *) echo "make-base-image: this machine's node is $node_version; the stand-in must carry Node 20" >&2; exit 1 ;;
+  "v$node_major".*) ;;
+  *) echo "make-base-image: the node on PATH is $node_version; the stand-in must carry Node $node_major (package.json engines)" >&2; exit 1 ;;
 esac
 npm_dir="$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)"
 [ -f "$npm_dir/package.json" ] || { echo "make-base-image: cannot find npm's package next to $(command -v npm)" >&2; exit 1; }
@@ -135,6 +142,10 @@ tar --numeric-owner -C "$r" -cf - . | podman import --quiet \
   --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
   --change 'CMD ["node"]' \
   --change "LABEL io.model-deploy.stand-in=$stamp" \
-  --message "stand-in for node:20-bookworm-slim (node $node_version, npm $npm_version)" \
+  --message "stand-in for node:$node_major-bookworm-slim (node $node_version, npm $npm_version)" \
   - "$tag" > /dev/null
+# The stand-in this one replaces (Node 20, before the move to 24) is a full copy of a root file system with vfs.
+if [ -z "${NODE_STAND_IN_IMAGE:-}" ] && podman image exists localhost/node-stand-in:20-bookworm-slim; then
+  podman rmi --force localhost/node-stand-in:20-bookworm-slim > /dev/null 2>&1 || true
+fi
 echo "$tag"

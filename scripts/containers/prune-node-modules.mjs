@@ -7,7 +7,7 @@
 //   - a package's build/esm and build/esnext copies when neither its "main" nor its "exports" point into
 //     them: Node resolves a package through "main"/"exports" only ("module", "esnext" and "browser" are
 //     bundler fields), so those copies are unreachable (the OpenTelemetry packages ship three builds each);
-//   - source maps, TypeScript declarations and sources (Node 20 runs none of them), Markdown docs;
+//   - source maps, TypeScript declarations and sources (Node never loads them from node_modules), Markdown docs;
 //   - test, example, benchmark and coverage folders at a package's root.
 // Licence and notice files stay; nothing outside node_modules is touched, workspace links are not followed.
 // Prints a JSON summary (bytes and files removed per rule) on stdout.
@@ -119,7 +119,8 @@ function isPackageRoot(dir) {
   return parent === 'node_modules' || (parent.startsWith('@') && basename(dirname(dirname(dir))) === 'node_modules');
 }
 
-// Node 20 cannot run TypeScript, so .ts/.mts/.cts sources are never loaded; declarations are for tools.
+// Node strips types only outside node_modules (ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING), so .ts/.mts/.cts
+// sources there are never loaded; declarations are for tools.
 function fileRule(name) {
   if (/\.(?:js|mjs|cjs|ts|mts|cts)\.map$/.test(name)) return 'source-maps';
   if (/\.d\.(?:ts|mts|cts)$/.test(name)) return 'type-declarations';

@@ -22,7 +22,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: ${missing[*]} not installed and there is no apt-get to install them with" >&2
     exit 3
   fi
-  echo "setup: installing ${packages[*]} from Debian" >&2
+  echo "setup: installing ${packages[*]} from Debian with apt-get (needs root; once per machine, ~1-2 min)" >&2
+  apt_start=$(date +%s)
   export DEBIAN_FRONTEND=noninteractive
   # --no-install-recommends: fuse-overlayfs, slirp4netns and friends are not needed with vfs and root.
   if ! apt-get install -y -q --no-install-recommends "${packages[@]}" > /dev/null 2>&1; then
@@ -32,6 +33,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
       exit 3
     fi
   fi
+  echo "setup: installed in $(( $(date +%s) - apt_start ))s" >&2
 fi
 
 if [ "$(id -u)" != 0 ]; then

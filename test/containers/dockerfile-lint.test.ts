@@ -8,6 +8,8 @@ import { describe, it } from 'node:test';
 import { run as dockerfilelint, type DiagnoticItem } from 'dockerfilelint';
 
 const REPO = join(__dirname, '..', '..');
+// package.json's engines field (">=24") is the one place the Node major is chosen.
+const NODE_MAJOR = /^>=(\d+)$/.exec(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).engines.node)![1];
 const APPS = {
   'scoring-service': { cmd: ['node', 'scoring-service/dist/server.js'], workspaces: ['inference', 'scoring-service'] },
   'edge-module': { cmd: ['node', 'edge-module/dist/main.js'], workspaces: ['inference', 'scoring-service', 'edge-module'] },
@@ -16,7 +18,7 @@ const APPS = {
 /**
  * Findings accepted on purpose, each with the reason. Anything else fails the test.
  * - missing_tag on `FROM … ${BASE_IMAGE}`: the image comes from a build argument whose default carries
- *   the tag (node:20-bookworm-slim); dockerfilelint does not expand ARGs. The default is checked below.
+ *   the tag (node:24-bookworm-slim); dockerfilelint does not expand ARGs. The default is checked below.
  */
 function accepted(item: DiagnoticItem, line: string): boolean {
   return item.rule === 'missing_tag' && /^FROM\s+(--platform=\S+\s+)?\$\{BASE_IMAGE\}(\s|$)/.test(line);
@@ -90,10 +92,10 @@ for (const [app, expected] of Object.entries(APPS)) {
       assert.deepEqual(findings.map((f) => `line ${f.line}: ${f.rule}: ${f.title}`), []);
     });
 
-    it('takes the base image as a build argument defaulting to a tagged official Node 20 image', () => {
+    it('takes the base image as a build argument defaulting to the official image of the Node the project requires', () => {
       const arg = /^ARG BASE_IMAGE=(\S+)$/m.exec(text);
       assert.ok(arg, 'ARG BASE_IMAGE=<image> before the first FROM');
-      assert.match(arg[1]!, /^node:20(\.\d+)*-bookworm-slim$/);
+      assert.equal(arg[1]!.replace(/^node:(\d+)(\.\d+)*-/, 'node:$1-'), `node:${NODE_MAJOR}-bookworm-slim`);
       assert.ok(stages.length >= 2, 'multi-stage');
       for (const stage of stages) assert.match(stage[0]!.args, /\$\{BASE_IMAGE\}/, 'every stage builds on the base image argument');
     });

@@ -1,5 +1,5 @@
 // Builds both app images with podman (scripts/containers/build-images.sh: Debian's podman/buildah/runc,
-// a local node:20-bookworm-slim stand-in, no registry) and runs them for real:
+// a local node:24-bookworm-slim stand-in, no registry) and runs them for real:
 //   - the scoring container read-only, as uid 10001, keys from the environment: ready, seed contract and
 //     V2 with the right labels on the sample images, 401 without a key, SIGTERM drains and exits 0;
 //   - the scoring container with Application Insights on (the lazily loaded OpenTelemetry tree survived

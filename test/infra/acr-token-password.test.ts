@@ -1,14 +1,16 @@
 // The ACR token-password provider against a loopback HTTPS server playing Azure Resource Manager's
 // generateCredentials action, in each of the shapes ARM answers a long-running operation with
 // (200 at once; 202 + Azure-AsyncOperation + Location; 202 + Location only; a failed operation),
-// as imported and after Pulumi's closure serialisation.
+// as imported and after Pulumi's closure serialisation. The provider authenticates with an Entra token
+// from DefaultAzureCredential (issued by a loopback token endpoint); ARM checks its audience.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import * as pulumi from '@pulumi/pulumi';
 import { tokenPasswordProvider, type TokenPasswordInputs, type TokenPasswordOutputs } from '../../infra/acr-token-password';
-import { BEARER, FakeArm, REGISTRY_ID, TOKEN_ID } from './fake-arm';
-import { makeCertificate, trustInProcess } from './tls';
+import { FakeEntra } from './fake-entra';
+import { ARM_AUDIENCE, FakeArm, REGISTRY_ID, TOKEN_ID } from './fake-arm';
+import { inTrustingProcess } from './tls';
 
 type Provider = pulumi.dynamic.ResourceProvider;
 async function roundTrip(provider: Provider): Promise<Provider> {
@@ -17,31 +19,33 @@ async function roundTrip(provider: Provider): Promise<Provider> {
   return requireFromString(serialized.text).handler();
 }
 
-const cert = makeCertificate();
+const cert = inTrustingProcess(__filename);
+if (cert) {
+const entra = new FakeEntra(cert);
+before(async () => {
+  await entra.start();
+  entra.useInProcess();
+});
+after(() => entra.stop());
 for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
   describe(`ACR token password provider ${variant}`, () => {
-    const arm = new FakeArm(cert);
+    const arm = new FakeArm(cert, entra);
     let provider: Provider;
-    let untrust: () => void;
     const inputs = (over: Partial<TokenPasswordInputs> = {}): TokenPasswordInputs => ({
       armEndpoint: arm.base,
-      armToken: BEARER,
       registryId: REGISTRY_ID,
       tokenId: TOKEN_ID,
+      tokenCreated: '2026-01-01T00:00:00Z',
       passwordName: 'password1',
       expiry: '',
       ...over,
     });
 
     before(async () => {
-      untrust = trustInProcess(cert.cert);
       await arm.start();
       provider = variant === 'as imported' ? tokenPasswordProvider : await roundTrip(tokenPasswordProvider);
     });
-    after(async () => {
-      await arm.stop();
-      untrust();
-    });
+    after(() => arm.stop());
 
     for (const mode of ['sync', 'async-operation', 'location'] as const) {
       test(`create generates the password (ARM answers ${mode})`, async () => {
@@ -51,10 +55,9 @@ for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
         assert.equal(r.id, `${TOKEN_ID}/password1`);
         assert.equal(outs.username, 'edge-pull-token');
         assert.equal(outs.password, 'generated-password-1');
-        assert.ok(!('armToken' in outs), 'the ARM token is not kept in the outputs');
         const post = arm.requests.filter((q) => q.method === 'POST').at(-1)!;
         assert.deepEqual(post.body, { tokenId: TOKEN_ID, name: 'password1' });
-        assert.equal(post.auth, `Bearer ${BEARER}`);
+        assert.ok(arm.requests.every((q) => q.authProblem === undefined), 'every request carried a valid ARM token');
       });
     }
 
@@ -65,24 +68,31 @@ for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
       assert.deepEqual(arm.requests.at(-1)!.body, { tokenId: TOKEN_ID, name: 'password2', expiry: '2027-01-01T00:00:00Z' });
     });
 
-    test('a failed operation or a refused token fails with ARM’s reason and without the token', async () => {
+    test('a failed operation fails with ARM’s reason', async () => {
       arm.mode = 'failed';
       await assert.rejects(provider.create!(inputs()), /generateCredentials ended Failed: TokenNotFound token was deleted/);
       arm.mode = 'sync';
-      const e = await provider.create!(inputs({ armToken: 'expired-token' })).then(
-        () => assert.fail('accepted a bad token'),
-        (x: Error) => x,
-      );
-      assert.match(e.message, /HTTP 401: InvalidAuthenticationToken/);
-      assert.ok(!e.message.includes('expired-token'));
     });
 
-    test('diff ignores the (per-run) ARM token and replaces on anything that names another password', async () => {
-      const olds = { ...inputs(), username: 'edge-pull-token', password: 'x', creationTime: '' } as unknown as TokenPasswordOutputs;
-      delete (olds as Partial<TokenPasswordInputs>).armToken;
-      assert.deepEqual(await provider.diff!('id', olds, inputs({ armToken: 'a-new-token' })), { changes: false, replaces: [] });
+    test('the tokens were asked for ARM’s audience only, and ARM refuses a token for another audience', async () => {
+      assert.ok(entra.requests.length >= 1);
+      assert.ok(entra.requests.every((r) => r.resource === ARM_AUDIENCE && r.headerOk), JSON.stringify(entra.requests));
+      const res = await fetch(`${arm.base}${REGISTRY_ID}/generateCredentials?api-version=2023-07-01`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${entra.issue('https://iothubs.azure.net')}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tokenId: TOKEN_ID, name: 'password1' }),
+      });
+      assert.equal(res.status, 401);
+      assert.match(arm.requests.at(-1)!.authProblem!, /audience https:\/\/iothubs.azure.net is not/);
+    });
+
+    test('diff replaces on anything that names another password, including a token created again under the same id', async () => {
+      const olds = { ...inputs(), username: 'edge-pull-token', password: 'x', creationTime: '' } as TokenPasswordOutputs;
+      assert.deepEqual(await provider.diff!('id', olds, inputs()), { changes: false, replaces: [] });
       assert.deepEqual(await provider.diff!('id', olds, inputs({ tokenId: `${REGISTRY_ID}/tokens/other` })), { changes: true, replaces: ['tokenId'] });
       assert.deepEqual(await provider.diff!('id', olds, inputs({ expiry: '2027-01-01T00:00:00Z' })), { changes: true, replaces: ['expiry'] });
+      assert.deepEqual(await provider.diff!('id', olds, inputs({ tokenCreated: '2026-02-01T00:00:00Z' })), { changes: true, replaces: ['tokenCreated'] });
+      assert.deepEqual(await provider.diff!('id', olds, inputs({ passwordName: 'password2', expiry: '2027-01-01T00:00:00Z' })), { changes: true, replaces: ['passwordName', 'expiry'] });
     });
 
     test('there is no read (ARM never returns a password again) and delete calls nothing', async () => {
@@ -92,4 +102,5 @@ for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
       assert.equal(arm.requests.length, before);
     });
   });
+}
 }

@@ -106,7 +106,11 @@ describe('parseConfig', () => {
     ['aksAvailabilityZones', '1,2,3', /expected a list of zones/],
     ['aksSkuTier', 'Gold', /expected one of Free, Standard, Premium/],
     ['aksKubernetesVersion', '1.29', /expected empty or 1.30 or later/],
-    ['aksKubernetesVersion', 'latest', /expected empty or a version like 1.33/],
+    ['promoteScoringImageDigest', 'latest', /expected empty or sha256:<64 hex digits>/],
+    ['promoteFromRegistryId', 'crmdeploydev', /expected empty or a registry resource id/],
+    ['aksKubernetesVersion', 'latest', /expected empty or a major.minor version like 1.33/],
+    // upgradeChannel "patch" moves the patch; a pinned patch would be reverted (or refused) on every up.
+    ['aksKubernetesVersion', '1.33.2', /"1.33.2"; expected empty or a major.minor version like 1.33 \(no patch/],
     ['aksNodeVmSize', 'D2s_v5', /expected an Azure VM size/],
     ['acrSku', 'basic', /expected one of Basic, Standard, Premium/],
     ['logRetentionDays', '7', /expected an integer from 30 to 730/],
@@ -172,12 +176,13 @@ describe('parseConfig', () => {
 });
 
 describe('azureName', () => {
-  test('follows each resource type rule; global names carry the suffix', () => {
-    assert.equal(azureName('resourceGroup', 'mdeploy', 'dev', 'k3x9q2'), 'rg-mdeploy-dev');
+  test('follows each resource type rule; every name carries the stack suffix (two dev stacks in one subscription must not collide)', () => {
+    assert.equal(azureName('resourceGroup', 'mdeploy', 'dev', 'k3x9q2'), 'rg-mdeploy-dev-k3x9q2');
+    assert.notEqual(azureName('resourceGroup', 'mdeploy', 'dev', 'k3x9q2'), azureName('resourceGroup', 'mdeploy', 'dev', 'p7w2m4'));
     assert.equal(azureName('storageAccount', 'mdeploy', 'prod', 'k3x9q2'), 'stmdeployprodk3x9q2');
     assert.equal(azureName('containerRegistry', 'mdeploy', 'dev', 'k3x9q2'), 'crmdeploydevk3x9q2');
     assert.equal(azureName('iotHub', 'mdeploy', 'dev', 'k3x9q2'), 'iot-mdeploy-dev-k3x9q2');
-    assert.equal(azureName('kubernetesCluster', 'mdeploy', 'dev', 'k3x9q2'), 'aks-mdeploy-dev');
+    assert.equal(azureName('kubernetesCluster', 'mdeploy', 'dev', 'k3x9q2'), 'aks-mdeploy-dev-k3x9q2');
   });
 
   test('the longest prefix and environment config allows still fit every rule', () => {

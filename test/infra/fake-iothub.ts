@@ -1,12 +1,17 @@
 // A loopback HTTPS server that plays the part of the IoT Hub service REST API the dynamic providers
 // use (api-version 2021-04-12): device identities, twins and configurations, with the hub's rules
-// (SAS authorization verified for real, ETags / If-Match, "already exists", immutable configuration
-// content) and injectable throttling. The narrowest stand-in for Azure that still checks every request.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// (Entra bearer tokens verified for real: signature, audience https://iothubs.azure.net, expiry; ETags /
+// If-Match, "already exists", immutable configuration content), injectable throttling and the 401s of a
+// role assignment that has not propagated yet. The narrowest stand-in for Azure that checks every request.
+import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FakeEntra } from './fake-entra';
 import type { TestCertificate } from './tls';
+
+/** The audience of IoT Hub data-plane tokens. */
+export const IOT_HUB_AUDIENCE = 'https://iothubs.azure.net';
 
 export interface RecordedRequest {
   method: string;
@@ -48,12 +53,18 @@ export class FakeIotHub {
   private server?: https.Server;
   hostName = '';
 
+  /** Requests refused as if the caller's data-plane role had not reached the hub yet. */
+  private unauthorizedLeft = 0;
+
   constructor(
     private readonly cert: TestCertificate,
-    readonly policyName: string,
-    /** Base64 policy key. */
-    readonly policyKey: string,
+    private readonly entra: FakeEntra,
   ) {}
+
+  /** The next `count` requests get 401 although their token is valid (role assignment still propagating). */
+  denyNext(count: number): void {
+    this.unauthorizedLeft = count;
+  }
 
   async start(): Promise<string> {
     this.server = https.createServer({ key: this.cert.key, cert: this.cert.cert }, (req, res) => {
@@ -85,25 +96,6 @@ export class FakeIotHub {
     res.end(text);
   }
 
-  /** Verifies `SharedAccessSignature sr=..&sig=..&se=..&skn=..` exactly as the hub does. */
-  private authorize(header: string | undefined): string | undefined {
-    if (!header?.startsWith('SharedAccessSignature ')) return 'no SharedAccessSignature';
-    const fields = new URLSearchParams(header.slice('SharedAccessSignature '.length));
-    const sr = fields.get('sr');
-    const sig = fields.get('sig');
-    const se = fields.get('se');
-    const skn = fields.get('skn');
-    if (!sr || !sig || !se || !skn) return 'missing field';
-    if (skn !== this.policyName) return `unknown policy ${skn}`;
-    if (sr !== this.hostName.toLowerCase()) return `sr ${sr} is not this hub`;
-    if (!/^\d+$/.test(se) || Number(se) * 1000 < Date.now()) return 'expired';
-    // URLSearchParams decoded sr and sig; the signature covers the URL-encoded resource URI.
-    const expected = createHmac('sha256', Buffer.from(this.policyKey, 'base64')).update(`${encodeURIComponent(sr)}\n${se}`).digest();
-    const given = Buffer.from(sig, 'base64');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad signature';
-    return undefined;
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -113,7 +105,11 @@ export class FakeIotHub {
     const ifMatch = req.headers['if-match'];
     this.requests.push({ method: req.method ?? '', path: url.pathname, query: Object.fromEntries(url.searchParams), ifMatch, body });
 
-    const authProblem = this.authorize(req.headers.authorization);
+    let authProblem = this.entra.verify(req.headers.authorization, IOT_HUB_AUDIENCE);
+    if (!authProblem && this.unauthorizedLeft > 0) {
+      this.unauthorizedLeft--;
+      authProblem = 'role not propagated yet';
+    }
     if (authProblem) {
       this.authFailures.push(authProblem);
       return this.send(res, 401, { Message: 'ErrorCode:IotHubUnauthorizedAccess;Unauthorized' });

@@ -27,6 +27,8 @@ export interface RecordedResource {
   inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Dotted paths of the inputs that were secret. */
   secretPaths: string[];
+  /** The resource option ignoreChanges, as the engine receives it. */
+  ignoreChanges: string[];
 }
 
 export interface RecordedCall {
@@ -95,12 +97,26 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
 }
 
 const fakeHash = (s: string) => createHash('sha256').update(s).digest('hex');
-const kubeconfigYaml = `apiVersion: v1
+/** What AKS's listClusterUserCredential returns with format "exec" for an Entra cluster. */
+export const AKS_EXEC_KUBECONFIG = `apiVersion: v1
 kind: Config
-clusters: [{name: aks, cluster: {server: 'https://aks.example.invalid:443'}}]
-users: [{name: clusterUser, user: {token: fake}}]
-contexts: [{name: aks, context: {cluster: aks, user: clusterUser}}]
+clusters:
+- name: aks
+  cluster:
+    server: https://aks.example.invalid:443
+    certificate-authority-data: LS0tLS1CRUdJTg==
+contexts:
+- name: aks
+  context: {cluster: aks, user: clusterUser_rg_aks}
 current-context: aks
+users:
+- name: clusterUser_rg_aks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --environment, AzurePublicCloud, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630, --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, tenant-id, --login, devicecode]
+      env: null
 `;
 
 /** Outputs a real provider computes; the mocks return only what they are given. */
@@ -118,7 +134,7 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     case 'azure-native:containerregistry:ScopeMap':
       return { name: plain.scopeMapName };
     case 'azure-native:containerregistry:Token':
-      return { name: plain.tokenName };
+      return { name: plain.tokenName, creationDate: '2026-01-01T00:00:00Z' };
     case 'azure-native:storage:StorageAccount':
       return { name: plain.accountName };
     case 'azure-native:storage:BlobContainer':
@@ -146,6 +162,8 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       return { status: { loadBalancer: { ingress: [{ ip: '20.0.0.1' }] } } };
     case 'pulumi-nodejs:dynamic/containerregistry:TokenPassword':
       return { username: String(plain.tokenId).split('/').pop(), password: secret(`acr-${fakeHash(name).slice(0, 40)}`), creationTime: '2026-01-01T00:00:00Z' };
+    case 'pulumi-nodejs:dynamic/containerregistry:ImageImport':
+      return { image: `${plain.loginServer}/${plain.repository}@${plain.digest}` };
     case 'pulumi-nodejs:dynamic/iothub:Device': {
       const key = Buffer.from(fakeHash(name)).toString('base64').slice(0, 44);
       return {
@@ -177,16 +195,12 @@ export function mockId(r: Pick<RecordedResource, 'type' | 'name' | 'inputs'>): s
   return computedId(r.type, r.name, { ...r.inputs, ...computedState(r.type, r.name, r.inputs) });
 }
 
-function callResult(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function callResult(token: string, _inputs: Record<string, unknown>): Record<string, unknown> {
   switch (token) {
     case 'azure-native:authorization:getClientConfig':
       return { clientId: 'client-id', objectId: 'deployer-object-id', subscriptionId: '00000000-0000-0000-0000-000000000000', tenantId: 'tenant-id' };
-    case 'azure-native:authorization:getClientToken':
-      return { token: 'arm-bearer-token' };
     case 'azure-native:containerservice:listManagedClusterUserCredentials':
-      return { kubeconfigs: [{ name: 'clusterUser', value: Buffer.from(kubeconfigYaml).toString('base64') }] };
-    case 'azure-native:iothub:listIotHubResourceKeysForKeyName':
-      return { keyName: inputs.keyName, primaryKey: Buffer.from('hub-owner-key').toString('base64'), secondaryKey: 'x', rights: 'RegistryWrite, ServiceConnect, DeviceConnect' };
+      return { kubeconfigs: [{ name: 'clusterUser', value: Buffer.from(AKS_EXEC_KUBECONFIG).toString('base64') }] };
     default:
       return {};
   }
@@ -209,7 +223,7 @@ export interface Recorder {
  * Installs the mocks and the stack's config. Call it BEFORE the program is loaded (a static import
  * would run the program first, against no mocks); then load index.ts and call collect().
  */
-export async function installMocks(stack: string, overrides: Record<string, unknown> = {}): Promise<Recorder> {
+export async function installMocks(stack: string, overrides: Record<string, unknown> = {}, preview = false): Promise<Recorder> {
   process.chdir(REPO_ROOT); // Pulumi runs the program from the project directory.
   // The runtime snapshots PULUMI_CONFIG when its state is first created, which importing a provider
   // package may already have done: set the config explicitly too.
@@ -217,14 +231,14 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
   process.env.PULUMI_CONFIG = JSON.stringify(config);
   pulumi.runtime.setAllConfig(config, []);
   const recorder: Recorder = { resources: [], calls: [] };
-  const parents = new Map<string, { parentUrn: string; urn: string }>();
+  const parents = new Map<string, { parentUrn: string; urn: string; ignoreChanges: string[] }>();
 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
         const { value, paths } = unwrapSecrets(args.inputs);
-        const where = parents.get(`${args.type}::${args.name}`) ?? { parentUrn: '', urn: '' };
+        const where = parents.get(`${args.type}::${args.name}`) ?? { parentUrn: '', urn: '', ignoreChanges: [] };
         recorder.resources.push({
           type: args.type,
           name: args.name,
@@ -234,6 +248,7 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
           custom: args.custom ?? true,
           inputs: value as Record<string, unknown>,
           secretPaths: paths,
+          ignoreChanges: where.ignoreChanges,
         });
         return { id: computedId(args.type, args.name, state), state };
       },
@@ -245,12 +260,12 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
     },
     PROJECT,
     stack,
-    false,
+    preview,
   );
 
-  // Record each registration's parent: the mock's newResource does not see it, the monitor does.
+  // Record each registration's parent and options: the mock's newResource does not see them, the monitor does.
   const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: { getType(): string; getName(): string; getParent(): string }, cb: unknown): Promise<void>;
+    registerResource(req: { getType(): string; getName(): string; getParent(): string; getIgnorechangesList(): string[] }, cb: unknown): Promise<void>;
     newUrn(parent: string, type: string, name: string): string;
   };
   const register = monitor.registerResource.bind(monitor);
@@ -258,6 +273,7 @@ export async function installMocks(stack: string, overrides: Record<string, unkn
     parents.set(`${req.getType()}::${req.getName()}`, {
       parentUrn: req.getParent(),
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+      ignoreChanges: req.getIgnorechangesList(),
     });
     return register(req, cb);
   };
@@ -290,9 +306,12 @@ export async function collect(recorder: Recorder, program: Record<string, unknow
   };
 }
 
-/** Runs the real program for `stack` under mocks (see installMocks) and records everything. */
-export async function runStack(stack: string, overrides: Record<string, unknown> = {}): Promise<StackRun> {
-  const recorder = await installMocks(stack, overrides);
+/**
+ * Runs the real program for `stack` under mocks (see installMocks) and records everything; `preview`
+ * runs it as `pulumi preview` does (isDryRun true).
+ */
+export async function runStack(stack: string, overrides: Record<string, unknown> = {}, preview = false): Promise<StackRun> {
+  const recorder = await installMocks(stack, overrides, preview);
   // require, not import(): the same call works under tsx and under Pulumi's ts-node (pulumi-runtime.test.ts).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const program = require('../../index') as Record<string, unknown>;

@@ -1,24 +1,18 @@
 // The IoT Hub dynamic providers (device identities, the at-scale edge deployment) driven through
-// create/read/update/delete/diff against a loopback HTTPS server playing the hub's REST API, with
-// real requests and real SAS signatures. The providers are run twice: as imported, and after the
+// create/read/update/delete/diff against a loopback HTTPS server playing the hub's REST API, with real
+// requests carrying real Entra tokens from DefaultAzureCredential (issued by a loopback token endpoint;
+// the hub checks signature, audience and expiry). The providers are run twice: as imported, and after the
 // round trip through Pulumi's closure serialisation (what `pulumi up` actually stores and runs).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as pulumi from '@pulumi/pulumi';
 import { buildEdgeManifest, edgeDeploymentId } from '../../infra/edge-manifest';
-import {
-  deviceProvider,
-  edgeDeploymentProvider,
-  hubSasToken,
-  type DeviceInputs,
-  type DeviceOutputs,
-  type EdgeDeploymentInputs,
-  type EdgeDeploymentOutputs,
-} from '../../infra/iothub-rest';
-import { FakeIotHub } from './fake-iothub';
-import { makeCertificate, trustInProcess } from './tls';
+import { deviceProvider, type DeviceInputs, type DeviceOutputs } from '../../infra/iothub-device';
+import { edgeDeploymentProvider, type EdgeDeploymentInputs, type EdgeDeploymentOutputs } from '../../infra/iothub-edge-deployment';
+import { FakeEntra } from './fake-entra';
+import { FakeIotHub, IOT_HUB_AUDIENCE } from './fake-iothub';
+import { inTrustingProcess } from './tls';
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
@@ -29,39 +23,45 @@ async function roundTrip(provider: Provider): Promise<Provider> {
   return requireFromString(serialized.text).handler();
 }
 
-describe('hubSasToken', () => {
-  test('signs <url-encoded host>\\n<expiry> with the base64-decoded key', () => {
-    const key = Buffer.from('k'.repeat(32)).toString('base64');
-    const token = hubSasToken('MyHub.azure-devices.net', 'iothubowner', key, 1_900_000_000);
-    const sig = createHmac('sha256', Buffer.from(key, 'base64')).update('myhub.azure-devices.net\n1900000000').digest('base64');
-    assert.equal(
-      token,
-      `SharedAccessSignature sr=myhub.azure-devices.net&sig=${encodeURIComponent(sig)}&se=1900000000&skn=iothubowner`,
-    );
+const cert = inTrustingProcess(__filename);
+if (cert) {
+  const entra = new FakeEntra(cert);
+  before(async () => {
+    await entra.start();
+    entra.useInProcess();
   });
-});
+  after(() => entra.stop());
 
-const cert = makeCertificate();
+  describe('the fake hub refuses what IoT Hub refuses (so the passes below mean something)', () => {
+    const hub = new FakeIotHub(cert, entra);
+    before(() => hub.start());
+    after(() => hub.stop());
+    const get = (auth?: string) => fetch(`https://${hub.hostName}/devices/x?api-version=2021-04-12`, { headers: auth ? { Authorization: auth } : {} });
+
+    test('no token, a token for another audience (ARM) or a forged token: 401', async () => {
+      assert.equal((await get()).status, 401);
+      assert.equal((await get(`Bearer ${entra.issue('https://management.azure.com')}`)).status, 401);
+      const forged = entra.issue(IOT_HUB_AUDIENCE).replace(/\.[\w-]+$/, '.AAAA');
+      assert.equal((await get(`Bearer ${forged}`)).status, 401);
+      assert.equal((await get(`Bearer ${entra.issue(IOT_HUB_AUDIENCE)}`)).status, 404, 'a good token reaches the registry');
+      assert.deepEqual(hub.authFailures, ['no bearer token', `audience https://management.azure.com is not ${IOT_HUB_AUDIENCE}`, 'bad signature']);
+    });
+  });
+
 for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
   describe(`IoT Hub providers ${variant}`, () => {
-    const policyKey = randomBytes(32).toString('base64');
-    const hub = new FakeIotHub(cert, 'iothubowner', policyKey);
+    const hub = new FakeIotHub(cert, entra);
     let devices: Provider;
     let deployments: Provider;
-    let untrust: () => void;
-    let access: { hostName: string; policyName: string; policyKey: string };
+    let access: { hostName: string };
 
     before(async () => {
-      untrust = trustInProcess(cert.cert);
       const hostName = await hub.start();
-      access = { hostName, policyName: 'iothubowner', policyKey };
+      access = { hostName };
       devices = variant === 'as imported' ? deviceProvider : await roundTrip(deviceProvider);
       deployments = variant === 'as imported' ? edgeDeploymentProvider : await roundTrip(edgeDeploymentProvider);
     });
-    after(async () => {
-      await hub.stop();
-      untrust();
-    });
+    after(() => hub.stop());
 
     describe('device identities', () => {
       const inputs = (over: Partial<DeviceInputs> = {}): DeviceInputs => ({
@@ -131,15 +131,14 @@ for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
         assert.equal(hub.requests.length - before, 4, 'two throttled GETs, then device and twin');
       });
 
-      test('a wrong key is refused by the hub and the error does not carry the key or the token', async () => {
-        const wrong = Buffer.from('wrong-key-wrong-key').toString('base64');
-        const error = await devices.read!('edge-dev-01', { ...created, policyKey: wrong }).then(
-          () => assert.fail('read with a wrong key succeeded'),
+      test('a refused token fails with the hub\'s reason and without the token', async () => {
+        hub.denyNext(1);
+        const error = await devices.read!('edge-dev-01', created).then(
+          () => assert.fail('read with a refused token succeeded'),
           (e: Error) => e,
         );
-        assert.match(error.message, /HTTP 401/);
-        assert.ok(!error.message.includes(wrong) && !error.message.includes('SharedAccessSignature'), error.message);
-        assert.equal(hub.authFailures.at(-1), 'bad signature');
+        assert.match(error.message, /IoT Hub: reading device edge-dev-01 failed with HTTP 401: ErrorCode:IotHubUnauthorizedAccess/);
+        assert.ok(!/Bearer|eyJ/.test(error.message), error.message);
       });
 
       test('delete removes the identity; deleting it again is fine; read then reports it gone', async () => {
@@ -234,12 +233,22 @@ for (const variant of ['as imported', 'after Pulumi serialisation'] as const) {
         assert.deepEqual(await deployments.read!(created.configurationId, created), { id: '', props: {} });
       });
 
-      test('every request was signed correctly and used api-version 2021-04-12', () => {
-        const signed = hub.requests.length - hub.authFailures.length;
-        assert.ok(signed > 10);
+      test('create waits while the deployer\'s new data-plane role propagates (401s), then succeeds', async () => {
+        hub.denyNext(1);
+        const i = inputs(9);
+        await deployments.create!(i);
+        assert.ok(hub.configurations.has(i.configurationId));
+        await deployments.delete!(i.configurationId, { ...i, etag: '', createdTimeUtc: '' });
+      });
+
+      test('every request carried a valid IoT Hub token and used api-version 2021-04-12; tokens came from the Entra endpoint', () => {
+        assert.ok(hub.requests.length > 10);
         assert.ok(hub.requests.every((q) => q.query['api-version'] === '2021-04-12'));
-        assert.deepEqual(hub.authFailures, ['bad signature'], 'only the deliberate wrong-key request failed');
+        assert.deepEqual(hub.authFailures, ['role not propagated yet', 'role not propagated yet'], 'only the deliberate refusals');
+        assert.ok(entra.requests.length >= 1);
+        assert.ok(entra.requests.every((r) => r.resource === IOT_HUB_AUDIENCE && r.headerOk), JSON.stringify(entra.requests));
       });
     });
   });
+}
 }

@@ -5,16 +5,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type * as pulumi from '@pulumi/pulumi';
 import { buildEdgeManifest, edgeDeploymentId } from '../../infra/edge-manifest';
-import { BEARER, FakeArm, REGISTRY_ID, TOKEN_ID } from './fake-arm';
+import { FakeArm, REGISTRY_ID, TOKEN_ID } from './fake-arm';
+import { FakeEntra } from './fake-entra';
 import { FakeIotHub } from './fake-iothub';
 import { REPO_ROOT } from './harness';
-import { makeCertificate, trustInProcess } from './tls';
+import { inTrustingProcess } from './tls';
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
@@ -28,13 +28,12 @@ interface ChildReport {
 
 const requireFromString = createRequire(require.resolve('@pulumi/pulumi/package.json'))('require-from-string') as (code: string) => { handler(): Provider };
 
-describe('the program as pulumi up loads it (Pulumi ts-node, Pulumi.yaml tsconfig)', () => {
+const cert = inTrustingProcess(__filename);
+if (cert) describe('the program as pulumi up loads it (Pulumi ts-node, Pulumi.yaml tsconfig)', () => {
   let report: ChildReport;
-  const cert = makeCertificate();
-  const policyKey = randomBytes(32).toString('base64');
-  const hub = new FakeIotHub(cert, 'iothubowner', policyKey);
-  const arm = new FakeArm(cert);
-  let untrust: () => void;
+  const entra = new FakeEntra(cert);
+  const hub = new FakeIotHub(cert, entra);
+  const arm = new FakeArm(cert, entra);
   const provider = (type: string) => {
     const text = report.providers[`pulumi-nodejs:dynamic/${type}`];
     assert.ok(text, `serialised provider for ${type}`);
@@ -51,14 +50,15 @@ describe('the program as pulumi up loads it (Pulumi ts-node, Pulumi.yaml tsconfi
       env: { ...process.env, NODE_OPTIONS: '', TS_NODE_CACHE: 'false' },
     });
     report = JSON.parse(stdout) as ChildReport;
-    untrust = trustInProcess(cert.cert);
+    await entra.start();
+    entra.useInProcess();
     await hub.start();
     await arm.start();
   });
   after(async () => {
     await hub.stop();
     await arm.stop();
-    untrust?.();
+    await entra.stop();
   });
 
   test('loads and type-checks with the vendored ts-node and the tsconfig named in Pulumi.yaml', () => {
@@ -70,7 +70,7 @@ describe('the program as pulumi up loads it (Pulumi ts-node, Pulumi.yaml tsconfi
 
   test('the serialised device provider registers, reads and deletes an identity', async () => {
     const devices = provider('iothub:Device');
-    const inputs = { hostName: hub.hostName, policyName: 'iothubowner', policyKey, deviceId: 'edge-dev-01', edgeEnabled: true, status: 'enabled', tags: { environment: 'dev', modelDeploy: true } };
+    const inputs = { hostName: hub.hostName, deviceId: 'edge-dev-01', edgeEnabled: true, status: 'enabled', tags: { environment: 'dev', modelDeploy: true } };
     const created = await devices.create!(inputs);
     assert.equal(hub.devices.get('edge-dev-01')?.capabilities.iotEdge, true);
     assert.equal((await devices.read!(created.id, created.outs)).id, 'edge-dev-01');
@@ -89,8 +89,6 @@ describe('the program as pulumi up loads it (Pulumi ts-node, Pulumi.yaml tsconfi
     });
     const inputs = {
       hostName: hub.hostName,
-      policyName: 'iothubowner',
-      policyKey,
       configurationId: edgeDeploymentId('mdeploy', 'dev', content),
       content,
       targetCondition: "tags.environment='dev'",
@@ -107,7 +105,12 @@ describe('the program as pulumi up loads it (Pulumi ts-node, Pulumi.yaml tsconfi
   test('the serialised token-password provider generates a password through ARM', async () => {
     arm.mode = 'async-operation';
     const passwords = provider('containerregistry:TokenPassword');
-    const r = await passwords.create!({ armEndpoint: arm.base, armToken: BEARER, registryId: REGISTRY_ID, tokenId: TOKEN_ID, passwordName: 'password1', expiry: '' });
+    const r = await passwords.create!({ armEndpoint: arm.base, registryId: REGISTRY_ID, tokenId: TOKEN_ID, tokenCreated: '2026-01-01T00:00:00Z', passwordName: 'password1', expiry: '' });
     assert.equal(r.outs.password, 'generated-password-1');
+    assert.ok(arm.requests.every((q) => q.authProblem === undefined));
+  });
+
+  test('the serialised providers took Entra tokens for the right audiences and nothing else', () => {
+    assert.deepEqual([...new Set(entra.requests.map((q) => q.resource))].sort(), ['https://iothubs.azure.net', 'https://management.azure.com']);
   });
 });

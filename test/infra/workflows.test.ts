@@ -67,6 +67,38 @@ describe('GitHub workflows', () => {
     assert.equal(p.with['stack-name'], '${{ matrix.stack }}');
     assert.equal(p.with['comment-on-pr'], true);
     assert.equal(p.with['github-token'], '${{ secrets.GITHUB_TOKEN }}');
+    assert.equal(p.with.policyPacks, 'policy', 'the CrossGuard pack runs on every preview');
+  });
+
+  test('pull requests run as their own read-only identity, not a deploying one', () => {
+    const env = workflow('infra-preview.yml').jobs.preview.env;
+    assert.equal(env.ARM_CLIENT_ID, '${{ secrets.AZURE_PR_CLIENT_ID }}');
+    assert.ok(!/azure\/login/.test(read('infra-preview.yml')), 'a preview needs no Azure CLI session (no dynamic provider calls Azure in preview)');
+  });
+
+  test('one identity per environment: each deploy job takes AZURE_CLIENT_ID from its own GitHub environment, signs in the Azure CLI with it (OIDC) and installs kubelogin', () => {
+    const w = workflow('infra-deploy.yml');
+    assert.deepEqual([w.jobs.dev.environment, w.jobs.prod.environment], ['dev', 'production']);
+    for (const job of [w.jobs.dev, w.jobs.prod]) {
+      assert.equal(job.env.ARM_CLIENT_ID, '${{ secrets.AZURE_CLIENT_ID }}');
+      const login = steps(job).find((s) => String(s.uses).startsWith('azure/login@'));
+      assert.equal(login?.with['client-id'], '${{ secrets.AZURE_CLIENT_ID }}');
+      assert.ok(!('creds' in (login?.with ?? {})), 'OIDC, no stored credential');
+      assert.ok(steps(job).some((s) => String(s.uses).startsWith('azure/use-kubelogin@')));
+      assert.equal(pulumiStep(job).with.policyPacks, 'policy');
+    }
+  });
+
+  test('prod deploys the image digests dev built and tested, and builds nothing', () => {
+    const w = workflow('infra-deploy.yml');
+    assert.equal(w.jobs.dev.outputs.scoringImage, '${{ steps.up.outputs.scoringImage }}');
+    assert.equal(w.jobs.dev.outputs.registryId, '${{ steps.up.outputs.registryId }}');
+    const prod = w.jobs.prod;
+    assert.ok(!steps(prod).some((s) => /docker\/setup-(qemu|buildx)/.test(String(s.uses))), 'no image build tooling in prod');
+    const config = JSON.parse(pulumiStep(prod).with['config-map']);
+    assert.deepEqual(Object.keys(config).sort(), ['promoteEdgeImageDigest', 'promoteFromRegistryId', 'promoteScoringImageDigest']);
+    assert.equal(config.promoteFromRegistryId.value, '${{ needs.dev.outputs.registryId }}');
+    assert.equal(config.promoteScoringImageDigest.value, '${{ steps.tested.outputs.scoring }}');
   });
 
   test('main: pulumi up of dev; prod after it, behind the production environment (manual approval)', () => {
@@ -90,7 +122,7 @@ describe('GitHub workflows', () => {
         assert.equal(job.env.ARM_USE_OIDC, 'true', f);
         assert.ok(!('ARM_CLIENT_SECRET' in job.env), f);
       }
-      assert.ok(!/client-secret|ARM_CLIENT_SECRET|AZURE_CLIENT_SECRET/i.test(read(f)), f);
+      assert.ok(!/client-secret|ARM_CLIENT_SECRET|AZURE_CLIENT_SECRET|AZURE_CREDENTIALS/i.test(read(f)), f);
     }
   });
 

@@ -4,14 +4,14 @@
  * tracked pixel memory, as JSON.
  */
 import sharp from 'sharp';
-import { ImagePreprocessor, inputGeometry, readModelCard } from '../../src/index.js';
+import { ImagePreprocessor, readModelCard } from '../../src/index.js';
 import { modelDir } from '../helpers.js';
 import { photoLikeJpeg } from './photo-like.js';
 
 const exact = process.argv[2] === 'exact';
 const card = await readModelCard(modelDir);
 const photo = await photoLikeJpeg(4032, 3024);
-const preprocessor = new ImagePreprocessor(card, inputGeometry(card), { maxImageBytes: 32 << 20, maxImagePixels: 40e6 }, { exact });
+const preprocessor = new ImagePreprocessor(card, { maxImageBytes: 32 << 20, maxImagePixels: 40e6 }, { exact });
 // Warm up the code paths on a small image first, so their one-time allocations are not counted.
 await preprocessor.preprocess(await photoLikeJpeg(640, 480));
 const before = process.memoryUsage().rss;

@@ -28,6 +28,23 @@ export interface AuthPluginOptions {
 }
 
 const CHALLENGE = 'Bearer realm="scoring"';
+const SEND = 'send the header Authorization: Bearer <key>';
+// Schemes other clients commonly send; only these are named back, since anything else in the header
+// may be (part of) a key and must not be echoed.
+const KNOWN_SCHEMES = new Map(['Basic', 'Digest', 'Token', 'ApiKey', 'Key', 'Negotiate', 'NTLM', 'OAuth'].map((s) => [s.toLowerCase(), s]));
+
+/** Why a present-but-unusable Authorization header (or an absent one) is refused, without echoing it. */
+function malformedMessage(header: string | undefined): string {
+  const value = header?.trim() ?? '';
+  if (value === '') return `missing API key: ${SEND}`;
+  if (value.toLowerCase() === 'bearer') return `the Authorization header has the Bearer scheme but no key: ${SEND}`;
+  const space = value.search(/\s/);
+  if (space === -1) {
+    return `the Authorization header is missing its scheme: ${SEND} (the word Bearer and a space before the key)`;
+  }
+  const scheme = KNOWN_SCHEMES.get(value.slice(0, space).toLowerCase());
+  return `the Authorization header uses ${scheme === undefined ? 'a scheme other than Bearer' : `the ${scheme} scheme`}: ${SEND}`;
+}
 
 const plugin: FastifyPluginCallback<AuthPluginOptions> = (app, { auth, metrics }, done) => {
   if (auth.mode === 'disabled') {
@@ -41,11 +58,7 @@ const plugin: FastifyPluginCallback<AuthPluginOptions> = (app, { auth, metrics }
     // RFC 6750: the scheme is case-insensitive.
     if (header === undefined || header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
       metrics.countAuth('rejected');
-      next(
-        new HttpError(401, 'unauthorized', 'missing API key: send the header Authorization: Bearer <key>', {
-          'www-authenticate': CHALLENGE,
-        }),
-      );
+      next(new HttpError(401, 'unauthorized', malformedMessage(header), { 'www-authenticate': CHALLENGE }));
       return;
     }
     const slot = ring.match(header.slice(7).trim());

@@ -3,6 +3,8 @@
  *   POST /score  {"<file name>": "<base64 image>", ...}  →  200 [{"<file name>": "<label>"}, ...]
  * one entry per image, in request order. `?top_k=N` replaces each label with the N most probable
  * labels and their probabilities: [{"<file name>": [{"label": "...", "probability": 0.97}, ...]}].
+ * A multi-label model answers each file with the list of labels at or above its threshold
+ * (possibly empty): [{"<file name>": ["cat", "outdoor"]}].
  * GET / is the seed-era liveness route.
  */
 import type { FastifyPluginCallback, FastifySchemaValidationError } from 'fastify';
@@ -31,6 +33,14 @@ function scoreValidationError(
   return (errors, dataVar) => {
     const e = errors[0];
     if (dataVar === 'querystring') {
+      if (e?.keyword === 'additionalProperties') {
+        const name = String((e.params as { additionalProperty?: unknown }).additionalProperty ?? '');
+        return new HttpError(
+          400,
+          'invalid_request',
+          `unknown query parameter ${quoteName(name)}: POST /score accepts only top_k (e.g. ?top_k=3 for the 3 most probable labels)`,
+        );
+      }
       return new HttpError(400, 'invalid_request', 'top_k must be an integer of at least 1');
     }
     if (e?.keyword === 'minProperties') {
@@ -99,13 +109,15 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
         summary: 'Classify images (the seed contract)',
         description:
           'Body: a JSON object mapping each file name to its base64-encoded image file (PNG, JPEG, WebP, GIF, TIFF; ' +
-          'any size, converted to 28x28 grayscale). Answer: one object per image, in request order, mapping the ' +
-          'file name to the predicted label. With `top_k`, each label is replaced by the `top_k` most probable ' +
+          'any size, preprocessed as the model description says). Answer: one object per image, in request order, mapping the ' +
+          'file name to the predicted label (a multi-label model: the list of labels at or above its threshold). With `top_k`, each label is replaced by the `top_k` most probable ' +
           'labels with their probabilities. All images of all concurrent requests are batched together.',
         tags: ['scoring'],
         security: [{ bearerAuth: [] }],
         querystring: {
           type: 'object',
+          // A misspelt ?topk=3 must not silently answer top-1.
+          additionalProperties: false,
           properties: {
             top_k: {
               type: 'integer',
@@ -132,6 +144,7 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
               additionalProperties: {
                 oneOf: [
                   { type: 'string', description: 'the predicted label (default)' },
+                  { type: 'array', description: 'multi-label models: the labels at or above the threshold, highest first', items: { type: 'string' } },
                   {
                     type: 'array',
                     description: 'with top_k: the most probable labels, most probable first',
@@ -168,7 +181,8 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
         if (!outcome.ok) throw withContext(outcome.error, quoteName(names[i] as string));
         const prediction = outcome.prediction;
         metrics.countImage(prediction.label);
-        json += `${i === 0 ? '' : ','}{${JSON.stringify(names[i])}:${topK === undefined ? jsonLabel(prediction.label) : JSON.stringify(prediction.top)}}`;
+        const answer = topK !== undefined ? JSON.stringify(prediction.top) : prediction.labels ? JSON.stringify(prediction.labels) : jsonLabel(prediction.label);
+        json += `${i === 0 ? '' : ','}{${JSON.stringify(names[i])}:${answer}}`;
       }
       json += ']';
       return reply.type('application/json; charset=utf-8').send(json);

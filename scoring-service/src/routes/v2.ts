@@ -1,14 +1,16 @@
 /**
  * Open Inference Protocol (V2) REST: server metadata, model metadata and readiness, and inference.
  * The model takes either encoded image files as a BYTES input named "image" (base64 strings in JSON)
- * or an already-preprocessed FP32 tensor under the model's own input name (from the model card,
- * "input", shape [N,1,28,28]). It answers the class probabilities (FP32 [N,classes]) and the
- * predicted labels (BYTES [N]). Errors are `{"error": "..."}` as the protocol says.
+ * or an already-preprocessed tensor under the model's own input name, datatype and shape (from the
+ * model description: NHWC stays NHWC, FP16 and UINT8 inputs are FP16 and UINT8). It answers the
+ * scores after the activation (FP32 [N,classes]) and the labels (BYTES [N]: the predicted label, or
+ * for a multi-label model a JSON array of the labels at or above the threshold). Errors are
+ * `{"error": "..."}` as the protocol says.
  */
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ScoringClassifier } from '../classifier.js';
 import { HttpError, withContext } from '../errors.js';
-import { decodeBase64Image } from '../images.js';
+import { decodeBase64Image, quoteName } from '../images.js';
 import type { ServiceMetrics } from '../metrics.js';
 
 /** Name of the BYTES input carrying encoded image files. */
@@ -45,8 +47,12 @@ interface InferBody {
 
 interface Prediction {
   label: string;
+  labels?: string[];
   probabilities: Float32Array;
 }
+
+/** The protocol's datatype for each input dtype the core takes. */
+const V2_DATATYPE = { float32: 'FP32', float16: 'FP16', uint8: 'UINT8' } as const;
 
 const tensorMetadata = {
   type: 'object',
@@ -97,6 +103,19 @@ function flatten(data: unknown[]): unknown[] {
 
 export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, done) => {
   const { maxImagesPerRequest, metrics } = options;
+  // The protocol defines no query parameters; a client sending ?top_k=3 here expects an effect it
+  // will not get, so it is told where such options go instead.
+  const rejectQueryParameters = (query: unknown): void => {
+    const names = Object.keys((query ?? {}) as object);
+    if (names.length === 0) return;
+    throw new HttpError(
+      400,
+      'invalid_request',
+      `unknown query parameter ${quoteName(names[0]!)}: the Open Inference Protocol routes take no query parameters; ` +
+        'inference options go in the request body ("parameters", "outputs")',
+    );
+  };
+
   // Every /v2/models/<name>[/versions/<v>] route: authenticated, then the model checked (404, or 503
   // while it loads) before anything else, so a typo in the name is not answered with a body complaint.
   const modelRoute = {
@@ -104,6 +123,7 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
     preValidation: (request: FastifyRequest<{ Params: ModelParams }>, _reply: FastifyReply, next: (err?: Error) => void): void => {
       try {
         checkModel(app.scoring.require(), request.params);
+        rejectQueryParameters(request.query);
         next();
       } catch (err) {
         next(err as Error);
@@ -149,7 +169,12 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
           outputs: { type: 'array', items: tensorMetadata },
           parameters: {
             type: 'object',
-            properties: { labels: { type: 'array', items: { type: 'string' } }, sha256: { type: 'string' } },
+            properties: {
+              labels: { type: 'array', items: { type: 'string' } },
+              sha256: { type: 'string' },
+              task: { type: 'string' },
+              threshold: { type: 'number' },
+            },
           },
         },
         required: ['name', 'platform', 'inputs', 'outputs'],
@@ -166,13 +191,18 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
         platform: 'onnxruntime_onnx',
         inputs: [
           { name: IMAGE_INPUT, datatype: 'BYTES', shape: [-1] },
-          { name: card.input.name, datatype: 'FP32', shape: [...card.input.shape] },
+          { name: card.input.name, datatype: V2_DATATYPE[card.input.dtype], shape: [...card.input.shape] },
         ],
         outputs: [
           { name: card.output.name, datatype: 'FP32', shape: [-1, card.labels.length] },
           { name: LABEL_OUTPUT, datatype: 'BYTES', shape: [-1] },
         ],
-        parameters: { labels: [...card.labels], sha256: card.sha256 },
+        parameters: {
+          labels: [...card.labels],
+          sha256: card.sha256,
+          task: card.output.task,
+          ...(card.output.task === 'multi-label' ? { threshold: card.output.threshold } : {}),
+        },
       };
     });
   }
@@ -199,9 +229,10 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
     summary: 'Inference (Open Inference Protocol)',
     description:
       `One input: either "${IMAGE_INPUT}" (datatype BYTES, shape [N], data = N base64-encoded image files) or the ` +
-      `model's tensor input (see the model metadata: "input", datatype FP32, shape [N,1,28,28], data = N*784 ` +
-      'preprocessed values in row-major order, flat or nested). Outputs: "probabilities" (FP32 [N,classes], ' +
-      `labels in model-metadata order) and "${LABEL_OUTPUT}" (BYTES [N]); list \`outputs\` to get only some.`,
+      `model's tensor input (its name, datatype and shape are in the model metadata; data = the preprocessed values ` +
+      'in row-major order, flat or nested). Outputs: the scores after the activation (FP32 [N,classes], ' +
+      `labels in model-metadata order) and "${LABEL_OUTPUT}" (BYTES [N]: the label, or for a multi-label model a JSON ` +
+      'array of the labels at or above the threshold); list `outputs` to get only some.',
     tags: ['v2'],
     security: [{ bearerAuth: [] }],
     params: modelParams,
@@ -300,7 +331,8 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
       }
       const input = body.inputs[0] as InferInput;
       let predictions: Prediction[];
-      if (input.name === IMAGE_INPUT) {
+      // A model may name its own input "image" too: then BYTES means image files, anything else the tensor.
+      if (input.name === IMAGE_INPUT && (input.datatype === 'BYTES' || card.input.name !== IMAGE_INPUT)) {
         predictions = await inferImages(classifier, input);
       } else if (input.name === card.input.name) {
         predictions = await inferTensor(classifier, input);
@@ -308,7 +340,7 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
         throw new HttpError(
           400,
           'invalid_request',
-          `unknown input ${JSON.stringify(input.name.slice(0, 100))}; this model takes "${IMAGE_INPUT}" (BYTES, base64 image files) or "${card.input.name}" (FP32 tensor)`,
+          `unknown input ${JSON.stringify(input.name.slice(0, 100))}; this model takes "${IMAGE_INPUT}" (BYTES, base64 image files) or "${card.input.name}" (${V2_DATATYPE[card.input.dtype]} tensor)`,
         );
       }
 
@@ -324,7 +356,7 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
         outputs.push({ name: card.output.name, datatype: 'FP32', shape: [n, classes], data });
       }
       if (wanted.has(LABEL_OUTPUT)) {
-        outputs.push({ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [n], data: predictions.map((p) => p.label) });
+        outputs.push({ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [n], data: predictions.map((p) => (p.labels ? JSON.stringify(p.labels) : p.label)) });
       }
       for (const p of predictions) metrics.countImage(p.label);
       return {
@@ -367,8 +399,9 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
   async function inferTensor(classifier: ScoringClassifier, input: InferInput): Promise<Prediction[]> {
     const card = classifier.card;
     const name = card.input.name;
-    if (input.datatype !== 'FP32') {
-      throw new HttpError(400, 'invalid_request', `input "${name}" must have datatype FP32, got ${JSON.stringify(String(input.datatype).slice(0, 20))}`);
+    const datatype = V2_DATATYPE[card.input.dtype];
+    if (input.datatype !== datatype) {
+      throw new HttpError(400, 'invalid_request', `input "${name}" must have datatype ${datatype}, got ${JSON.stringify(String(input.datatype).slice(0, 20))}`);
     }
     const expected = card.input.shape;
     const shape = input.shape;

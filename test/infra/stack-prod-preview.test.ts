@@ -1,0 +1,4 @@
+// The prod stack as a pull request previews it (Reader role); see preview-checks.ts.
+import { describePreview } from './preview-checks';
+
+describePreview('prod');
