@@ -1,6 +1,7 @@
 import pngjs from 'pngjs';
 import { checkEncoded, decode, pngSize, scaleBox, type ImageFormat, type ImageLimits, type Size } from './decode.js';
 import { InvalidImageError } from './errors.js';
+import type { Interpolation } from './filters.js';
 import { place, type Placement } from './geometry.js';
 import { inputGeometry, type InputGeometry } from './model-card.js';
 import type { ModelDescription } from './model-description.js';
@@ -125,7 +126,10 @@ export class ImagePreprocessor {
   private async fromSharp(bytes: Uint8Array): Promise<DecodedPixels> {
     const { width, height } = this.geometry;
     const resize = this.pre.resize;
-    const plan = this.exact
+    // Nearest picks single source pixels and box averages exact areas: a decoder's own prefilter
+    // changes what they compute (measured on a 1920-px photo, 10 and 2.3 levels mean at 4x), so
+    // they always decode at full size. The smooth kernels average it away (<= 0.4 level).
+    const plan = this.exact || !REDUCIBLE.has(resize.interpolation)
       ? undefined
       : (source: Size) => {
           const at = place(resize, source.width, source.height, width, height);
@@ -135,6 +139,9 @@ export class ImagePreprocessor {
     return { data: decoded.data, width: decoded.width, height: decoded.height, stride: 3, source: decoded.source };
   }
 }
+
+/** Filters whose result a reduced decode (decode.ts' reducedSize) keeps within a level. */
+const REDUCIBLE: ReadonlySet<Interpolation> = new Set(['bilinear', 'hamming', 'bicubic', 'lanczos']);
 
 /** The model's width x height window: a centre crop of the resized image, or the resized image pasted on the fill. */
 function fitWindow(resized: Uint8Array, at: Placement, width: number, height: number, fill: number): Uint8Array {
