@@ -57,6 +57,12 @@ export interface ClassifierOptions {
    * to Pillow's; no reduced decode of large images. Default false.
    */
   exactPreprocessing?: boolean;
+  /**
+   * Turn each image as its EXIF orientation tag says before preprocessing, as Pillow's
+   * ImageOps.exif_transpose (and Hugging Face's load_image) do. Default true; false for models
+   * trained on pixels as stored (plain Image.open, torchvision's decode_jpeg).
+   */
+  exifOrientation?: boolean;
   /** Hooks for metrics; called synchronously, must not throw. */
   observer?: ClassifierObserver;
 }
@@ -129,7 +135,7 @@ export class Classifier {
         maxImageBytes: positiveInt('maxImageBytes', options.maxImageBytes, DEFAULTS.maxImageBytes),
         maxImagePixels: positiveInt('maxImagePixels', options.maxImagePixels, DEFAULTS.maxImagePixels),
       },
-      { ...(options.preprocessThreads === undefined ? {} : { threads: options.preprocessThreads }), exact: options.exactPreprocessing ?? false },
+      { ...(options.preprocessThreads === undefined ? {} : { threads: options.preprocessThreads }), exact: options.exactPreprocessing ?? false, exifOrientation: options.exifOrientation ?? true },
     );
     this.observer = options.observer;
     this.batcher = new Batcher({

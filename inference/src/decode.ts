@@ -34,6 +34,11 @@ export interface DecodeOptions {
   plan?: ResizePlan | undefined;
   /** The multiple of the output size kept across the box when reducing; see REDUCE_TO_MULTIPLE. */
   reduceToMultiple?: number;
+  /**
+   * Apply the EXIF orientation tag (Pillow's ImageOps.exif_transpose) before anything else, so the
+   * plan, the box and the pixels are all in the orientation the photographer saw. Default true.
+   */
+  orient?: boolean;
 }
 
 export interface DecodedImage {
@@ -41,7 +46,7 @@ export interface DecodedImage {
   data: Buffer;
   width: number;
   height: number;
-  /** The image's size as stored; equals width/height unless the decoder reduced it. */
+  /** The image's size as stored (after orientation); equals width/height unless the decoder reduced it. */
   source: Size;
 }
 
@@ -123,6 +128,61 @@ export function jpegSize(b: Uint8Array): Size | undefined {
   return undefined;
 }
 
+/**
+ * The EXIF orientation (1-8) of a JPEG, read from its APP1 "Exif" segment's first IFD, or 1 when it
+ * has none. Read here rather than by a libvips header read, which costs a call per image.
+ */
+export function jpegOrientation(b: Uint8Array): number {
+  let i = 2;
+  while (i + 4 < b.length && b[i] === 0xff) {
+    const marker = b[i + 1]!;
+    if (marker === 0xda || marker === 0xd9) return 1; // start of scan / end of image: no EXIF before the pixels
+    const length = (b[i + 2]! << 8) | b[i + 3]!;
+    if (marker === 0xe1 && length >= 16 && b[i + 4] === 0x45 && b[i + 5] === 0x78 && b[i + 6] === 0x69 && b[i + 7] === 0x66 && b[i + 8] === 0 && b[i + 9] === 0) {
+      return tiffOrientation(b.subarray(i + 10, Math.min(b.length, i + 2 + length)));
+    }
+    i += 2 + length;
+  }
+  return 1;
+}
+
+function tiffOrientation(t: Uint8Array): number {
+  if (t.length < 8) return 1;
+  const little = t[0] === 0x49 && t[1] === 0x49;
+  if (!little && !(t[0] === 0x4d && t[1] === 0x4d)) return 1;
+  const view = new DataView(t.buffer, t.byteOffset, t.byteLength);
+  const ifd = view.getUint32(4, little);
+  if (ifd + 2 > t.length) return 1;
+  const count = view.getUint16(ifd, little);
+  for (let e = 0; e < count; e++) {
+    const at = ifd + 2 + e * 12;
+    if (at + 12 > t.length) return 1;
+    if (view.getUint16(at, little) === 0x0112) {
+      const value = view.getUint16(at + 8, little);
+      return value >= 1 && value <= 8 ? value : 1;
+    }
+  }
+  return 1;
+}
+
+/** Orientations 5-8 turn the image a quarter: width and height swap. */
+export function orientedSize(size: Size, orientation: number): Size {
+  return orientation >= 5 ? { width: size.height, height: size.width } : size;
+}
+
+/** Whether a PNG carries an eXIf chunk (and so possibly an orientation) before its pixels. */
+export function pngHasExif(b: Uint8Array): boolean {
+  let i = 8;
+  while (i + 8 <= b.length) {
+    const length = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+    const type = String.fromCharCode(b[i + 4]!, b[i + 5]!, b[i + 6]!, b[i + 7]!);
+    if (type === 'eXIf') return true;
+    if (type === 'IDAT' || type === 'IEND') return false;
+    i += 12 + length;
+  }
+  return false;
+}
+
 /** Checks what can be checked without decoding (size in bytes, format, PNG/JPEG header); throws the typed error. */
 export function checkEncoded(bytes: Uint8Array, limits: ImageLimits): ImageFormat {
   if (bytes.byteLength === 0) throw new InvalidImageError('image is empty');
@@ -170,20 +230,22 @@ function decodeError(cause: unknown, limits: ImageLimits): Error {
  */
 export async function decode(bytes: Uint8Array, options: DecodeOptions): Promise<DecodedImage> {
   const { limits, plan } = options;
+  const orient = options.orient ?? true;
   const input = { limitInputPixels: limits.maxImagePixels, failOn: 'error', sequentialRead: true, pages: 1 } as const;
   let target: Size | undefined;
   let source: Size | undefined;
   if (plan) {
     // A JPEG's frame header gives its size, and JPEG has no alpha: no libvips header read needed.
     const fromHeader = sniffFormat(bytes) === 'jpeg' ? jpegSize(bytes) : undefined;
-    let meta: Pick<Metadata, 'width' | 'height' | 'hasAlpha'>;
+    let meta: Pick<Metadata, 'width' | 'height' | 'hasAlpha' | 'orientation'>;
     try {
-      meta = fromHeader ? { ...fromHeader, hasAlpha: false } : await sharp(bytes, input).metadata();
+      meta = fromHeader ? { ...fromHeader, hasAlpha: false, orientation: jpegOrientation(bytes) } : await sharp(bytes, input).metadata();
     } catch (cause) {
       throw decodeError(cause, limits);
     }
-    source = { width: meta.width, height: meta.height };
-    checkPixels(source, limits);
+    checkPixels(meta, limits);
+    // The plan is made on the image as it will be seen; sharp's resize after autoOrient() is too.
+    source = orientedSize({ width: meta.width, height: meta.height }, orient ? (meta.orientation ?? 1) : 1);
     if (!meta.hasAlpha) {
       const { box, output } = plan(source);
       target = reducedSize(source, box, output, options.reduceToMultiple);
@@ -191,6 +253,7 @@ export async function decode(bytes: Uint8Array, options: DecodeOptions): Promise
   }
   try {
     let pipeline = sharp(bytes, input);
+    if (orient) pipeline = pipeline.autoOrient();
     if (target) pipeline = pipeline.resize(target.width, target.height, { fit: 'fill', kernel: 'lanczos3', fastShrinkOnLoad: true });
     const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new InvalidImageError(`could not decode image: got ${info.channels} channels`);

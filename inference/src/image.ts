@@ -1,5 +1,5 @@
 import pngjs from 'pngjs';
-import { checkEncoded, decode, pngSize, scaleBox, type ImageFormat, type ImageLimits, type Size } from './decode.js';
+import { checkEncoded, decode, pngHasExif, pngSize, scaleBox, type ImageFormat, type ImageLimits, type Size } from './decode.js';
 import { InvalidImageError } from './errors.js';
 import type { Interpolation } from './filters.js';
 import { place, type Placement } from './geometry.js';
@@ -28,6 +28,11 @@ export interface PreprocessOptions {
   exact?: boolean;
   /** decode.ts' REDUCE_TO_MULTIPLE unless set (the photos bench compares values). */
   reduceToMultiple?: number;
+  /**
+   * Turn the image as its EXIF orientation tag says before preprocessing (Pillow's
+   * ImageOps.exif_transpose; phone cameras store pixels sideways and tag them). Default true.
+   */
+  exifOrientation?: boolean;
 }
 
 /**
@@ -51,6 +56,7 @@ export class ImagePreprocessor {
   private readonly layout: ModelDescription['input']['layout'];
   private readonly exact: boolean;
   private readonly reduceToMultiple: number | undefined;
+  private readonly orient: boolean;
 
   constructor(
     description: ModelDescription,
@@ -62,6 +68,7 @@ export class ImagePreprocessor {
     this.layout = description.input.layout;
     this.exact = options.exact ?? false;
     this.reduceToMultiple = options.reduceToMultiple;
+    this.orient = options.exifOrientation ?? true;
   }
 
   /** Checks what can be checked without decoding (bytes, format, PNG/JPEG header); throws the typed error. */
@@ -78,7 +85,8 @@ export class ImagePreprocessor {
     const format = this.check(bytes);
     if (format === 'png') {
       const size = pngSize(bytes)!;
-      if (size.width === this.geometry.width && size.height === this.geometry.height) return this.fromPng(bytes);
+      // pngjs does not read eXIf: a tagged PNG (rare) goes to libvips, which turns it.
+      if (size.width === this.geometry.width && size.height === this.geometry.height && !(this.orient && pngHasExif(bytes))) return this.fromPng(bytes);
     }
     return this.fromSharp(bytes);
   }
@@ -135,7 +143,7 @@ export class ImagePreprocessor {
           const at = place(resize, source.width, source.height, width, height);
           return { box: at.box, output: { width: at.width, height: at.height } };
         };
-    const decoded = await decode(bytes, { limits: this.limits, plan, ...(this.reduceToMultiple === undefined ? {} : { reduceToMultiple: this.reduceToMultiple }) });
+    const decoded = await decode(bytes, { limits: this.limits, plan, orient: this.orient, ...(this.reduceToMultiple === undefined ? {} : { reduceToMultiple: this.reduceToMultiple }) });
     return { data: decoded.data, width: decoded.width, height: decoded.height, stride: 3, source: decoded.source };
   }
 }

@@ -28,6 +28,8 @@ export interface PreprocessPoolOptions {
   threads?: number;
   /** Fast paths off: every image decoded at full size (Pillow-identical pixels). Default false. */
   exact?: boolean;
+  /** Apply the EXIF orientation before preprocessing (image.ts). Default true. */
+  exifOrientation?: boolean;
   /**
    * Images of at most this many times the model's pixels (from the header) are preprocessed on the
    * calling thread. Default 16 (112x112 for a 28x28 model).
@@ -40,6 +42,7 @@ export interface PreprocessWorkerData {
   description: ModelDescription;
   limits: ImageLimits;
   exact: boolean;
+  exifOrientation: boolean;
 }
 
 export interface PreprocessTask {
@@ -64,11 +67,12 @@ export class PreprocessPool {
     if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`preprocess threads must be a non-negative integer (got ${threads})`);
     this.threads = threads;
     const exact = options.exact ?? false;
-    this.local = new ImagePreprocessor(description, limits, { exact });
+    const exifOrientation = options.exifOrientation ?? true;
+    this.local = new ImagePreprocessor(description, limits, { exact, exifOrientation });
     const geometry = inputGeometry(description);
     this.inlineMaxPixels = (options.inlineMaxPixelsRatio ?? 16) * geometry.width * geometry.height;
     if (threads > 0) {
-      const workerData: PreprocessWorkerData = { description, limits, exact };
+      const workerData: PreprocessWorkerData = { description, limits, exact, exifOrientation };
       this.pool = new Piscina<PreprocessTask, WorkerAnswer>({
         filename: workerFile(),
         name: 'default',

@@ -7,8 +7,8 @@ import { InferenceError } from './errors.js';
 import { ImagePreprocessor } from './image.js';
 import type { PreprocessTask, PreprocessWorkerData, WorkerAnswer } from './preprocess-pool.js';
 
-const { description, limits, exact } = workerData as PreprocessWorkerData;
-const preprocessor = new ImagePreprocessor(description, limits, { exact });
+const { description, limits, exact, exifOrientation } = workerData as PreprocessWorkerData;
+const preprocessor = new ImagePreprocessor(description, limits, { exact, exifOrientation });
 // Lets PreprocessPool.ready() know this thread has loaded (piscina forwards the message as 'message').
 parentPort?.postMessage({ preprocessWorkerLoaded: true });
 

@@ -42,6 +42,8 @@ export interface ServiceConfig {
     preprocessThreads: number | undefined;
     /** Exact mode: no reduced decode of large images; pixels identical to Pillow's. */
     exactPreprocessing: boolean;
+    /** Turn images as their EXIF orientation says before preprocessing (Pillow's exif_transpose). */
+    exifOrientation: boolean;
   };
   /** Host the inference core in a worker thread, so model runs do not stop the HTTP event loop. */
   inferenceWorker: boolean;
@@ -110,6 +112,7 @@ export const ENV_VARS: Record<string, VarSpec> = {
   INFERENCE_WORKER: { schema: { type: 'boolean', default: false }, expected: 'true or false' },
   PREPROCESS_THREADS: { schema: int(0, 256), expected: 'an integer between 0 and 256 (0 decodes images on the main thread)' },
   EXACT_PREPROCESSING: { schema: { type: 'boolean', default: false }, expected: 'true or false' },
+  EXIF_ORIENTATION: { schema: { type: 'boolean', default: true }, expected: 'true or false' },
   SHUTDOWN_GRACE_MS: { schema: int(1000, 3_600_000, 20_000), expected: 'an integer number of milliseconds between 1000 and 3600000' },
   SHUTDOWN_DELAY_MS: { schema: int(0, 3_600_000, 2000), expected: 'an integer number of milliseconds between 0 and 3600000' },
   SLOW_REQUEST_MS: { schema: int(1, 3_600_000, 1000), expected: 'an integer number of milliseconds between 1 and 3600000' },
@@ -150,6 +153,7 @@ interface RawEnv {
   INFERENCE_WORKER: boolean;
   PREPROCESS_THREADS?: number;
   EXACT_PREPROCESSING: boolean;
+  EXIF_ORIENTATION: boolean;
   SHUTDOWN_GRACE_MS: number;
   SHUTDOWN_DELAY_MS: number;
   SLOW_REQUEST_MS: number;
@@ -248,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
       intraOpSpinning: raw.INTRA_OP_SPINNING,
       preprocessThreads: raw.PREPROCESS_THREADS,
       exactPreprocessing: raw.EXACT_PREPROCESSING,
+      exifOrientation: raw.EXIF_ORIENTATION,
     },
     inferenceWorker: raw.INFERENCE_WORKER,
     limits: { maxImagesPerRequest: raw.MAX_IMAGES_PER_REQUEST, bodyLimitBytes: raw.BODY_LIMIT_BYTES },
