@@ -131,7 +131,7 @@ export function resample(
         const n = bounds[xx * 2 + 1]!;
         const kbase = xx * ksize;
         let ss = 1 << (PRECISION_BITS - 1);
-        for (let x = 0; x < n; x++) ss += src[row + xmin + x]! * weights[kbase + x]!;
+        for (let x = 0; x < n; x++) ss = (ss + src[row + xmin + x]! * weights[kbase + x]!) | 0;
         tmp[y * outWidth + xx] = clip8(ss);
       }
     }
@@ -148,7 +148,7 @@ export function resample(
     const kbase = yy * ksize;
     for (let xx = 0; xx < imageWidth; xx++) {
       let ss = 1 << (PRECISION_BITS - 1);
-      for (let y = 0; y < n; y++) ss += image[(y + ymin) * imageWidth + xx]! * weights[kbase + y]!;
+      for (let y = 0; y < n; y++) ss = (ss + image[(y + ymin) * imageWidth + xx]! * weights[kbase + y]!) | 0;
       out[yy * imageWidth + xx] = clip8(ss);
     }
   }
