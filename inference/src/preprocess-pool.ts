@@ -15,7 +15,7 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { checkEncoded, jpegSize, pngSize, type ImageLimits } from './decode.js';
 import { ImageTooLargeError, InferenceFailedError, InvalidImageError } from './errors.js';
-import { ImagePreprocessor } from './image.js';
+import { ImagePreprocessor, SMALL_IMAGE_RATIO } from './image.js';
 import { inputGeometry } from './model-card.js';
 import type { ModelDescription } from './model-description.js';
 
@@ -70,7 +70,7 @@ export class PreprocessPool {
     const exifOrientation = options.exifOrientation ?? true;
     this.local = new ImagePreprocessor(description, limits, { exact, exifOrientation });
     const geometry = inputGeometry(description);
-    this.inlineMaxPixels = (options.inlineMaxPixelsRatio ?? 16) * geometry.width * geometry.height;
+    this.inlineMaxPixels = (options.inlineMaxPixelsRatio ?? SMALL_IMAGE_RATIO) * geometry.width * geometry.height;
     if (threads > 0) {
       const workerData: PreprocessWorkerData = { description, limits, exact, exifOrientation };
       this.pool = new Piscina<PreprocessTask, WorkerAnswer>({
