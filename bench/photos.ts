@@ -37,6 +37,9 @@ const REFERENCE = join(root, 'bench/pillow/reference.py');
 const SIZES = ['224', '640x480', '1280x960', '1920x1080', '12mp'] as const;
 const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
 const PARTS = new Set((process.env.BENCH_PHOTO_PARTS ?? 'percall,fidelity,service,edge').split(','));
+/** While tuning one figure: BENCH_PHOTO_SERVICE_SIZES=1920x1080, BENCH_PHOTO_SERVICE_CONFIGS=default,EXACT. */
+const SERVICE_SIZES = (process.env.BENCH_PHOTO_SERVICE_SIZES ?? '1920x1080,12mp').split(',');
+const SERVICE_CONFIGS = process.env.BENCH_PHOTO_SERVICE_CONFIGS?.split(',');
 
 interface Histogram { average: number; p50: number; p99: number }
 interface AutocannonResult { requests: { total: number }; latency: Histogram; duration: number; errors: number; non2xx: number }
@@ -205,9 +208,10 @@ async function serviceTable(photos: Photo[]): Promise<void> {
   console.log(`\n### Scoring service, one photo per request, ${CONNECTIONS} connections, ${SECONDS} s, beside two Pillow processes (exact, no model, no HTTP)`);
   console.log('| photos | configuration | img/s | mean ms | p99 ms | p99 / mean | errors | two Pillow processes img/s | ratio | load |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const size of ['1920x1080', '12mp']) {
+  const configurations = [['default', {}], ['PREPROCESS_THREADS=0 (no pool)', { PREPROCESS_THREADS: '0' }], ['EXACT_PREPROCESSING=true', { EXACT_PREPROCESSING: 'true' }]] as const;
+  for (const size of SERVICE_SIZES) {
     const pillow = await pillowTwoProcesses(files(size), SECONDS);
-    for (const [name, env] of [['default', {}], ['PREPROCESS_THREADS=0 (no pool)', { PREPROCESS_THREADS: '0' }], ['EXACT_PREPROCESSING=true', { EXACT_PREPROCESSING: 'true' }]] as const) {
+    for (const [name, env] of configurations.filter(([n]) => SERVICE_CONFIGS === undefined || SERVICE_CONFIGS.some((c) => n.startsWith(c)))) {
       const r = await service(bySize(size), env);
       console.log(
         `| ${size} | ${name} | ${r.rps.toFixed(1)} | ${r.mean.toFixed(0)} | ${r.p99} | ${(r.p99 / r.mean).toFixed(2)} | ${r.errors} | ${pillow.toFixed(1)} | ${(r.rps / pillow).toFixed(2)}x | ${load1()} |`,
