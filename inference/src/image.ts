@@ -1,11 +1,12 @@
 import pngjs from 'pngjs';
-import { checkEncoded, decode, pngHasExif, pngSize, scaleBox, type ImageFormat, type ImageLimits, type Size } from './decode.js';
+import { checkEncoded, decode, jpegSize, pngHasExif, pngSize, reducedSize, scaleBox, type ImageFormat, type ImageLimits, type ResizePlan, type Size } from './decode.js';
 import { InvalidImageError } from './errors.js';
 import type { Interpolation } from './filters.js';
 import { place, type Placement } from './geometry.js';
 import { inputGeometry, type InputGeometry } from './model-card.js';
 import type { ModelDescription } from './model-description.js';
 import { resample } from './resample.js';
+import { decodeSmallJpeg, eligible } from './small-jpeg.js';
 
 export { sniffFormat } from './decode.js';
 export type { ImageFormat, ImageLimits } from './decode.js';
@@ -44,9 +45,10 @@ export interface PreprocessOptions {
  *
  * Built from plain data (the description and the limits) so a worker thread can rebuild it.
  *
- * Two decoders give the same pixels: a PNG already at the model's size is decoded in-process by
- * pngjs (tens of microseconds, where libvips' per-call set-up would cost ten times more); everything
- * else is decoded by sharp/libvips, which refuses over-sized images from the header. Unless `exact`,
+ * Three decoders give the same pixels: small 8-bit PNGs are decoded in-process by pngjs and small
+ * plain JPEGs by libjpeg-turbo in WebAssembly (small-jpeg.ts) — tens to hundreds of microseconds,
+ * where libvips' per-call set-up costs about a millisecond; everything else is decoded by
+ * sharp/libvips, which refuses over-sized images from the header. Unless `exact`,
  * a large reduction lets libvips decode fewer pixels (decode.ts' reducedSize) across the very box
  * geometry.ts plans for the resize mode, and the description's filter does the last step.
  */
@@ -92,6 +94,15 @@ export class ImagePreprocessor {
       // (rare) go to libvips.
       if (size.width * size.height <= this.smallPixels && bytes[24]! <= 8 && !(this.orient && pngHasExif(bytes))) return this.fromPng(bytes);
     }
+    if (format === 'jpeg') {
+      const size = jpegSize(bytes);
+      if (size && eligible(bytes, size, this.orient) && !this.reduces(size)) {
+        const d = await decodeSmallJpeg(bytes);
+        if (d && d.width === size.width && d.height === size.height) {
+          return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.byteLength), width: d.width, height: d.height, stride: 4 };
+        }
+      }
+    }
     return this.fromSharp(bytes);
   }
 
@@ -135,18 +146,29 @@ export class ImagePreprocessor {
     }
   }
 
-  private async fromSharp(bytes: Uint8Array): Promise<DecodedPixels> {
+  /** Whether the reduced decode applies to an image of this (oriented) size. */
+  private reduces(source: Size): boolean {
+    const plan = this.plan();
+    if (!plan) return false;
+    const { box, output } = plan(source);
+    return reducedSize(source, box, output, this.reduceToMultiple) !== undefined;
+  }
+
+  private plan(): ResizePlan | undefined {
     const { width, height } = this.geometry;
     const resize = this.pre.resize;
     // Nearest picks single source pixels and box averages exact areas: a decoder's own prefilter
     // changes what they compute (measured on a 1920-px photo, 10 and 2.3 levels mean at 4x), so
     // they always decode at full size. The smooth kernels average it away (<= 0.4 level).
-    const plan = this.exact || !REDUCIBLE.has(resize.interpolation)
-      ? undefined
-      : (source: Size) => {
-          const at = place(resize, source.width, source.height, width, height);
-          return { box: at.box, output: { width: at.width, height: at.height } };
-        };
+    if (this.exact || !REDUCIBLE.has(resize.interpolation)) return undefined;
+    return (source: Size) => {
+      const at = place(resize, source.width, source.height, width, height);
+      return { box: at.box, output: { width: at.width, height: at.height } };
+    };
+  }
+
+  private async fromSharp(bytes: Uint8Array): Promise<DecodedPixels> {
+    const plan = this.plan();
     const decoded = await decode(bytes, { limits: this.limits, plan, orient: this.orient, ...(this.reduceToMultiple === undefined ? {} : { reduceToMultiple: this.reduceToMultiple }) });
     return { data: decoded.data, width: decoded.width, height: decoded.height, stride: 3, source: decoded.source };
   }
