@@ -5,7 +5,7 @@ import type { Interpolation } from './filters.js';
 import { place, type Placement } from './geometry.js';
 import { inputGeometry, type InputGeometry } from './model-card.js';
 import type { ModelDescription } from './model-description.js';
-import { resample } from './resample.js';
+import { readRegion, resample, type Box } from './resample.js';
 import { decodeSmallJpeg, eligible } from './small-jpeg.js';
 
 export { sniffFormat } from './decode.js';
@@ -111,11 +111,14 @@ export class ImagePreprocessor {
     const { data, width: w, height: h, stride } = pixels;
     const { channels, width, height, size } = this.geometry;
     const { colour, resize, rescale, mean, std, invert } = this.pre;
-    const planes = colour === 'grayscale' ? [luma(data, w * h, stride)] : [0, 1, 2].map((c) => plane(data, c, w * h, stride));
     // Planned on the stored size (shortest-edge and letterbox round on it), read on the decoded one.
     const source = pixels.source ?? { width: w, height: h };
     const at = place(resize, source.width, source.height, width, height);
     const box = scaleBox(at.box, source, { width: w, height: h });
+    // Colour is converted only where the resize reads (a crop to the model's aspect leaves the rest
+    // unread); per-pixel conversions, so the pixels read are the same as converting the whole image.
+    const region = readRegion(w, h, at.width, at.height, resize.interpolation, box);
+    const planes = colour === 'grayscale' ? [luma(data, w, h, stride, region)] : [0, 1, 2].map((c) => plane(data, c, w, h, stride, region));
     const pixelsPerPlane = width * height;
     const out = new Float32Array(size);
     for (let p = 0; p < channels; p++) {
@@ -197,20 +200,27 @@ function fitWindow(resized: Uint8Array, at: Placement, width: number, height: nu
 }
 
 /**
- * ITU-R 601-2 luma as Pillow's convert('L') computes it from interleaved RGB(A), in its integer form with rounding (Convert.c L24).
+ * ITU-R 601-2 luma as Pillow's convert('L') computes it from interleaved RGB(A), in its integer form with rounding (Convert.c L24),
+ * over `region` of a width x height image (the rest left 0, never read).
  * libvips' own greyscale works in linear light (up to 60 levels off), and its recomb is exact but
  * twice as slow as this loop.
  */
-function luma(rgb: Uint8Array, pixels: number, stride = 3): Uint8Array {
-  const out = new Uint8Array(pixels);
-  for (let i = 0, p = 0; i < pixels; i++, p += stride) {
-    out[i] = (rgb[p]! * 19595 + rgb[p + 1]! * 38470 + rgb[p + 2]! * 7471 + 0x8000) >>> 16;
+function luma(rgb: Uint8Array, width: number, height: number, stride: number, region: Box = [0, 0, width, height]): Uint8Array {
+  const out = new Uint8Array(width * height);
+  const [x0, y0, x1, y1] = region;
+  for (let y = y0; y < y1; y++) {
+    for (let i = y * width + x0, p = i * stride, end = y * width + x1; i < end; i++, p += stride) {
+      out[i] = (rgb[p]! * 19595 + rgb[p + 1]! * 38470 + rgb[p + 2]! * 7471 + 0x8000) >>> 16;
+    }
   }
   return out;
 }
 
-function plane(rgb: Uint8Array, channel: number, pixels: number, stride: number): Uint8Array {
-  const out = new Uint8Array(pixels);
-  for (let i = 0; i < pixels; i++) out[i] = rgb[i * stride + channel]!;
+function plane(rgb: Uint8Array, channel: number, width: number, height: number, stride: number, region: Box = [0, 0, width, height]): Uint8Array {
+  const out = new Uint8Array(width * height);
+  const [x0, y0, x1, y1] = region;
+  for (let y = y0; y < y1; y++) {
+    for (let i = y * width + x0, p = i * stride + channel, end = y * width + x1; i < end; i++, p += stride) out[i] = rgb[p]!;
+  }
   return out;
 }

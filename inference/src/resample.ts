@@ -155,6 +155,39 @@ export function resample(
   return out;
 }
 
+/**
+ * The source pixels `resample` with the same arguments reads, as [left, top, right, bottom) in whole
+ * pixels: the union of every tap's window (a filter's support reaches past the box's edges). A caller
+ * that converts colour first need only convert these.
+ */
+export function readRegion(
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  interpolation: Interpolation,
+  box: Box = [0, 0, width, height],
+): Box {
+  if (interpolation === 'nearest' || (outWidth === width && outHeight === height && box[0] === 0 && box[1] === 0 && box[2] === width && box[3] === height)) {
+    return [0, 0, width, height];
+  }
+  const filter = FILTERS[interpolation];
+  const span = (c: Coefficients, count: number): [number, number] => {
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (let i = 0; i < count; i++) {
+      const n = c.bounds[i * 2 + 1]!;
+      if (n === 0) continue;
+      first = Math.min(first, c.bounds[i * 2]!);
+      last = Math.max(last, c.bounds[i * 2]! + n);
+    }
+    return first === Number.POSITIVE_INFINITY ? [0, 0] : [first, last];
+  };
+  const [x0, x1] = span(coefficients(width, box[0], box[2], outWidth, filter), outWidth);
+  const [y0, y1] = span(coefficients(height, box[1], box[3], outHeight, filter), outHeight);
+  return [x0, y0, x1, y1];
+}
+
 /** C's `(int)v` for the COORD macro of Geometry.c: -1 for negatives, truncation otherwise. */
 const coord = (v: number): number => (v < 0 ? -1 : Math.trunc(v));
 
