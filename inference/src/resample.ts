@@ -131,7 +131,15 @@ export function resample(
         const n = bounds[xx * 2 + 1]!;
         const kbase = xx * ksize;
         let ss = 1 << (PRECISION_BITS - 1);
-        for (let x = 0; x < n; x++) ss = (ss + src[row + xmin + x]! * weights[kbase + x]!) | 0;
+        let p = row + xmin;
+        let k = kbase;
+        const end4 = p + (n & ~3);
+        const end = p + n;
+        for (; p < end4; p += 4, k += 4) {
+          ss = (ss + src[p]! * weights[k]! + src[p + 1]! * weights[k + 1]!) | 0;
+          ss = (ss + src[p + 2]! * weights[k + 2]! + src[p + 3]! * weights[k + 3]!) | 0;
+        }
+        for (; p < end; p++, k++) ss = (ss + src[p]! * weights[k]!) | 0;
         tmp[y * outWidth + xx] = clip8(ss);
       }
     }
