@@ -2,6 +2,9 @@
  * The service's configuration: read from the environment once, at start-up, and validated against one
  * schema. This is the only file that looks at `process.env` (server.ts passes it in). A bad value
  * fails with a sentence naming the variable and what was expected; API keys are never echoed.
+ *
+ * Longer than 300 lines because most of it is the ENV_VARS table, one entry per variable (schema, the
+ * phrase for its error, its description): docs/configuration.md is generated from it.
  */
 import { fileURLToPath } from 'node:url';
 import { envSchema } from 'env-schema';
