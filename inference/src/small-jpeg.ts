@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { jpegOrientation } from './decode.js';
 
 /** Largest JPEG (width x height) decoded here; above it libvips' SIMD decoder and its DCT scaling win. */
 export const SMALL_JPEG_MAX_PIXELS = 256 * 256;
@@ -48,7 +49,8 @@ function load(): Promise<Decode | undefined> {
 /**
  * Whether this JPEG (already through the header checks) is one the WebAssembly decoder gives exactly
  * as libvips would: small, ending in its EOI marker (libvips refuses a truncated file, which libjpeg
- * only warns about), no EXIF orientation to apply and no ICC profile (libvips may convert by it).
+ * only warns about), no EXIF orientation other than 1 to apply and no ICC profile (libvips may
+ * convert by it).
  */
 export function eligible(b: Uint8Array, size: { width: number; height: number }, orient: boolean): boolean {
   if (size.width * size.height > SMALL_JPEG_MAX_PIXELS) return false;
@@ -58,8 +60,8 @@ export function eligible(b: Uint8Array, size: { width: number; height: number },
     const marker = b[i + 1]!;
     if (marker === 0xda) return true;
     const length = (b[i + 2]! << 8) | b[i + 3]!;
-    // APP1 "Exif" (may carry an orientation), APP2 "ICC_PROFILE", APP14 "Adobe" (CMYK / YCCK).
-    if (orient && marker === 0xe1 && b[i + 4] === 0x45 && b[i + 5] === 0x78) return false;
+    // APP1 "Exif" with an orientation to apply, APP2 "ICC_PROFILE", APP14 "Adobe" (CMYK / YCCK).
+    if (orient && marker === 0xe1 && b[i + 4] === 0x45 && b[i + 5] === 0x78 && jpegOrientation(b) !== 1) return false;
     if (marker === 0xe2 && b[i + 4] === 0x49 && b[i + 5] === 0x43 && b[i + 6] === 0x43) return false;
     if (marker === 0xee) return false;
     i += 2 + length;

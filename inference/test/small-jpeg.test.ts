@@ -53,6 +53,8 @@ describe('small JPEGs decoded in-process (WebAssembly libjpeg-turbo)', () => {
     const tagged = await readFile(join(fixturesDir, 'exif/chelsea-o6.jpg'));
     assert.equal(eligible(tagged, jpegSize(tagged)!, true), false, 'EXIF orientation to apply');
     assert.equal(eligible(tagged, jpegSize(tagged)!, false), true, 'EXIF ignored when orientation is off');
+    const upright = await readFile(join(fixturesDir, 'exif/chelsea-o1.jpg'));
+    assert.equal(eligible(upright, jpegSize(upright)!, true), true, 'EXIF saying orientation 1 (nothing to turn)');
     const icc = await sharp(base).withIccProfile('p3').jpeg().toBuffer();
     assert.equal(eligible(icc, size, true), false, 'ICC profile');
     const cmyk = await sharp(base).toColourspace('cmyk').jpeg().toBuffer();
