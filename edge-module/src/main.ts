@@ -9,9 +9,10 @@
  * With EdgeHubConnectionString + EdgeModuleCACertificateFile it runs as in the IoT Edge simulator.
  */
 import iotDevice from 'azure-iot-device';
-import { Classifier } from '@model-deploy/inference';
-import { buildApp, createServiceMetrics, KeyRing, listenFailure, WorkerClassifier, type AuthSettings } from '@model-deploy/scoring-service';
+import { Classifier, WorkerClassifier } from '@model-deploy/inference';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
+import { scoreMethod } from './direct-methods.js';
+import { buildApp, createServiceMetrics, KeyRing, listenFailure, type AuthSettings } from './http-contract.js';
 import { Journal } from './journal.js';
 import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
 import { tappedMqttTransport } from './mqtt-transport.js';
@@ -72,13 +73,6 @@ const app = await buildApp({
 });
 keyRing?.setLogger(app.log);
 const log = app.log;
-// The `score` direct method answers exactly what POST /score answers; IoT Hub has already authorised the caller.
-const methodApp = await buildApp({
-  classifier,
-  auth: { mode: 'disabled' },
-  routes: { seed: true, health: false, v2: false, docs: false, metrics: false },
-  limits: service.limits,
-});
 
 let journal: Journal;
 try {
@@ -112,21 +106,7 @@ module = new EdgeModule({
   classifier,
   journal,
   log,
-  score: async (payload, topK) => {
-    const response = await methodApp.inject({
-      method: 'POST',
-      url: topK > 1 ? `/score?top_k=${topK}` : '/score',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify(payload ?? null),
-    });
-    let body: unknown = response.body;
-    try {
-      body = response.json();
-    } catch {
-      // keep the text
-    }
-    return { status: response.statusCode, body };
-  },
+  score: scoreMethod(classifier, service.limits.maxImagesPerRequest),
   describe: () => ({ http: httpAddress }),
 });
 
@@ -143,7 +123,6 @@ async function shutdown(signal: string): Promise<void> {
   app.scoring.drain();
   await app.close();
   await module.stop(service.shutdown.graceMs);
-  await methodApp.close();
   await classifier.close();
   keyRing?.close();
   log.info({}, 'stopped');

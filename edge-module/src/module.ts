@@ -14,7 +14,7 @@ import type { DeviceMethodRequest, DeviceMethodResponse } from 'azure-iot-device
 import type { Classifier } from '@model-deploy/inference';
 import type { Journal, JournalEntry } from './journal.js';
 import { recordFromDelivery, recordFromMessage, type InputRecord } from './input-record.js';
-import { decodeImagesInput, errorBody, predictionBody, problemOf, type InputProblem, type PredictionContext } from './messages.js';
+import { decodeImagesInput, errorBody, isTransient, predictionBody, problemOf, type InputProblem, type PredictionContext } from './messages.js';
 import { DEFAULT_SETTINGS, settingsFromDesired, type ModuleSettings } from './settings.js';
 
 const { Message: IotMessage } = iotCommon;
@@ -405,12 +405,11 @@ export class EdgeModule {
       try {
         return await this.classifier.classifyAll(images, { topK });
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code !== 'overloaded' && code !== 'model_not_ready') throw error;
+        if (!isTransient(error)) throw error;
         const retryAfter = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
         await this.sleep(Math.min(retryAfter !== undefined ? retryAfter * 1000 : delay, 1000));
         delay = Math.min(delay * 2, 1000);
-        if (this.stopping && code === 'model_not_ready') throw error;
+        if (this.stopping && error.code === 'model_not_ready') throw error;
       }
     }
   }

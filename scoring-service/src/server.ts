@@ -41,8 +41,7 @@ if (config.appInsightsConnectionString !== undefined) {
 const { KeyRing } = await import('./key-ring.js');
 const { createServiceMetrics } = await import('./metrics.js');
 const { buildApp } = await import('./app.js');
-const { Classifier } = await import('@model-deploy/inference');
-const { WorkerClassifier } = await import('./worker-classifier.js');
+const { Classifier, WorkerClassifier } = await import('@model-deploy/inference');
 
 let keyRing: KeyRingType | undefined;
 let auth: AuthSettings;

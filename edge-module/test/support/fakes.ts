@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import iotCommon from 'azure-iot-common';
 import type { Message } from 'azure-iot-common';
 import type { DeviceMethodRequest, DeviceMethodResponse } from 'azure-iot-device';
-import { InvalidImageError, type Prediction } from '@model-deploy/inference';
+import { InvalidImageError, OverloadedError, type Prediction } from '@model-deploy/inference';
 import type { EdgeClassifier, ModuleClientLike, ModuleLogger, TwinLike } from '../../src/module.js';
 
 export const LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -156,7 +156,7 @@ export class FakeClassifier implements EdgeClassifier {
     this.calls++;
     if (this.overloadTimes > 0) {
       this.overloadTimes--;
-      throw Object.assign(new Error('overloaded'), { code: 'overloaded', retryAfterSeconds: 0.001 });
+      throw new OverloadedError('overloaded', 0.001);
     }
     if (this.gate) await this.gate;
     return images.map((bytes) => {
