@@ -15,6 +15,9 @@
  * the process (kill -9, OOM kill, crash). Surviving a power cut or kernel panic needs fdatasync:
  * `durable()` resolves after one covering every append made before the call ("group commit"), and in
  * "batch" mode a timer issues one every `fsyncIntervalMs` anyway.
+ *
+ * Longer than most files on purpose: the frame format, recovery at open and rotation must agree byte for
+ * byte, and reading them side by side is how that is checked.
  */
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
