@@ -9,10 +9,10 @@
  * With EdgeHubConnectionString + EdgeModuleCACertificateFile it runs as in the IoT Edge simulator.
  */
 import iotDevice from 'azure-iot-device';
-import { Classifier, WorkerClassifier } from '@model-deploy/inference';
+import type { HostedClassifier } from '@model-deploy/inference';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
 import { scoreMethod } from './direct-methods.js';
-import { buildApp, createServiceMetrics, KeyRing, listenFailure, type AuthSettings } from './http-contract.js';
+import { buildApp, createServiceMetrics, KeyRing, listenFailure, loadClassifier, type AuthSettings } from './http-contract.js';
 import { Journal } from './journal.js';
 import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
 import { tappedMqttTransport } from './mqtt-transport.js';
@@ -38,25 +38,14 @@ try {
 const { service } = config;
 
 const metrics = createServiceMetrics({ maxBatchSize: service.inference.maxBatchSize });
-const classifierOptions = {
-  modelDir: service.modelDir,
-  ...(service.modelName === undefined ? {} : { modelName: service.modelName }),
-  ...service.inference,
-  observer: metrics.classifierObserver,
-};
-let classifier: Classifier | WorkerClassifier;
+let classifier: HostedClassifier;
 try {
   // INFERENCE_WORKER=true (the scoring service's switch) runs the model in a worker thread, so MQTT
   // traffic — the acknowledgements that retire journal entries included — is handled during a batch.
-  classifier = service.inferenceWorker
-    ? await WorkerClassifier.load({
-      ...classifierOptions,
-      onCrash: (error) => {
-        process.stderr.write(`edge-module: the inference worker thread died (${error.message}); exiting so that IoT Edge restarts the module\n`);
-        process.exit(1);
-      },
-    })
-    : await Classifier.load(classifierOptions);
+  classifier = await loadClassifier(service, metrics.classifierObserver, (error) => {
+    process.stderr.write(`edge-module: the inference worker thread died (${error.message}); exiting so that IoT Edge restarts the module\n`);
+    process.exit(1);
+  });
 } catch (error) {
   fail(`cannot load the model from ${service.modelDir}: ${(error as Error).message}`);
 }

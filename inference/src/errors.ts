@@ -78,28 +78,28 @@ export class InvalidModelCardError extends InferenceError {
   readonly clientError = false;
 }
 
-type ErrorFactory = (message: string, details: { retryAfterSeconds?: number; cause?: unknown }) => InferenceError;
-
 /**
  * The class behind each code. Typed on the union, so a new code does not compile until it names its
  * class here, and an error that crossed a thread boundary as `{code, message}` comes back as itself.
  */
-const ERROR_BY_CODE: Record<InferenceErrorCode, ErrorFactory> = {
-  invalid_image: (message, { cause }) => new InvalidImageError(message, { cause }),
-  image_too_large: (message, { cause }) => new ImageTooLargeError(message, { cause }),
-  invalid_tensor: (message, { cause }) => new InvalidTensorError(message, { cause }),
-  overloaded: (message, { retryAfterSeconds }) => new OverloadedError(message, retryAfterSeconds),
-  model_not_ready: (message, { cause }) => new ModelNotReadyError(message, { cause }),
-  inference_failed: (message, { cause }) => new InferenceFailedError(message, { cause }),
-  model_integrity: (message, { cause }) => new ModelIntegrityError(message, { cause }),
-  invalid_model_card: (message, { cause }) => new InvalidModelCardError(message, { cause }),
-};
+const CLASS_BY_CODE = {
+  invalid_image: InvalidImageError,
+  image_too_large: ImageTooLargeError,
+  invalid_tensor: InvalidTensorError,
+  overloaded: OverloadedError,
+  model_not_ready: ModelNotReadyError,
+  inference_failed: InferenceFailedError,
+  model_integrity: ModelIntegrityError,
+  invalid_model_card: InvalidModelCardError,
+} satisfies Record<InferenceErrorCode, abstract new (...args: never[]) => InferenceError>;
 
 export function isInferenceErrorCode(code: unknown): code is InferenceErrorCode {
-  return typeof code === 'string' && Object.hasOwn(ERROR_BY_CODE, code);
+  return typeof code === 'string' && Object.hasOwn(CLASS_BY_CODE, code);
 }
 
 /** Re-creates the core error of `code` with `message` (e.g. from a worker thread's answer, or with context in front). */
 export function inferenceErrorFrom(code: InferenceErrorCode, message: string, details: { retryAfterSeconds?: number; cause?: unknown } = {}): InferenceError {
-  return ERROR_BY_CODE[code](message, details);
+  if (code === 'overloaded') return new OverloadedError(message, details.retryAfterSeconds);
+  const ErrorClass = CLASS_BY_CODE[code] as new (message: string, options?: { cause?: unknown }) => InferenceError;
+  return new ErrorClass(message, details.cause === undefined ? undefined : { cause: details.cause });
 }

@@ -17,6 +17,7 @@
  */
 export { buildApp } from './app.js';
 export type { AuthSettings, BuildAppOptions, RouteGroups } from './app.js';
+export { loadClassifier } from './classifier.js';
 export type { ClassifierSource, ScoringClassifier } from './classifier.js';
 export { ConfigError, DEFAULT_MODEL_DIR, ENV_VARS, loadConfig, parseKeyList } from './config.js';
 export type { AuthConfig, LoadConfigOptions, ServiceConfig } from './config.js';

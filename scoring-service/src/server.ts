@@ -41,7 +41,7 @@ if (config.appInsightsConnectionString !== undefined) {
 const { KeyRing } = await import('./key-ring.js');
 const { createServiceMetrics } = await import('./metrics.js');
 const { buildApp } = await import('./app.js');
-const { Classifier, WorkerClassifier } = await import('@model-deploy/inference');
+const { loadClassifier } = await import('./classifier.js');
 
 let keyRing: KeyRingType | undefined;
 let auth: AuthSettings;
@@ -55,21 +55,10 @@ try {
 }
 
 const metrics = createServiceMetrics({ maxBatchSize: config.inference.maxBatchSize });
-const classifierOptions = {
-  modelDir: config.modelDir,
-  ...(config.modelName === undefined ? {} : { modelName: config.modelName }),
-  ...config.inference,
-  observer: metrics.classifierObserver,
-};
-const loading: Promise<ScoringClassifier & { close(): Promise<void> }> = config.inferenceWorker
-  ? WorkerClassifier.load({
-      ...classifierOptions,
-      onCrash: (err) => {
-        app.log.fatal({ err }, 'the inference worker thread died; exiting so that the service is restarted');
-        process.exit(1);
-      },
-    })
-  : Classifier.load(classifierOptions);
+const loading: Promise<ScoringClassifier & { close(): Promise<void> }> = loadClassifier(config, metrics.classifierObserver, (err) => {
+  app.log.fatal({ err }, 'the inference worker thread died; exiting so that the service is restarted');
+  process.exit(1);
+});
 let loaded: (ScoringClassifier & { close(): Promise<void> }) | undefined;
 // Failures are reported below once the app (and its logger) exists; this keeps them from being "unhandled".
 loading.then((c) => (loaded = c)).catch(() => undefined);
