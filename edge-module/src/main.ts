@@ -27,9 +27,7 @@ let auth: AuthSettings;
 let keyRing: KeyRing | undefined;
 try {
   config = loadEdgeConfig(process.env, { local: process.argv.includes('--local') });
-  const authConfig = config.service.auth;
-  if (authConfig.mode === 'keys') keyRing = new KeyRing(authConfig.keys);
-  else if (authConfig.mode === 'key-file') keyRing = KeyRing.fromFile(authConfig.file, authConfig.reloadMs);
+  keyRing = KeyRing.fromConfig(config.service.auth);
   auth = keyRing ? { mode: 'bearer', keys: keyRing } : { mode: 'disabled' };
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message);

@@ -7,10 +7,9 @@
  * the HTTP thread keeps working during a batch, and the requests that arrive meanwhile form the next
  * one. Batching, admission control, preprocessing and the model are the core's, unchanged.
  *
- * Opt-in (INFERENCE_WORKER=true): on the 2-core benchmark machine, where the CPU is saturated either
- * way, it measured no better than in-process (878-893 vs 887-957 req/s, one image per request), so
- * the simpler in-process path is the default. It matters where the HTTP thread must stay responsive
- * during long batches, or where spare cores exist.
+ * Opt-in (INFERENCE_WORKER=true): where the CPU is saturated either way it gains nothing over
+ * in-process (bench/README.md has the figures), so the simpler in-process path is the default. It
+ * matters where the HTTP thread must stay responsive during long batches, or where spare cores exist.
  */
 import { Worker } from 'node:worker_threads';
 import type { Classifier, ClassifierObserver, ClassifierOptions, ClassifyOptions, ClassifyResult, Prediction } from './classifier.js';

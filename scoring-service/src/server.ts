@@ -46,8 +46,7 @@ const { loadClassifier } = await import('./classifier.js');
 let keyRing: KeyRingType | undefined;
 let auth: AuthSettings;
 try {
-  if (config.auth.mode === 'keys') keyRing = new KeyRing(config.auth.keys);
-  else if (config.auth.mode === 'key-file') keyRing = KeyRing.fromFile(config.auth.file, config.auth.reloadMs);
+  keyRing = KeyRing.fromConfig(config.auth);
   auth = keyRing ? { mode: 'bearer', keys: keyRing } : { mode: 'disabled' };
 } catch (err) {
   if (err instanceof ConfigError) fail(err.message);
