@@ -18,9 +18,10 @@ export interface InputProblem {
 
 /**
  * What the module does with each core error: `wait` (the core is busy or loading, which is not the
- * input's fault: classify again later), `report` (the code and message go to the errors output), or
- * `internal` (the errors output says only that it failed). Typed on the core's code union, so a new
- * code does not compile until the edge module decides about it.
+ * input's fault: classify the input again later) or `report` (its code and message, which the core keeps
+ * safe to show, go to the errors output). Typed on the core's code union, so a new code does not
+ * compile until the edge module decides about it. Errors that are not the core's are reported as
+ * `internal_error` without their message.
  */
 export const CORE_ERROR_HANDLING = {
   invalid_image: 'report',
@@ -28,10 +29,10 @@ export const CORE_ERROR_HANDLING = {
   invalid_tensor: 'report',
   overloaded: 'wait',
   model_not_ready: 'wait',
-  inference_failed: 'internal',
-  model_integrity: 'internal',
-  invalid_model_card: 'internal',
-} as const satisfies Record<InferenceErrorCode, 'wait' | 'report' | 'internal'>;
+  inference_failed: 'report',
+  model_integrity: 'report',
+  invalid_model_card: 'report',
+} as const satisfies Record<InferenceErrorCode, 'wait' | 'report'>;
 
 /** True for the core's "busy" errors, after which the same input is classified again. */
 export function isTransient(error: unknown): error is InferenceError {
@@ -94,8 +95,7 @@ export function decodeImagesInput(record: InputRecord, seq: number, settings: Mo
 
 /** The code and user-facing message of a core or request error; anything else is an internal error. */
 export function problemOf(error: unknown): InputProblem {
-  if (error instanceof RequestError) return { code: error.code, message: error.message };
-  if (error instanceof InferenceError && CORE_ERROR_HANDLING[error.code] !== 'internal') return { code: error.code, message: error.message };
+  if (error instanceof RequestError || error instanceof InferenceError) return { code: error.code, message: error.message };
   return { code: 'internal_error', message: 'the image could not be classified because of an internal error' };
 }
 
