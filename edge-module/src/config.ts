@@ -9,7 +9,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, type ServiceConfig } from '@model-deploy/scoring-service';
+import { ConfigError, loadConfig, type ServiceConfig } from './http-contract.js';
 import type { FsyncMode } from './journal.js';
 
 export { ConfigError };
