@@ -3,9 +3,12 @@
 #   scripts/containers/build-images.sh                    # both images
 #   scripts/containers/build-images.sh scoring-service    # one
 #   MD_REBUILD=1 scripts/containers/build-images.sh       # rebuild even if nothing changed
-# Images: localhost/model-deploy/<app>:dev. Prints a size table, and writes it as JSON to
-# $MD_IMAGE_REPORT when set. An image is rebuilt only when its inputs changed (the files the
-# .dockerignore allow-list sends, its Dockerfile, the base image), so re-runs take seconds.
+#   MD_MODEL_DIR=model/fashion-rgb-keras MD_IMAGE_TAG=rgb scripts/containers/build-images.sh scoring-service
+# Images: localhost/model-deploy/<app>:<MD_IMAGE_TAG, default dev>, from the one Dockerfile at the
+# repository root with APP=<app> and MODEL_DIR=<MD_MODEL_DIR, default model>. Prints a size table, and
+# writes it as JSON to $MD_IMAGE_REPORT when set. An image is rebuilt only when its inputs changed (the
+# files the .dockerignore allow-list sends, the model folder's files, the Dockerfile, the base image),
+# so re-runs take seconds.
 # Exit status 3: podman cannot be installed here (see setup.sh).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,18 +23,27 @@ flock 9
 base="$(bash "$here/make-base-image.sh" | tail -n 1)"
 base_id="$(podman image inspect --format '{{.Id}}' "$base")"
 
+model_dir="${MD_MODEL_DIR:-model}"
+model_dir="${model_dir%/}"
+tag="${MD_IMAGE_TAG:-dev}"
+[ -d "$repo/$model_dir" ] || { echo "build-images: MD_MODEL_DIR $model_dir is not a folder of $repo" >&2; exit 1; }
+
 apps=("$@")
 [ "${#apps[@]}" -gt 0 ] || apps=(scoring-service edge-module)
 
-# Every file the allow-list in .dockerignore lets into the context (its "!path" lines), for the input hash.
+# Every file the allow-list in .dockerignore lets into the context (its "!path" lines), for the input hash;
+# of the model folders' patterns, only the files of the model folder this build copies (what the
+# Dockerfile's model stage takes: *.onnx, *.json, *.txt at the folder's top level).
 context_files() {
   local line path
   while IFS= read -r line; do
     case "$line" in
+      '!'*'*'*) ;;
       '!'*) path="${line#!}"
             [ -e "$repo/$path" ] && find "$repo/$path" -type f ! -path '*/node_modules/*' ! -path '*/dist/*' ! -name '*.tsbuildinfo' ;;
     esac
-  done < "$repo/.dockerignore" | sort
+  done < "$repo/.dockerignore"
+  find "$repo/$model_dir" -maxdepth 1 -type f \( -name '*.onnx' -o -name '*.json' -o -name '*.txt' \)
 }
 
 # A build secret only when the builder needs a CA bundle to reach the registry (a TLS-intercepting proxy).
@@ -49,9 +61,9 @@ build_one() {
   # The whole output goes to the log; each step's first line also goes to the screen as it starts,
   # with the seconds since this build began, so a 4-minute build does not look like a hang.
   if ! podman build --layers=false --pull=never \
-    --build-arg "BASE_IMAGE=$base" "${secrets[@]}" \
+    --build-arg "BASE_IMAGE=$base" --build-arg "APP=$app" --build-arg "MODEL_DIR=$model_dir" "${secrets[@]}" \
     --label "io.model-deploy.inputs=$inputs" \
-    -f "$repo/$app/Dockerfile" -t "$image" "$repo" 2>&1 | tee "$log" | progress "$app" "$start"; then
+    -f "$repo/Dockerfile" -t "$image" "$repo" 2>&1 | tee "$log" | progress "$app" "$start"; then
     return 1
   fi
   echo $(( $(date +%s) - start )) > "$log.seconds"
@@ -73,14 +85,17 @@ progress() {
 
 declare -A pids=()
 for app in "${apps[@]}"; do
-  [ -f "$repo/$app/Dockerfile" ] || { echo "build-images: no Dockerfile at $repo/$app/Dockerfile" >&2; exit 1; }
-  image="localhost/model-deploy/$app:dev"
+  case "$app" in
+    scoring-service|edge-module) ;;
+    *) echo "build-images: unknown app \"$app\" (scoring-service or edge-module)" >&2; exit 1 ;;
+  esac
+  image="localhost/model-deploy/$app:$tag"
   # The scoring image does not contain the edge module, so edge edits do not rebuild it.
   skip='^$'
   [ "$app" = scoring-service ] && skip="^$repo/edge-module/"
-  inputs="$( { echo "$base_id"; sha256sum "$repo/$app/Dockerfile" "$repo/.dockerignore" "$here/build-images.sh"; \
-    context_files | grep -v "$skip" | while IFS= read -r f; do sha256sum "$f"; done; } | sha256sum | cut -c1-16)"
-  log="$MD_CONTAINERS_DIR/build-$app.log"
+  inputs="$( { echo "$base_id $app $model_dir"; sha256sum "$repo/Dockerfile" "$repo/.dockerignore" "$here/build-images.sh"; \
+    context_files | sort | grep -v "$skip" | while IFS= read -r f; do sha256sum "$f"; done; } | sha256sum | cut -c1-16)"
+  log="$MD_CONTAINERS_DIR/build-$app-$tag.log"
   rm -f "$log.seconds"
   if [ "${MD_REBUILD:-}" != 1 ] && podman image exists "$image" \
     && [ "$(podman image inspect --format '{{ index .Labels "io.model-deploy.inputs" }}' "$image")" = "$inputs" ]; then
@@ -94,8 +109,8 @@ done
 failed=0
 for app in "${!pids[@]}"; do
   if ! wait "${pids[$app]}"; then
-    log="$MD_CONTAINERS_DIR/build-$app.log"
-    echo "build-images: building localhost/model-deploy/$app:dev failed; last lines of $log:" >&2
+    log="$MD_CONTAINERS_DIR/build-$app-$tag.log"
+    echo "build-images: building localhost/model-deploy/$app:$tag failed; last lines of $log:" >&2
     tail -n 40 "$log" >&2
     failed=1
   fi
@@ -107,8 +122,8 @@ done
 report_entries=()
 base_bytes="$(podman image inspect --format '{{.Size}}' "$base")"
 for app in "${apps[@]}"; do
-  image="localhost/model-deploy/$app:dev"
-  log="$MD_CONTAINERS_DIR/build-$app.log"
+  image="localhost/model-deploy/$app:$tag"
+  log="$MD_CONTAINERS_DIR/build-$app-$tag.log"
   build_seconds=0
   [ -f "$log.seconds" ] && build_seconds="$(cat "$log.seconds")"
   image_bytes="$(podman image inspect --format '{{.Size}}' "$image")"
