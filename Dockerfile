@@ -59,7 +59,7 @@ RUN --mount=type=cache,target=/root/.npm \
  && npm ci --omit=dev --workspace "@model-deploy/$APP" --cpu "$cpu" --os linux \
       --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error \
  && npm ls --all --omit=dev --workspace "@model-deploy/$APP" > /dev/null \
- && npm install --prefix /build --no-save --no-package-lock --ignore-scripts --no-audit --no-fund --loglevel=error \
+ && npm install --prefix /build --no-save --no-package-lock --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error \
       $(node /build/compiler-packages.mjs $workspaces)
 COPY tsconfig.base.json ./
 COPY inference/tsconfig.json inference/

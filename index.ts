@@ -28,7 +28,8 @@ const repoRoot = path.relative(process.cwd(), __dirname) || '.';
 // The model folder, checked and content-addressed before anything is created (the core's own deep
 // check runs in the image build); its name, version and hash label the blobs, images and deployments.
 const model = readModelFolder(path.join(repoRoot, cfg.modelDir), cfg.model.name);
-const appModelEnv = modelEnv(cfg.model);
+// MODEL_NAME always: in the images the folder is /app/model, so its own name would be lost.
+const appModelEnv = modelEnv({ ...cfg.model, name: model.name });
 
 // Fail before creating anything if a name would break Azure's rules (the suffix is random, its shape is not).
 const kinds: AzureNameKind[] = ['resourceGroup', 'storageAccount', 'containerRegistry', 'kubernetesCluster', 'logAnalytics', 'appInsights', 'iotHub'];

@@ -411,7 +411,8 @@ export function describeStack(stack: string): void {
         assert.equal(env.SCORING_API_KEYS.value, run.outputs.edgeDeviceApiKey);
         assert.equal(env.SCORING_AUTH, undefined);
         // The same model environment as the scoring pods.
-        for (const [name, value] of Object.entries(modelEnv(cfg.model))) assert.deepEqual(env[name], { value }, name);
+        for (const [name, value] of Object.entries(modelEnv({ ...cfg.model, name: model.name }))) assert.deepEqual(env[name], { value }, name);
+        assert.deepEqual(env.MODEL_NAME, { value: model.name });
       });
 
       test('runs the edge image by digest with the pull-only token, and the configured twin and TTL', () => {
@@ -499,7 +500,9 @@ export function describeStack(stack: string): void {
         assert.equal(env.PORT, '5001');
         assert.equal(env.HOST, '0.0.0.0');
         assert.equal(env.MODEL_DIR, '/app/model');
-        for (const [name, value] of Object.entries(modelEnv(cfg.model))) assert.equal(env[name], value, name);
+        for (const [name, value] of Object.entries(modelEnv({ ...cfg.model, name: model.name }))) assert.equal(env[name], value, name);
+        // Always set: in the image the folder is /app/model, whose name is not the model's.
+        assert.equal(env.MODEL_NAME, model.name);
         assert.equal(env.EXACT_PREPROCESSING, String(cfg.model.exactPreprocessing));
         assert.equal(env.SCORING_API_KEYS_FILE, '/var/run/secrets/scoring/keys');
         assert.equal(env.SHUTDOWN_GRACE_MS, String(cfg.scoring.shutdownGraceMs));

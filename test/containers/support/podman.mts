@@ -14,6 +14,9 @@ export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 export const SCRIPTS = join(REPO, 'scripts', 'containers');
 export const SCORING_IMAGE = 'localhost/model-deploy/scoring-service:dev';
 export const EDGE_IMAGE = 'localhost/model-deploy/edge-module:dev';
+/** The scoring image carrying the second bundled model (a Hugging Face-style Keras export). */
+export const RGB_MODEL_DIR = 'model/fashion-rgb-keras';
+export const SCORING_RGB_IMAGE = 'localhost/model-deploy/scoring-service:rgb';
 
 /** One line of build-images.sh's report. */
 export interface ImageReport {
@@ -35,15 +38,30 @@ export type BuildResult =
 
 let podmanEnv: NodeJS.ProcessEnv | undefined;
 
-/** Runs scripts/containers/build-images.sh (setup, base image, both images; cached when unchanged). */
-export async function buildImages(options: { echo?: boolean } = {}): Promise<BuildResult> {
+export interface BuildOptions {
+  echo?: boolean;
+  /** Which apps (default both). */
+  apps?: Array<'scoring-service' | 'edge-module'>;
+  /** The model folder the images carry, relative to the repository (default model). */
+  modelDir?: string;
+  /** The images' tag (default dev). */
+  tag?: string;
+}
+
+/** Runs scripts/containers/build-images.sh (setup, base image, the images; cached when unchanged). */
+export async function buildImages(options: BuildOptions = {}): Promise<BuildResult> {
   const dir = mkdtempSync(join(tmpdir(), 'image-report-'));
   try {
     const reportFile = join(dir, 'report.json');
     const { code, output } = await new Promise<{ code: number; output: string }>((resolve, reject) => {
-      const child = spawn('bash', [join(SCRIPTS, 'build-images.sh')], {
+      const child = spawn('bash', [join(SCRIPTS, 'build-images.sh'), ...(options.apps ?? [])], {
         cwd: REPO,
-        env: { ...process.env, MD_IMAGE_REPORT: reportFile },
+        env: {
+          ...process.env,
+          MD_IMAGE_REPORT: reportFile,
+          ...(options.modelDir ? { MD_MODEL_DIR: options.modelDir } : {}),
+          ...(options.tag ? { MD_IMAGE_TAG: options.tag } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let text = '';
