@@ -22,6 +22,8 @@ export const SCORING_RGB_IMAGE = 'localhost/model-deploy/scoring-service:rgb';
 export interface ImageReport {
   app: string;
   image: string;
+  /** The model folder it carries, relative to the repository. */
+  modelDir: string;
   imageBytes: number;
   baseImage: string;
   baseBytes: number;
@@ -40,12 +42,11 @@ let podmanEnv: NodeJS.ProcessEnv | undefined;
 
 export interface BuildOptions {
   echo?: boolean;
-  /** Which apps (default both). */
-  apps?: Array<'scoring-service' | 'edge-module'>;
-  /** The model folder the images carry, relative to the repository (default model). */
-  modelDir?: string;
-  /** The images' tag (default dev). */
-  tag?: string;
+  /**
+   * What to build (default both apps, tag dev, model folder model): `<app>[:<tag>[=<model folder>]]`,
+   * e.g. `scoring-service:rgb=model/fashion-rgb-keras`; everything that needs building is built at once.
+   */
+  images?: string[];
 }
 
 /** Runs scripts/containers/build-images.sh (setup, base image, the images; cached when unchanged). */
@@ -54,14 +55,9 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuildResu
   try {
     const reportFile = join(dir, 'report.json');
     const { code, output } = await new Promise<{ code: number; output: string }>((resolve, reject) => {
-      const child = spawn('bash', [join(SCRIPTS, 'build-images.sh'), ...(options.apps ?? [])], {
+      const child = spawn('bash', [join(SCRIPTS, 'build-images.sh'), ...(options.images ?? [])], {
         cwd: REPO,
-        env: {
-          ...process.env,
-          MD_IMAGE_REPORT: reportFile,
-          ...(options.modelDir ? { MD_MODEL_DIR: options.modelDir } : {}),
-          ...(options.tag ? { MD_IMAGE_TAG: options.tag } : {}),
-        },
+        env: { ...process.env, MD_IMAGE_REPORT: reportFile },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let text = '';
