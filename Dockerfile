@@ -27,6 +27,7 @@ ARG APP
 WORKDIR /build/app
 COPY package.json package-lock.json ./
 COPY inference/package.json inference/
+COPY codecs/package.json codecs/
 COPY scoring-service/package.json scoring-service/
 COPY edge-module/package.json edge-module/
 COPY scripts/containers/compiler-packages.mjs scripts/containers/prune-node-modules.mjs /build/
@@ -41,12 +42,12 @@ RUN --mount=type=cache,target=/root/.npm \
     --mount=type=secret,id=build-ca \
     if [ -f /run/secrets/build-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build-ca; fi \
  && case "$APP" in \
-      scoring-service) workspaces="inference scoring-service" ;; \
-      edge-module) workspaces="inference scoring-service edge-module" ;; \
+      scoring-service) workspaces="inference codecs scoring-service" ;; \
+      edge-module) workspaces="inference codecs scoring-service edge-module" ;; \
       *) echo "APP is \"$APP\"; expected scoring-service or edge-module" >&2; exit 1 ;; \
     esac \
  && echo "$workspaces" > /build/workspaces \
- && for ws in inference scoring-service edge-module; do \
+ && for ws in inference codecs scoring-service edge-module; do \
       case " $workspaces " in *" $ws "*) ;; *) rm -rf "$ws" ;; esac; \
     done \
  && case "${TARGETARCH:-}" in \
@@ -64,6 +65,8 @@ RUN --mount=type=cache,target=/root/.npm \
 COPY tsconfig.base.json ./
 COPY inference/tsconfig.json inference/
 COPY inference/src inference/src
+COPY codecs/tsconfig.json codecs/
+COPY codecs/src codecs/src
 COPY scoring-service/tsconfig.json scoring-service/
 COPY scoring-service/src scoring-service/src
 COPY edge-module/tsconfig.json edge-module/
