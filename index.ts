@@ -6,11 +6,11 @@ import * as authorization from '@pulumi/azure-native/authorization';
 import * as resources from '@pulumi/azure-native/resources';
 import * as random from '@pulumi/random';
 import { AcrImageImport } from './infra/acr-image-import';
-import { readConfig } from './infra/config';
+import { modelEnv, readConfig } from './infra/config';
 import { Cluster } from './infra/cluster';
 import { EdgeFleet } from './infra/edge-fleet';
 import { ContainerImages } from './infra/images';
-import { imageTagFor, readModelCard } from './infra/model-card';
+import { imageTagFor, readModelFolder } from './infra/model-folder';
 import { ModelStore } from './infra/model-store';
 import { Monitoring } from './infra/monitoring';
 import { azureName, componentTags, type AzureNameKind } from './infra/naming';
@@ -25,8 +25,11 @@ const cfg = readConfig();
 // Pulumi runs the program from the project directory (the repository root); paths handed to
 // resources stay relative to it so the state does not depend on where the checkout lives.
 const repoRoot = path.relative(process.cwd(), __dirname) || '.';
-const modelDir = path.join(repoRoot, cfg.modelDir);
-const card = readModelCard(modelDir);
+// The model folder, checked and content-addressed before anything is created (the core's own deep
+// check runs in the image build); its name, version and hash label the blobs, images and deployments.
+const model = readModelFolder(path.join(repoRoot, cfg.modelDir), cfg.model.name);
+// MODEL_NAME always: in the images the folder is /app/model, so its own name would be lost.
+const appModelEnv = modelEnv({ ...cfg.model, name: model.name });
 
 // Fail before creating anything if a name would break Azure's rules (the suffix is random, its shape is not).
 const kinds: AzureNameKind[] = ['resourceGroup', 'storageAccount', 'containerRegistry', 'kubernetesCluster', 'logAnalytics', 'appInsights', 'iotHub'];
@@ -58,8 +61,7 @@ const modelStore = new ModelStore('model-store', {
   ...common,
   accountName: globalName('storageAccount'),
   sku: cfg.storageSku,
-  modelDir,
-  card,
+  model,
   tags: tags('model-store'),
 });
 
@@ -79,16 +81,17 @@ const images = cfg.promotion
   : new ContainerImages('images', {
     context: repoRoot,
     registry: registry.pushCredentials,
-    tag: imageTagFor(card.version),
-    buildArgs: {},
+    tag: imageTagFor(model.revision),
+    // The Dockerfile takes the model folder relative to the build context (the repository root).
+    buildArgs: { MODEL_DIR: cfg.modelDir },
     images: {
-      scoring: { repository: SCORING_REPOSITORY, dockerfile: 'scoring-service/Dockerfile', platform: cfg.imagePlatform },
-      edge: { repository: EDGE_REPOSITORY, dockerfile: 'edge-module/Dockerfile', platform: cfg.edge.imagePlatform },
+      scoring: { repository: SCORING_REPOSITORY, app: 'scoring-service', platform: cfg.imagePlatform },
+      edge: { repository: EDGE_REPOSITORY, app: 'edge-module', platform: cfg.edge.imagePlatform },
     },
   });
 
 function promotedImages(p: NonNullable<typeof cfg.promotion>): { scoringImage: pulumi.Output<string>; edgeImage: pulumi.Output<string> } {
-  const common = { armEndpoint: ARM_ENDPOINT, registryId: registry.registryId, loginServer: registry.loginServer, sourceRegistryId: p.sourceRegistryId, tag: imageTagFor(card.version) };
+  const common = { armEndpoint: ARM_ENDPOINT, registryId: registry.registryId, loginServer: registry.loginServer, sourceRegistryId: p.sourceRegistryId, tag: imageTagFor(model.revision) };
   const one = (key: string, repository: string, digest: string) => new AcrImageImport(`images-${key}-import`, { ...common, repository, digest }).image;
   return { scoringImage: one('scoring', SCORING_REPOSITORY, p.scoringDigest), edgeImage: one('edge', EDGE_REPOSITORY, p.edgeDigest) };
 }
@@ -112,7 +115,8 @@ const scoring = new ScoringWorkload('scoring', {
   dnsLabel: pulumi.interpolate`${cfg.namePrefix}-${cfg.environment}-scoring-${suffix.result}`,
   location: resourceGroup.location,
   zonal: cfg.aks.zones.length > 1,
-  model: card,
+  model: { name: model.name, version: model.version, sha256: model.contentSha256 },
+  modelEnv: appModelEnv,
   dependsOn: [cluster.acrPull, ...cluster.workloadPools],
 });
 
@@ -125,7 +129,8 @@ const edge = new EdgeFleet('edge', {
   registry: registry.edgePullCredentials,
   namePrefix: cfg.namePrefix,
   environment: cfg.environment,
-  labels: { modelName: card.name, modelVersion: card.version, stack: cfg.stack },
+  labels: { modelName: model.name, modelVersion: model.version, modelRevision: model.revision, stack: cfg.stack },
+  modelEnv: appModelEnv,
   tags: tags('edge'),
   deployerObjectId: client.objectId,
   subscriptionId: client.subscriptionId,

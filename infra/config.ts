@@ -68,6 +68,16 @@ export interface EdgeConfig {
   deviceTags: Record<string, string | boolean>;
 }
 
+/** How the apps load and preprocess the model (env of the scoring pods and of the edge module). */
+export interface ModelRuntimeConfig {
+  /** MODEL_NAME: the V2 model name; unset = the card's name, else the model folder's name. */
+  name?: string;
+  /** EXACT_PREPROCESSING: Pillow-exact pixels for every image, no reduced decoding. */
+  exactPreprocessing: boolean;
+  /** PREPROCESS_THREADS: image decode/resize threads; unset = the app's default (its CPU limit). */
+  preprocessThreads?: number;
+}
+
 export interface StackConfig {
   project: string;
   stack: string;
@@ -75,8 +85,9 @@ export interface StackConfig {
   namePrefix: string;
   environment: string;
   owner: string;
-  /** Folder holding model.onnx and card.json, relative to the repository root. */
+  /** The model folder (card folder, Hugging Face or timm export): `model` or a folder under it, relative to the repository root. */
   modelDir: string;
+  model: ModelRuntimeConfig;
   /** Tags put on every Azure resource. */
   tags: Record<string, string>;
   aks: AksConfig;
@@ -118,7 +129,7 @@ export const CONFIG_KEYS = {
   namePrefix: { type: 'string', default: 'mdeploy', description: 'Short prefix of every physical resource name: 2-8 lowercase letters/digits, starting with a letter.' },
   environment: { type: 'string', default: 'dev', description: 'Environment name used in names, tags and the edge target condition: 2-5 lowercase letters/digits.' },
   owner: { type: 'string', default: 'ml-platform', description: 'Value of the owner tag on every resource.' },
-  modelDir: { type: 'string', default: 'model', description: 'Folder (relative to the repository root) holding model.onnx and card.json; uploaded to blob storage.' },
+  modelDir: { type: 'string', default: 'model', description: 'The model folder: `model` or a folder under model/ (relative to the repository root), holding card.json and the model file it names, or a Hugging Face or timm export (model.onnx, config.json, preprocessor_config.json). Its *.onnx, *.json and *.txt files go into both images and blob storage.' },
   aksKubernetesVersion: { type: 'string', default: '', description: 'AKS Kubernetes version as major.minor (1.30 or later, e.g. 1.33; patches are applied automatically); empty = the region default.' },
   aksSkuTier: { type: 'string', default: 'Free', description: 'AKS control plane tier: Free, Standard (uptime SLA) or Premium.' },
   aksNodeVmSize: { type: 'string', default: 'Standard_D2s_v5', description: 'VM size of the autoscaling node pool.' },
@@ -159,6 +170,9 @@ export const CONFIG_KEYS = {
   edgeConfidenceThreshold: { type: 'string', default: '0.5', description: 'Module twin desired property confidenceThreshold: a number from 0 to 1 (as a string, Pulumi config has no float type).' },
   edgeRuntimeVersion: { type: 'string', default: '1.5', description: 'IoT Edge runtime (edgeAgent/edgeHub image tag), e.g. 1.5.' },
   edgeImagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the edge-module image (must match the devices: linux/amd64 or linux/arm64; onnxruntime has no 32-bit ARM build).' },
+  modelName: { type: 'string', default: '', description: "MODEL_NAME of the scoring service and the edge module: the model's name in the V2 API, blob paths and labels (letters, digits, '.', '_', '-'); empty = the card's name, else the model folder's name." },
+  exactPreprocessing: { type: 'boolean', default: false, description: 'EXACT_PREPROCESSING of the scoring service and the edge module: true = Pillow-exact pixels for every image (no reduced decoding of large photos), slower on camera-sized images.' },
+  preprocessThreads: { type: 'string', default: '', description: "PREPROCESS_THREADS of the scoring service and the edge module: image decode/resize threads, an integer from 0 to 256; empty = the app's default (its CPU limit). A string because Pulumi config has no optional integer." },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -239,7 +253,19 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   const namePrefix = str('namePrefix', /^[a-z][a-z0-9]{1,7}$/, '2-8 lowercase letters or digits starting with a letter', 'x');
   const environment = str('environment', /^[a-z][a-z0-9]{1,4}$/, '2-5 lowercase letters or digits starting with a letter', 'x');
   const owner = str('owner', /^[A-Za-z0-9 ._@-]{1,64}$/, '1-64 letters, digits, spaces or ._@-');
-  const modelDir = str('modelDir', /^(?!\/)(?!.*\.\.)[A-Za-z0-9._/-]+$/, 'a relative folder path inside the repository (no "..")', 'model');
+  // The images are built with the repository as context, and .dockerignore sends model files from model/ only.
+  const modelDir = str('modelDir', /^model(\/(?!\.\.?(\/|$))[A-Za-z0-9._-]+)*$/, 'model or a folder under model/, e.g. model/my-vit (the image build sends model files from model/ only: copy the export there)', 'model');
+  const modelName = str('modelName', /^([A-Za-z0-9][A-Za-z0-9._-]{0,199})?$/, "empty or a model name of letters, digits, '.', '_', '-' (at most 200, starting with a letter or digit)");
+  const exactRaw = raw('exactPreprocessing');
+  if (exactRaw !== 'true' && exactRaw !== 'false') bad('exactPreprocessing', exactRaw, 'true or false');
+  const threadsRaw = raw('preprocessThreads').trim();
+  const threads = threadsRaw === '' ? undefined : /^\d+$/.test(threadsRaw) ? Number(threadsRaw) : NaN;
+  if (threads !== undefined && !(threads >= 0 && threads <= 256)) bad('preprocessThreads', threadsRaw, "empty (the app's default) or an integer from 0 to 256");
+  const model: ModelRuntimeConfig = {
+    ...(modelName ? { name: modelName } : {}),
+    exactPreprocessing: exactRaw === 'true',
+    ...(threads !== undefined && Number.isFinite(threads) ? { preprocessThreads: threads } : {}),
+  };
 
   const aks: AksConfig = {
     // A patch version would be moved by the cluster's upgradeChannel "patch" and then fought by every
@@ -337,6 +363,7 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     environment,
     owner,
     modelDir,
+    model,
     tags: { project, environment, stack, owner, managedBy: 'pulumi' },
     aks,
     acrSku,
@@ -348,6 +375,15 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     scoring,
     iotHub,
     edge,
+  };
+}
+
+/** The apps' environment for the model: the same on the scoring pods and the edge module. */
+export function modelEnv(m: ModelRuntimeConfig): Record<string, string> {
+  return {
+    ...(m.name !== undefined ? { MODEL_NAME: m.name } : {}),
+    EXACT_PREPROCESSING: String(m.exactPreprocessing),
+    ...(m.preprocessThreads !== undefined ? { PREPROCESS_THREADS: String(m.preprocessThreads) } : {}),
   };
 }
 

@@ -29,6 +29,8 @@ export interface EdgeFleetArgs {
   namePrefix: string;
   environment: string;
   labels: Record<string, string>;
+  /** The model's environment of the module (MODEL_NAME, EXACT_PREPROCESSING, PREPROCESS_THREADS), as the scoring pods get it. */
+  modelEnv?: Record<string, string>;
   tags: Record<string, string>;
   /** Object id of the identity running `pulumi up`: it gets the hub's data-plane role. */
   deployerObjectId: pulumi.Input<string>;
@@ -109,7 +111,7 @@ export class EdgeFleet extends pulumi.ComponentResource {
         const m = buildEdgeManifest({
           registry: { address, username, password },
           moduleImage,
-          env: { SCORING_API_KEYS: key },
+          env: { ...args.modelEnv, SCORING_API_KEYS: key },
           runtimeVersion: args.edge.runtimeVersion,
           storeAndForwardTtlSecs: args.edge.storeAndForwardTtlSecs,
           twin: { topK: args.edge.topK, confidenceThreshold: args.edge.confidenceThreshold },

@@ -1,5 +1,5 @@
-// The two application images, built from the apps' own Dockerfiles (build context = repository root)
-// and pushed to the registry; everything downstream references them by digest, so a deployment
+// The two application images, built from the one Dockerfile at the repository root (APP picks the app,
+// MODEL_DIR the model folder; build context = repository root) and pushed to the registry; everything downstream references them by digest, so a deployment
 // always runs exactly the bytes that were pushed.
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
@@ -9,22 +9,22 @@ import type { RegistryCredentialsOutput } from './registry';
 export interface ImageSpec {
   /** Repository in the registry, e.g. scoring-service. */
   repository: string;
-  /** Dockerfile path relative to the repository root. */
-  dockerfile: string;
+  /** The Dockerfile's APP build argument. */
+  app: 'scoring-service' | 'edge-module';
   /** e.g. linux/amd64 */
   platform: string;
 }
 
 export interface ContainerImagesArgs {
   /**
-   * The repository root (the build context of both Dockerfiles), relative to the project directory
+   * The repository root (the build context and the Dockerfile's folder), relative to the project directory
    * Pulumi runs in: relative paths keep the state identical on every machine (laptop, CI runner).
    */
   context: string;
   registry: RegistryCredentialsOutput;
   /** Tag pushed alongside the digest (the model version), for humans browsing the registry. */
   tag: string;
-  /** Build arguments common to both images. */
+  /** Build arguments common to both images (MODEL_DIR: the model folder, relative to the context). */
   buildArgs: Record<string, string>;
   images: Record<'scoring' | 'edge', ImageSpec>;
 }
@@ -53,13 +53,13 @@ export class ContainerImages extends pulumi.ComponentResource {
         {
           imageName: pulumi.interpolate`${args.registry.server}/${spec.repository}:${args.tag}`,
           build: {
-            // The Dockerfiles use BuildKit features (cache mounts, --platform=$BUILDPLATFORM).
+            // The Dockerfile uses BuildKit features (cache mounts, --platform=$BUILDPLATFORM).
             builderVersion: 'BuilderBuildKit',
             context: args.context,
             // Relative to the project directory (docker provider >= 4.0.1), i.e. inside the context.
-            dockerfile: path.join(args.context, spec.dockerfile),
+            dockerfile: path.join(args.context, 'Dockerfile'),
             platform: spec.platform,
-            args: args.buildArgs,
+            args: { ...args.buildArgs, APP: spec.app },
           },
           registry: { server: args.registry.server, username: args.registry.username, password: args.registry.password },
           // Previews (pull requests) do not build or push.

@@ -1,10 +1,11 @@
-// The model registry of record: a locked-down storage account with a private container holding the
-// exact model file and card the images were built from, labelled with the card's version and sha256,
-// with blob versioning and soft delete on.
+// The model registry of record: a locked-down storage account with a private container holding every
+// file of the model folder the images were built from, under <name>/<revision>/ (the revision carries
+// the folder's content hash), labelled with the model's name, version and hashes, with blob versioning
+// and soft delete on.
 import * as pulumi from '@pulumi/pulumi';
 import * as storage from '@pulumi/azure-native/storage';
 import { join } from 'node:path';
-import type { ModelCardSummary } from './model-card';
+import type { ModelFolder } from './model-folder';
 
 /** Days a deleted model blob or container can be restored. */
 export const SOFT_DELETE_DAYS = 30;
@@ -16,11 +17,10 @@ export interface ModelStoreArgs {
   accountName: pulumi.Input<string>;
   sku: string;
   /**
-   * The folder holding the model file and card.json, relative to the project directory Pulumi runs in
-   * (relative asset paths keep the state identical on every machine).
+   * The model folder (its `dir` relative to the project directory Pulumi runs in: relative asset paths
+   * keep the state identical on every machine); every one of its files is uploaded.
    */
-  modelDir: string;
-  card: ModelCardSummary;
+  model: ModelFolder;
   tags: Record<string, string>;
 }
 
@@ -76,40 +76,38 @@ export class ModelStore extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    // One folder per model version: a new version never overwrites what an older deployment used.
-    const prefix = `${args.card.name}/${args.card.version}`;
-    const metadata = { modelName: args.card.name, modelVersion: args.card.version, sha256: args.card.sha256 };
-    const model = new storage.Blob(
-      `${name}-model-file`,
-      {
-        blobName: `${prefix}/${args.card.file}`,
-        accountName: account.name,
-        containerName: container.name,
-        resourceGroupName: args.resourceGroupName,
-        type: 'Block',
-        contentType: 'application/octet-stream',
-        source: new pulumi.asset.FileAsset(join(args.modelDir, args.card.file)),
-        metadata,
-      },
-      { parent: this },
-    );
-    new storage.Blob(
-      `${name}-model-card`,
-      {
-        blobName: `${prefix}/card.json`,
-        accountName: account.name,
-        containerName: container.name,
-        resourceGroupName: args.resourceGroupName,
-        type: 'Block',
-        contentType: 'application/json',
-        source: new pulumi.asset.FileAsset(join(args.modelDir, 'card.json')),
-        metadata,
-      },
-      { parent: this },
-    );
+    // One folder per model revision: a new version or new bytes never overwrite what an older deployment used.
+    const m = args.model;
+    const prefix = `${m.name}/${m.revision}`;
+    let modelBlob: storage.Blob | undefined;
+    for (const file of m.files) {
+      const blob = new storage.Blob(
+        `${name}-file-${file.path}`,
+        {
+          blobName: `${prefix}/${file.path}`,
+          accountName: account.name,
+          containerName: container.name,
+          resourceGroupName: args.resourceGroupName,
+          type: 'Block',
+          contentType: contentTypeOf(file.path),
+          source: new pulumi.asset.FileAsset(join(m.dir, file.path)),
+          metadata: { modelName: m.name, modelVersion: m.version, modelContentSha256: m.contentSha256, sha256: file.sha256 },
+        },
+        { parent: this },
+      );
+      if (file.path === m.modelFile) modelBlob = blob;
+    }
+    if (modelBlob === undefined) throw new Error(`ModelStore ${name}: the model file ${m.modelFile} is not among the folder's files (${m.files.map((f) => f.path).join(', ')}).`);
     this.accountName = account.name;
     this.containerName = container.name;
-    this.modelBlobUrl = model.url;
+    this.modelBlobUrl = modelBlob.url;
     this.registerOutputs({ accountName: this.accountName, containerName: this.containerName, modelBlobUrl: this.modelBlobUrl });
   }
+}
+
+/** Content type of a model folder's file, by extension (the only kinds a model folder carries). */
+export function contentTypeOf(path: string): string {
+  if (path.endsWith('.json')) return 'application/json';
+  if (path.endsWith('.txt')) return 'text/plain; charset=utf-8';
+  return 'application/octet-stream';
 }

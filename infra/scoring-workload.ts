@@ -39,7 +39,10 @@ export interface ScoringWorkloadArgs {
   location: pulumi.Input<string>;
   /** More than one zone: spread pods strictly across zones. */
   zonal: boolean;
+  /** sha256: the model folder's content hash (infra/model-folder.ts). */
   model: { name: string; version: string; sha256: string };
+  /** The model's environment (MODEL_NAME, EXACT_PREPROCESSING, PREPROCESS_THREADS), as the edge module gets it. */
+  modelEnv?: Record<string, string>;
   /** Resources that must exist before pods can start (e.g. the kubelet's AcrPull grant). */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -163,6 +166,7 @@ export class ScoringWorkload extends pulumi.ComponentResource {
                     { name: 'PORT', value: String(SCORING_PORT) },
                     { name: 'HOST', value: '0.0.0.0' },
                     { name: 'MODEL_DIR', value: '/app/model' },
+                    ...Object.entries(args.modelEnv ?? {}).map(([envName, value]) => ({ name: envName, value })),
                     { name: 'SCORING_API_KEYS_FILE', value: `${KEYS_MOUNT_DIR}/keys` },
                     { name: 'SHUTDOWN_GRACE_MS', value: String(s.shutdownGraceMs) },
                     { name: 'LOG_LEVEL', value: s.logLevel },

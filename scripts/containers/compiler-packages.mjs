@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Prints the packages the TypeScript build of some workspaces needs beyond their production
 // dependencies, pinned to the versions in package-lock.json: the compiler and the `@types/*`
-// devDependencies of those workspaces. The Dockerfiles install them outside the app tree:
+// devDependencies of those workspaces. The Dockerfile installs them outside the app tree:
 //   npm install --prefix /build --no-save $(node compiler-packages.mjs inference scoring-service)
 // Run from the directory holding package-lock.json and the workspace folders.
 import { readFileSync } from 'node:fs';

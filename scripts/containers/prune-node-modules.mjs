@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Trims a production node_modules for one target platform, inside the image build (the Dockerfiles run it
+// Trims a production node_modules for one target platform, inside the image build (the Dockerfile runs it
 // in the stage that installed the dependencies, so the removed files never reach a layer):
 //   node prune-node-modules.mjs <node_modules> --platform linux --arch x64|arm64 [--dry-run]
 // What goes, and why it is safe at run time:

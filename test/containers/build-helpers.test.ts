@@ -1,4 +1,4 @@
-// The two scripts the Dockerfiles run inside the build stage, on small fake trees:
+// The two scripts the Dockerfile runs inside the build stage, on small fake trees:
 // prune-node-modules.mjs (what it removes and what it must keep) and compiler-packages.mjs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

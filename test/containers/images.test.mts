@@ -4,7 +4,10 @@
 //     V2 with the right labels on the sample images, 401 without a key, SIGTERM drains and exits 0;
 //   - the scoring container with Application Insights on (the lazily loaded OpenTelemetry tree survived
 //     the image's pruning);
-//   - the edge container against the edgeHub stand-in on the host: images in, predictions out.
+//   - the edge container against the edgeHub stand-in on the host: images in, predictions out;
+//   - a scoring image built from the same Dockerfile with the second bundled model (MODEL_DIR=
+//     model/fashion-rgb-keras, a Hugging Face-style Keras export: 32x32 RGB, NHWC): its folder, read-only,
+//     /score on a real photograph and the RGB samples, V2 metadata with the model's own input.
 // Skips, saying why, only where podman cannot be installed (not root, no apt-get).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,10 +15,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Classifier } from '@model-deploy/inference';
 import { EdgeHub } from '../../edge-module/test/support/edge-hub.ts';
 import {
   buildImages, cleanup, createContainer, createVolume, EDGE_IMAGE, exitCode, hostPort, logLines, logs, mb, podman, REPO,
-  SCORING_IMAGE, startedAt, waitReady, type ImageReport,
+  RGB_MODEL_DIR, SCORING_IMAGE, SCORING_RGB_IMAGE, startedAt, waitReady, type ImageReport,
 } from './support/podman.mts';
 
 const APP_UID = 10001;
@@ -30,6 +34,7 @@ const sample = (name: string): Buffer => readFileSync(join(samplesDir, name));
 
 let skipReason: string | undefined;
 let report: ImageReport[] = [];
+let rgbReport: ImageReport[] = [];
 
 function skipIfUnavailable(t: TestContext): boolean {
   if (skipReason === undefined) return false;
@@ -59,9 +64,15 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
       skipReason = `podman images are built on Linux only (this is ${process.platform})`;
       return;
     }
-    const result = await buildImages({ echo: true });
-    if (result.status === 'unavailable') skipReason = `podman is not available and cannot be installed here: ${result.reason}`;
-    else report = result.report;
+    // Both apps with the default model, and the scoring service from the same Dockerfile with the second
+    // model folder, built side by side (podman here builds without layer caching: see scripts/containers).
+    const result = await buildImages({ echo: true, images: ['scoring-service', 'edge-module', `scoring-service:rgb=${RGB_MODEL_DIR}`] });
+    if (result.status === 'unavailable') {
+      skipReason = `podman is not available and cannot be installed here: ${result.reason}`;
+      return;
+    }
+    report = result.report.filter((r) => r.modelDir === 'model');
+    rgbReport = result.report.filter((r) => r.modelDir === RGB_MODEL_DIR);
   }, { timeout: 15 * 60_000 });
 
   after(cleanup);
@@ -74,6 +85,11 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
         ` (${r.layers} layers${r.buildSeconds ? `, built in ${r.buildSeconds} s` : ', cached'})`);
       // One layer over the base (podman builds with --layers=false): users, dependencies, model and code.
       assert.ok(r.appLayerBytes > 0 && r.imageBytes === r.baseBytes + r.appLayerBytes);
+    }
+    assert.deepEqual(rgbReport.map((r) => r.image), [SCORING_RGB_IMAGE]);
+    for (const r of rgbReport) {
+      t.diagnostic(`${r.app} with ${RGB_MODEL_DIR}: image ${mb(r.imageBytes)}, app layer ${mb(r.appLayerBytes)}` +
+        ` (${r.layers} layers${r.buildSeconds ? `, built in ${r.buildSeconds} s` : ', cached'})`);
     }
   });
 
@@ -223,6 +239,75 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
     assert.equal(await exitCode(id), 0);
     const lines = logLines(await logs(id));
     assert.ok(lines.some((l) => l.telemetry === 'application-insights'), 'no log line says telemetry is application-insights');
+  });
+
+  describe(`scoring service with the second model (${RGB_MODEL_DIR}: a Hugging Face-style Keras export, 32x32 RGB, NHWC)`, () => {
+    const modelDir = join(REPO, RGB_MODEL_DIR);
+    const training = JSON.parse(readFileSync(join(modelDir, 'training.json'), 'utf8')) as { samples: Record<string, { predicted: string }> };
+    // A real camera photograph (CC0, see fixtures/README.md): JPEG decoding and a large reduction in the image.
+    const photo = readFileSync(join(REPO, 'test', 'containers', 'fixtures', 'chelsea.jpg'));
+    let id = '';
+    let base = '';
+
+    before(async () => {
+      if (skipReason !== undefined) return;
+      id = await createContainer([
+        '--read-only', '--read-only-tmpfs=false', '--user', String(APP_UID),
+        '-e', 'SCORING_API_KEYS=rgb-key',
+        // As the stack runs it: in the image the folder is /app/model, so the name comes with MODEL_NAME.
+        '-e', 'MODEL_NAME=fashion-rgb-keras',
+        '-e', 'SHUTDOWN_DELAY_MS=0',
+        '-p', '127.0.0.1::5001',
+        SCORING_RGB_IMAGE,
+      ]);
+      await podman(['start', id]);
+      base = `http://127.0.0.1:${await hostPort(id)}`;
+      await waitReady(id, `${base}/v2/health/ready`);
+    });
+
+    it('carries the folder\'s model files, read-only, at MODEL_DIR', async (t) => {
+      if (skipIfUnavailable(t)) return;
+      const probe = `
+        const fs = require('node:fs');
+        const dir = process.env.MODEL_DIR;
+        const out = { dir, files: fs.readdirSync(dir).sort(), owners: [...new Set(fs.readdirSync(dir).map((f) => fs.statSync(dir + '/' + f).uid))] };
+        try { fs.writeFileSync(dir + '/model.onnx', 'x'); out.write = 'written'; } catch (e) { out.write = e.code; }
+        console.log(JSON.stringify(out));`;
+      const facts = JSON.parse((await podman(['exec', id, 'node', '-e', probe])).stdout.trim()) as Record<string, unknown>;
+      assert.equal(facts.dir, '/app/model');
+      // The model files of the folder; not its README.md or samples/.
+      assert.deepEqual(facts.files, ['config.json', 'model.onnx', 'preprocessor_config.json', 'training.json']);
+      assert.deepEqual(facts.owners, [0], 'the app user must not own its model');
+      assert.match(String(facts.write), /^(EROFS|EACCES)$/);
+    });
+
+    it('answers /score on a real photograph as the core does in-process, and on the RGB samples as PyTorch did', async (t) => {
+      if (skipIfUnavailable(t)) return;
+      const classifier = await Classifier.load({ modelDir, intraOpThreads: 1 });
+      let photoLabel: string;
+      try {
+        photoLabel = (await classifier.classify(photo)).label;
+      } finally {
+        await classifier.close();
+      }
+      const files = Object.keys(training.samples);
+      const body: Record<string, string> = { 'chelsea.jpg': photo.toString('base64') };
+      for (const f of files) body[f] = readFileSync(join(modelDir, 'samples', f)).toString('base64');
+      const res = await postJson(`${base}/score`, body, 'rgb-key');
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.deepEqual(res.json, [{ 'chelsea.jpg': photoLabel }, ...files.map((f) => ({ [f]: training.samples[f]!.predicted }))]);
+    });
+
+    it('V2 metadata: the MODEL_NAME given, the raw input with the model\'s own name and NHWC shape', async (t) => {
+      if (skipIfUnavailable(t)) return;
+      const res = await fetch(`${base}/v2/models/fashion-rgb-keras`, { headers: { authorization: 'Bearer rgb-key' } });
+      assert.equal(res.status, 200);
+      const meta = await res.json() as { name: string; inputs: Array<{ name: string; datatype: string; shape: number[] }> };
+      assert.equal(meta.name, 'fashion-rgb-keras');
+      assert.deepEqual(meta.inputs.map((i) => [i.name, i.datatype, i.shape]), [['image', 'BYTES', [-1]], ['input_1', 'FP32', [-1, 32, 32, 3]]]);
+      await podman(['stop', '--time', String(STOP_GRACE_S), id]);
+      assert.equal(await exitCode(id), 0);
+    });
   });
 
   describe('edge module', () => {

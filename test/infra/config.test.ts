@@ -1,14 +1,12 @@
-// Config, names and the model card, without Pulumi's runtime: Pulumi.yaml declares exactly the keys
+// Config and names, without Pulumi's runtime: Pulumi.yaml declares exactly the keys
 // infra/config.ts reads (type, description, default), the stack files hold no secrets and differ where
 // environments differ, and every wrong value fails with its key, the value and what is expected.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_KEYS, ConfigError, parseConfig, parseCpu, parseMemory, type ConfigKey } from '../../infra/config';
+import { CONFIG_KEYS, ConfigError, modelEnv, parseConfig, parseCpu, parseMemory, type ConfigKey } from '../../infra/config';
 import { azureName } from '../../infra/naming';
-import { imageTagFor, readModelCard } from '../../infra/model-card';
 import { PROJECT, REPO_ROOT, readProjectFile, readStackFile, stackConfig } from './harness';
 
 const STACKS = ['dev', 'prod'] as const;
@@ -126,7 +124,16 @@ describe('parseConfig', () => {
     ['edgeStoreAndForwardTtlSecs', '-1', /expected an integer from 60 to 2592000/],
     ['imagePlatform', 'windows/amd64', /expected linux\/amd64 or linux\/arm64/],
     ['edgeImagePlatform', 'linux/arm/v7', /expected linux\/amd64 or linux\/arm64/],
-    ['modelDir', '../elsewhere', /expected a relative folder path inside the repository/],
+    ['modelDir', '../elsewhere', /expected model or a folder under model\/, e.g. model\/my-vit \(the image build sends model files from model\/ only/],
+    ['modelDir', 'exports/vit', /expected model or a folder under model\//],
+    ['modelDir', 'model/../infra', /expected model or a folder under model\//],
+    ['modelDir', 'model/', /expected model or a folder under model\//],
+    ['modelName', 'my model', /expected empty or a model name of letters, digits/],
+    ['modelName', '-x', /expected empty or a model name/],
+    ['exactPreprocessing', 'yes', /expected true or false/],
+    ['preprocessThreads', '257', /expected empty \(the app's default\) or an integer from 0 to 256/],
+    ['preprocessThreads', '-1', /expected empty \(the app's default\) or an integer from 0 to 256/],
+    ['preprocessThreads', 'auto', /expected empty \(the app's default\) or an integer from 0 to 256/],
   ];
   for (const [key, value, expected] of bad) {
     test(`${key} = ${JSON.stringify(value)} fails naming the key, the value and what is expected`, () => {
@@ -199,36 +206,22 @@ describe('azureName', () => {
   });
 });
 
-describe('readModelCard', () => {
-  const withDir = (files: Record<string, string>, fn: (dir: string) => void) => {
-    const dir = mkdtempSync(join(tmpdir(), 'model-card-'));
-    try {
-      for (const [f, c] of Object.entries(files)) writeFileSync(join(dir, f), c);
-      fn(dir);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-  const card = { name: 'fashion-mnist-cnn', version: '1.0.0', sha256: 'a'.repeat(64), file: 'model.onnx' };
-
-  test("reads the repository's own model card", () => {
-    const c = readModelCard(join(REPO_ROOT, 'model'));
-    assert.match(c.sha256, /^[0-9a-f]{64}$/);
-    assert.equal(c.file, 'model.onnx');
+describe('the model keys: MODEL_NAME, EXACT_PREPROCESSING, PREPROCESS_THREADS for both apps', () => {
+  test("default: the apps' own defaults, with exact preprocessing said out loud", () => {
+    const cfg = parse({});
+    assert.deepEqual(cfg.model, { exactPreprocessing: false });
+    assert.deepEqual(modelEnv(cfg.model), { EXACT_PREPROCESSING: 'false' });
+    assert.equal(cfg.modelDir, 'model');
   });
 
-  test('explains a missing card, bad JSON, bad fields and a missing model file', () => {
-    withDir({}, (dir) => assert.throws(() => readModelCard(dir), /card.json does not exist: train or copy the model first/));
-    withDir({ 'card.json': '{' }, (dir) => assert.throws(() => readModelCard(dir), /is not valid JSON/));
-    withDir({ 'card.json': JSON.stringify({ ...card, sha256: 'xyz' }), 'model.onnx': '' }, (dir) =>
-      assert.throws(() => readModelCard(dir), /"sha256" is "xyz"; expected 64 lowercase hex digits/),
-    );
-    withDir({ 'card.json': JSON.stringify(card) }, (dir) => assert.throws(() => readModelCard(dir), /model.onnx named by .* does not exist/));
-    withDir({ 'card.json': JSON.stringify(card), 'model.onnx': '' }, (dir) => assert.equal(readModelCard(dir).version, '1.0.0'));
-  });
-
-  test('image tags from versions', () => {
-    assert.equal(imageTagFor('1.2.0+build.5'), '1.2.0-build.5');
-    assert.equal(imageTagFor('0.0.0-untrained'), '0.0.0-untrained');
+  test('set: each key becomes its variable', () => {
+    const cfg = parse({
+      [`${PROJECT}:modelDir`]: 'model/fashion-rgb-keras',
+      [`${PROJECT}:modelName`]: 'fashion-rgb',
+      [`${PROJECT}:exactPreprocessing`]: 'true',
+      [`${PROJECT}:preprocessThreads`]: '0',
+    });
+    assert.equal(cfg.modelDir, 'model/fashion-rgb-keras');
+    assert.deepEqual(modelEnv(cfg.model), { MODEL_NAME: 'fashion-rgb', EXACT_PREPROCESSING: 'true', PREPROCESS_THREADS: '0' });
   });
 });

@@ -7,9 +7,9 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig, type StackConfig } from '../../infra/config';
+import { modelEnv, parseConfig, type StackConfig } from '../../infra/config';
 import { checkEdgeRuntimeRules, edgeDeploymentId, type EdgeDeploymentManifest } from '../../infra/edge-manifest';
-import { readModelCard } from '../../infra/model-card';
+import { readModelFolder } from '../../infra/model-folder';
 import { ACR_PULL_ROLE_ID } from '../../infra/cluster';
 import { planWorkloadPools } from '../../infra/node-pools';
 import { tokenPasswordRotation } from '../../infra/registry';
@@ -91,7 +91,7 @@ export function describeStack(stack: string): void {
   describe(`stack ${stack}: the real index.ts under mocks`, () => {
     let run: StackRun;
     let cfg: StackConfig;
-    const card = readModelCard(join(REPO_ROOT, 'model'));
+    const model = readModelFolder(join(REPO_ROOT, 'model'));
     const all = (type: string) => run.byType(type);
     const one = (type: string, name?: string) => run.one(type, name);
     const k8sObjects = () => run.resources.filter((r) => r.type.startsWith('kubernetes:'));
@@ -116,7 +116,7 @@ export function describeStack(stack: string): void {
         }
       });
 
-      test('storage: HTTPS only, TLS 1.2, public blob access off, private container with the model file and card', async () => {
+      test("storage: HTTPS only, TLS 1.2, public blob access off, private container with every file of the model folder under <name>/<revision>", async () => {
         const account = one(T.storage);
         assert.equal(account.inputs.enableHttpsTrafficOnly, true);
         assert.equal(account.inputs.minimumTlsVersion, 'TLS1_2');
@@ -126,10 +126,12 @@ export function describeStack(stack: string): void {
         assert.equal(c.inputs.publicAccess, 'None');
         assert.equal(c.inputs.accountName, account.inputs.accountName);
         const blobs = all(T.blob);
-        assert.deepEqual(blobs.map((b) => b.inputs.blobName).sort(), [`${card.name}/${card.version}/card.json`, `${card.name}/${card.version}/model.onnx`]);
+        assert.deepEqual(blobs.map((b) => b.inputs.blobName).sort(), [`${model.name}/${model.revision}/card.json`, `${model.name}/${model.revision}/model.onnx`]);
+        assert.match(model.revision, new RegExp(`^${model.version.replace(/\./g, '\\.')}-[0-9a-f]{12}$`));
         for (const b of blobs) {
           assert.equal(b.inputs.containerName, c.inputs.containerName);
-          assert.deepEqual(b.inputs.metadata, { modelName: card.name, modelVersion: card.version, sha256: card.sha256 });
+          const file = model.files.find((f) => f.path === String(b.inputs.blobName).split('/').pop())!;
+          assert.deepEqual(b.inputs.metadata, { modelName: model.name, modelVersion: model.version, modelContentSha256: model.contentSha256, sha256: file.sha256 });
           const path = String(await b.inputs.source.path);
           assert.equal(path, join(cfg.modelDir, String(b.inputs.blobName).split('/').pop()!), 'relative to the project directory');
           assert.ok(existsSync(join(REPO_ROOT, path)), path);
@@ -183,12 +185,16 @@ export function describeStack(stack: string): void {
         }
       });
 
-      test('images: built from the apps Dockerfiles (context = repository root), pushed with the push token', () => {
+      test('images: built from the one Dockerfile (context = repository root) with APP and MODEL_DIR, tagged with the model revision, pushed with the push token', () => {
         const images: Record<string, any> = Object.fromEntries(all(T.image).map((i) => [i.name, i.inputs]));
         const server = `${one(T.acr).inputs.registryName}.azurecr.io`;
         // Relative to the project directory (where Pulumi runs), so the state is the same on every machine.
-        assert.equal(images['images-scoring'].build.dockerfile, 'scoring-service/Dockerfile');
-        assert.equal(images['images-edge'].build.dockerfile, 'edge-module/Dockerfile');
+        assert.deepEqual(images['images-scoring'].build.args, { MODEL_DIR: cfg.modelDir, APP: 'scoring-service' });
+        assert.deepEqual(images['images-edge'].build.args, { MODEL_DIR: cfg.modelDir, APP: 'edge-module' });
+        for (const i of Object.values(images)) {
+          assert.equal(i.build.dockerfile, 'Dockerfile');
+          assert.ok(String(i.imageName).endsWith(`:${model.revision}`), String(i.imageName));
+        }
         assert.equal(images['images-scoring'].build.platform, cfg.imagePlatform);
         assert.equal(images['images-edge'].build.platform, cfg.edge.imagePlatform);
         for (const i of Object.values(images)) {
@@ -404,6 +410,9 @@ export function describeStack(stack: string): void {
         assert.equal(typeof run.outputs.edgeDeviceApiKey, 'string');
         assert.equal(env.SCORING_API_KEYS.value, run.outputs.edgeDeviceApiKey);
         assert.equal(env.SCORING_AUTH, undefined);
+        // The same model environment as the scoring pods.
+        for (const [name, value] of Object.entries(modelEnv({ ...cfg.model, name: model.name }))) assert.deepEqual(env[name], { value }, name);
+        assert.deepEqual(env.MODEL_NAME, { value: model.name });
       });
 
       test('runs the edge image by digest with the pull-only token, and the configured twin and TTL', () => {
@@ -491,6 +500,10 @@ export function describeStack(stack: string): void {
         assert.equal(env.PORT, '5001');
         assert.equal(env.HOST, '0.0.0.0');
         assert.equal(env.MODEL_DIR, '/app/model');
+        for (const [name, value] of Object.entries(modelEnv({ ...cfg.model, name: model.name }))) assert.equal(env[name], value, name);
+        // Always set: in the image the folder is /app/model, whose name is not the model's.
+        assert.equal(env.MODEL_NAME, model.name);
+        assert.equal(env.EXACT_PREPROCESSING, String(cfg.model.exactPreprocessing));
         assert.equal(env.SCORING_API_KEYS_FILE, '/var/run/secrets/scoring/keys');
         assert.equal(env.SHUTDOWN_GRACE_MS, String(cfg.scoring.shutdownGraceMs));
         assert.equal(env.LOG_LEVEL, cfg.scoring.logLevel);
@@ -576,17 +589,16 @@ export function describeStack(stack: string): void {
       });
     });
 
-    describe('the image contract with the apps Dockerfiles', () => {
-      for (const [app, file] of [['scoring-service', 'scoring-service/Dockerfile'], ['edge-module', 'edge-module/Dockerfile']]) {
-        const path = join(REPO_ROOT, file!);
-        test(`${file} runs as uid ${SCORING_UID} and exposes 5001`, { skip: !existsSync(path) && `${file} is not written yet (images issue)` }, () => {
-          const text = readFileSync(path, 'utf8');
-          const users = [...text.matchAll(/^\s*USER\s+(\S+)/gim)].map((m) => m[1]);
-          assert.ok(users.length > 0, `${app}: USER is set`);
-          assert.match(users.at(-1)!, new RegExp(`^${SCORING_UID}(:\\d+)?$`), `${app}: the last USER is numeric ${SCORING_UID}`);
-          assert.match(text, /^\s*EXPOSE\s+5001\b/im);
-        });
-      }
+    describe('the image contract with the Dockerfile', () => {
+      const file = 'Dockerfile';
+      const path = join(REPO_ROOT, file);
+      test(`${file} runs both apps as uid ${SCORING_UID} and exposes 5001`, () => {
+        const text = readFileSync(path, 'utf8');
+        const users = [...text.matchAll(/^\s*USER\s+(\S+)/gim)].map((m) => m[1]);
+        assert.ok(users.length > 0, 'USER is set');
+        assert.match(users.at(-1)!, new RegExp(`^${SCORING_UID}(:\\d+)?$`), `the last USER is numeric ${SCORING_UID}`);
+        assert.match(text, /^\s*EXPOSE\s+5001\b/im);
+      });
     });
   });
 }

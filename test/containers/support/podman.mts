@@ -14,11 +14,16 @@ export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 export const SCRIPTS = join(REPO, 'scripts', 'containers');
 export const SCORING_IMAGE = 'localhost/model-deploy/scoring-service:dev';
 export const EDGE_IMAGE = 'localhost/model-deploy/edge-module:dev';
+/** The scoring image carrying the second bundled model (a Hugging Face-style Keras export). */
+export const RGB_MODEL_DIR = 'model/fashion-rgb-keras';
+export const SCORING_RGB_IMAGE = 'localhost/model-deploy/scoring-service:rgb';
 
 /** One line of build-images.sh's report. */
 export interface ImageReport {
   app: string;
   image: string;
+  /** The model folder it carries, relative to the repository. */
+  modelDir: string;
   imageBytes: number;
   baseImage: string;
   baseBytes: number;
@@ -35,13 +40,22 @@ export type BuildResult =
 
 let podmanEnv: NodeJS.ProcessEnv | undefined;
 
-/** Runs scripts/containers/build-images.sh (setup, base image, both images; cached when unchanged). */
-export async function buildImages(options: { echo?: boolean } = {}): Promise<BuildResult> {
+export interface BuildOptions {
+  echo?: boolean;
+  /**
+   * What to build (default both apps, tag dev, model folder model): `<app>[:<tag>[=<model folder>]]`,
+   * e.g. `scoring-service:rgb=model/fashion-rgb-keras`; everything that needs building is built at once.
+   */
+  images?: string[];
+}
+
+/** Runs scripts/containers/build-images.sh (setup, base image, the images; cached when unchanged). */
+export async function buildImages(options: BuildOptions = {}): Promise<BuildResult> {
   const dir = mkdtempSync(join(tmpdir(), 'image-report-'));
   try {
     const reportFile = join(dir, 'report.json');
     const { code, output } = await new Promise<{ code: number; output: string }>((resolve, reject) => {
-      const child = spawn('bash', [join(SCRIPTS, 'build-images.sh')], {
+      const child = spawn('bash', [join(SCRIPTS, 'build-images.sh'), ...(options.images ?? [])], {
         cwd: REPO,
         env: { ...process.env, MD_IMAGE_REPORT: reportFile },
         stdio: ['ignore', 'pipe', 'pipe'],
