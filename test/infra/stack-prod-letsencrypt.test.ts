@@ -1,0 +1,9 @@
+// The prod stack with a custom domain and a Let's Encrypt certificate (cert-manager, HTTP-01 through
+// the gateway) through the real program under mocks; see stack-checks.ts and https-checks.ts.
+import { describeStack } from './stack-checks';
+
+describeStack('prod', {
+  'model-deploy:tlsMode': 'letsencrypt',
+  'model-deploy:tlsAcmeEmail': 'ml-platform@example.com',
+  'model-deploy:customDomain': 'scoring.example.com',
+});
