@@ -98,9 +98,9 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
       }
     });
 
-    test('without a certificate: no mesh, no public IP, no gateway; the outputs say how to publish', () => {
+    test('without a certificate: no mesh, no public IP, no gateway; the outputs say how to publish', (t) => {
       const { run, cfg } = get();
-      if (cfg.tls.mode !== 'none') return;
+      if (cfg.tls.mode !== 'none') return t.skip(`tlsMode ${cfg.tls.mode}`);
       const aks = run.one('azure-native:containerservice:ManagedCluster').inputs;
       assert.deepEqual(aks.serviceMeshProfile, { mode: 'Disabled' });
       assert.equal(aks.addonProfiles.azureKeyvaultSecretsProvider, undefined);
@@ -114,8 +114,8 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
       const tlsOn = () => get().cfg.tls.mode !== 'none';
       const host = () => hosts(get().run, get().cfg);
 
-      test('AKS runs the Istio add-on (configured revision) with its external ingress gateway', () => {
-        if (!tlsOn()) return;
+      test('AKS runs the Istio add-on (configured revision) with its external ingress gateway', (t) => {
+        if (!tlsOn()) return t.skip('tlsMode none');
         const { run, cfg } = get();
         const aks = run.one('azure-native:containerservice:ManagedCluster').inputs;
         assert.deepEqual(aks.serviceMeshProfile, {
@@ -124,8 +124,8 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
         });
       });
 
-      test('a static zone-redundant (where zoned) public IP with the DNS label, attached to the gateway Service by name', () => {
-        if (!tlsOn()) return;
+      test('a static zone-redundant (where zoned) public IP with the DNS label, attached to the gateway Service by name', (t) => {
+        if (!tlsOn()) return t.skip('tlsMode none');
         const { run, cfg } = get();
         const ip = run.one('azure-native:network:PublicIPAddress');
         assert.deepEqual(ip.inputs.sku, { name: 'Standard', tier: 'Regional' });
@@ -152,8 +152,8 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
         assert.equal(grant.scope, mockId(run.one('azure-native:resources:ResourceGroup')));
       });
 
-      test('the Gateway: 443 terminates TLS 1.2+ with the certificate secret; 80 redirects (or, with ACME, is left to the routes)', () => {
-        if (!tlsOn()) return;
+      test('the Gateway: 443 terminates TLS 1.2+ with the certificate secret; 80 redirects (or, with ACME, is left to the routes)', (t) => {
+        if (!tlsOn()) return t.skip('tlsMode none');
         const { run, cfg } = get();
         const gw = onlyOne(kind(run, 'networking.istio.io/v1', 'Gateway'), 'Gateway').inputs;
         assert.deepEqual(gw.spec.selector, { istio: EXTERNAL_GATEWAY });
@@ -164,8 +164,8 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
         assert.equal(gw.metadata.namespace, cfg.scoring.namespace);
       });
 
-      test('the routes: the API with HSTS on 443; with ACME, the challenge path to the solver and a 308 to https for the rest of port 80', () => {
-        if (!tlsOn()) return;
+      test('the routes: the API with HSTS on 443; with ACME, the challenge path to the solver and a 308 to https for the rest of port 80', (t) => {
+        if (!tlsOn()) return t.skip('tlsMode none');
         const { run, cfg } = get();
         const vs = onlyOne(kind(run, 'networking.istio.io/v1', 'VirtualService'), 'VirtualService').inputs;
         const gw = onlyOne(kind(run, 'networking.istio.io/v1', 'Gateway'), 'Gateway').inputs;
@@ -187,8 +187,8 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
         assert.deepEqual(redirect, { name: 'https-redirect', match: [{ port: 80 }], redirect: { scheme: 'https', redirectCode: 308 } });
       });
 
-      test('outputs: scoringUrl is https://<host>; the Azure host name is what a custom domain CNAMEs to', () => {
-        if (!tlsOn()) return;
+      test('outputs: scoringUrl is https://<host>; the Azure host name is what a custom domain CNAMEs to', (t) => {
+        if (!tlsOn()) return t.skip('tlsMode none');
         const { run } = get();
         assert.equal(run.outputs.scoringUrl, `https://${host().client}`);
         assert.equal(run.outputs.scoringAzureHostName, host().azure);
@@ -196,9 +196,9 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
       });
     });
 
-    test('Key Vault: the add-on syncs the one certificate, with read rights on that certificate only', () => {
+    test('Key Vault: the add-on syncs the one certificate, with read rights on that certificate only', (t) => {
       const { run, cfg } = get();
-      if (cfg.tls.mode !== 'keyvault') return;
+      if (cfg.tls.mode !== 'keyvault') return t.skip(`tlsMode ${cfg.tls.mode}`);
       const aks = run.one('azure-native:containerservice:ManagedCluster').inputs;
       assert.deepEqual(aks.addonProfiles.azureKeyvaultSecretsProvider, { enabled: true, config: { ...KEY_VAULT_ADDON_CONFIG } });
       // Key Vault RBAC takes a single secret or certificate as scope; reading a certificate's private key
@@ -226,9 +226,9 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
       assert.equal(pod.containers[0].image, run.outputs.scoringImage, 'an image already pulled, by digest');
     });
 
-    test("Let's Encrypt: cert-manager (pinned chart), a namespaced ACME issuer, one certificate for the host", () => {
+    test("Let's Encrypt: cert-manager (pinned chart), a namespaced ACME issuer, one certificate for the host", (t) => {
       const { run, cfg } = get();
-      if (!cfg.tls.mode.startsWith('letsencrypt')) return;
+      if (!cfg.tls.mode.startsWith('letsencrypt')) return t.skip(`tlsMode ${cfg.tls.mode}`);
       const release = run.one('kubernetes:helm.sh/v3:Release').inputs;
       assert.deepEqual([release.chart, release.version, release.repositoryOpts.repo], [CERT_MANAGER_CHART.chart, CERT_MANAGER_CHART.version, CERT_MANAGER_CHART.repo]);
       assert.equal(release.values.crds.enabled, true);
