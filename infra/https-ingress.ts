@@ -227,7 +227,7 @@ export class HttpsIngress extends pulumi.ComponentResource {
                   name: 'sync',
                   image: args.syncImage,
                   command: ['node', '-e', 'process.on("SIGTERM", () => process.exit(0)); setInterval(() => {}, 1 << 30);'],
-                  resources: { requests: { cpu: '5m', memory: '32Mi' }, limits: { cpu: '50m', memory: '64Mi' } },
+                  resources: { requests: { cpu: '5m', memory: '48Mi' }, limits: { cpu: '50m', memory: '96Mi' } },
                   securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
                   volumeMounts: [{ name: 'tls', mountPath: '/mnt/secrets-store', readOnly: true }],
                 },
