@@ -7,6 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Ajv from 'ajv';
+import YAML from 'yaml';
 import type { StackConfig } from '../../infra/config';
 import { KEY_VAULT_ADDON_CONFIG } from '../../infra/cluster';
 import { CERT_MANAGER_CHART, ROLE_IDS } from '../../infra/https-ingress';
@@ -218,8 +219,15 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
       assert.equal(spc.spec.parameters.keyvaultName, cfg.tls.keyVaultName);
       assert.equal(spc.spec.parameters.userAssignedIdentityID, 'kv-addon-client-id');
       assert.equal(spc.spec.parameters.tenantId, 'tenant-id');
-      assert.match(spc.spec.parameters.objects, new RegExp(`objectName: ${cfg.tls.certificateName}\\n\\s+objectType: secret`));
-      assert.deepEqual(spc.spec.secretObjects.map((o: any) => [o.secretName, o.type]), [[TLS_SECRET_NAME, 'kubernetes.io/tls']]);
+      // The Azure provider reads `objects` as YAML: `array` of YAML documents, one per Key Vault object.
+      const objects = (YAML.parse(spc.spec.parameters.objects).array as string[]).map((o) => YAML.parse(o));
+      assert.deepEqual(objects, [
+        { objectName: cfg.tls.certificateName, objectType: 'secret', objectAlias: 'tls-key' },
+        { objectName: cfg.tls.certificateName, objectType: 'cert', objectAlias: 'tls-crt' },
+      ]);
+      const [secretObject] = spc.spec.secretObjects;
+      assert.deepEqual([secretObject.secretName, secretObject.type], [TLS_SECRET_NAME, 'kubernetes.io/tls']);
+      assert.deepEqual(secretObject.data, [{ objectName: 'tls-key', key: 'tls.key' }, { objectName: 'tls-crt', key: 'tls.crt' }], 'the synced keys come from the aliases above');
       const sync = run.resources.find((r) => r.inputs.kind === 'Deployment' && r.inputs.metadata.namespace === 'aks-istio-ingress')!.inputs;
       const pod = sync.spec.template.spec;
       assert.equal(pod.volumes[0].csi.volumeAttributes.secretProviderClass, spc.metadata.name, 'a mounted volume is what makes the driver sync the Secret');
