@@ -91,7 +91,7 @@ function clearStrings(v: unknown, secretPaths: string[], path = ''): string[] {
 
 /** `overrides`: config values on top of the stack file (namespaced keys), e.g. another tlsMode. */
 export function describeStack(stack: string, overrides: Record<string, unknown> = {}): void {
-  const variant = Object.keys(overrides).length > 0 ? ` with ${Object.entries(overrides).map(([k, v]) => `${k.split(':')[1]}=${String(v)}`).join(', ')}` : '';
+  const variant = 'model-deploy:tlsMode' in overrides ? ` with tlsMode ${String(overrides['model-deploy:tlsMode'])}` : '';
   describe(`stack ${stack}${variant}: the real index.ts under mocks`, () => {
     let run: StackRun;
     let cfg: StackConfig;
