@@ -9,7 +9,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, type ServiceConfig } from '@model-deploy/scoring-service';
+import { ConfigError, loadConfig, type ServiceConfig } from './http-contract.js';
 import type { FsyncMode } from './journal.js';
 
 export { ConfigError };
@@ -91,7 +91,51 @@ export function connectionFromEnv(env: NodeJS.ProcessEnv): EdgeConnectionMode {
   return { kind: 'iotedge-runtime', deviceId: env.IOTEDGE_DEVICEID!, moduleId: env.IOTEDGE_MODULEID! };
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number, fallback: number): number {
+/** A variable of the module's own; docs/configuration.md is generated from these (npm run docs). */
+export interface EdgeVarSpec {
+  /** The default as a person reads it. */
+  defaultText: string;
+  description: string;
+  /** For integers: the accepted range and the default. */
+  range?: { min: number; max: number; default: number };
+  /** For enumerations: the accepted values, the first is the default. */
+  values?: readonly string[];
+}
+
+/** Every variable the module reads besides the scoring service's (those are in ENV_VARS). */
+export const EDGE_ENV_VARS = {
+  'IOTEDGE_WORKLOADURI, IOTEDGE_DEVICEID, IOTEDGE_MODULEID, IOTEDGE_IOTHUBHOSTNAME, IOTEDGE_AUTHSCHEME, IOTEDGE_MODULEGENERATIONID, IOTEDGE_GATEWAYHOSTNAME': {
+    defaultText: 'set by the IoT Edge runtime',
+    description: 'identity and trust bundle from the workload API (SAS tokens)',
+  },
+  EdgeHubConnectionString: {
+    defaultText: '—',
+    description: 'instead of the above: module connection string with `GatewayHostName=<host>[:port]` (`IotHubConnectionString` is accepted too)',
+  },
+  EdgeModuleCACertificateFile: { defaultText: '—', description: "PEM file of the CA that signed edgeHub's server certificate" },
+  JOURNAL_DIR: {
+    defaultText: '`.cache/edge-module/journal` in the checkout; `/var/lib/edge-module/journal` in the image',
+    description: 'durable journal of inputs in progress — **put it on a volume**',
+  },
+  JOURNAL_FSYNC: {
+    defaultText: '`batch`',
+    values: ['batch', 'always'],
+    description: '`batch`: an input is acknowledged once written to the journal (survives the process dying), fdatasync every `JOURNAL_FSYNC_INTERVAL_MS`; `always`: acknowledged only after fdatasync (survives power loss; slower)',
+  },
+  JOURNAL_FSYNC_INTERVAL_MS: {
+    defaultText: '`20`',
+    range: { min: 1, max: 10_000, default: 20 },
+    description: 'milliseconds between fdatasync calls in `batch` mode',
+  },
+  JOURNAL_SEGMENT_BYTES: {
+    defaultText: '`8388608`',
+    range: { min: 64 * 1024, max: 1024 * 1024 * 1024, default: 8 * 1024 * 1024 },
+    description: 'journal file size that triggers rotation and compaction',
+  },
+} satisfies Record<string, EdgeVarSpec>;
+
+function integer(env: NodeJS.ProcessEnv, name: 'JOURNAL_FSYNC_INTERVAL_MS' | 'JOURNAL_SEGMENT_BYTES'): number {
+  const { min, max, default: fallback } = EDGE_ENV_VARS[name].range;
   const text = env[name]?.trim();
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
@@ -102,15 +146,16 @@ function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number,
 }
 
 export function journalFromEnv(env: NodeJS.ProcessEnv): JournalConfig {
+  const values = EDGE_ENV_VARS.JOURNAL_FSYNC.values;
   const fsync = env.JOURNAL_FSYNC?.trim() || 'batch';
-  if (fsync !== 'batch' && fsync !== 'always') {
-    throw new ConfigError(`Invalid configuration: JOURNAL_FSYNC must be "batch" or "always" (got ${JSON.stringify(fsync)})`);
+  if (!values.includes(fsync)) {
+    throw new ConfigError(`Invalid configuration: JOURNAL_FSYNC must be ${values.map((v) => JSON.stringify(v)).join(' or ')} (got ${JSON.stringify(fsync)})`);
   }
   return {
     dir: env.JOURNAL_DIR?.trim() || DEFAULT_JOURNAL_DIR,
-    fsync,
-    fsyncIntervalMs: integer(env, 'JOURNAL_FSYNC_INTERVAL_MS', 1, 10_000, 20),
-    segmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES', 64 * 1024, 1024 * 1024 * 1024, 8 * 1024 * 1024),
+    fsync: fsync as FsyncMode,
+    fsyncIntervalMs: integer(env, 'JOURNAL_FSYNC_INTERVAL_MS'),
+    segmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES'),
   };
 }
 

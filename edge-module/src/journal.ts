@@ -15,10 +15,13 @@
  * the process (kill -9, OOM kill, crash). Surviving a power cut or kernel panic needs fdatasync:
  * `durable()` resolves after one covering every append made before the call ("group commit"), and in
  * "batch" mode a timer issues one every `fsyncIntervalMs` anyway.
+ *
+ * Longer than 300 lines on purpose: the append path, group commit, rotation with compaction and recovery
+ * at open all share the Journal's segment and live-entry state; the frame format is in journal-format.ts.
  */
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import zlib from 'node:zlib';
+import { acceptFrame, readSegment, retireFrame } from './journal-format.js';
 import type { InputRecord } from './input-record.js';
 
 export type FsyncMode = 'always' | 'batch';
@@ -55,108 +58,7 @@ export interface JournalStats {
   rotations: number;
 }
 
-const TYPE_ACCEPT = 0x41;
-const TYPE_RETIRE = 0x52;
-const FRAME_HEADER = 8;
-const MAX_FRAME = 256 * 1024 * 1024;
 const SEGMENT = /^segment-(\d{12})\.log$/;
-
-const CRC_TABLE = (() => {
-  const table = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c;
-  }
-  return table;
-})();
-
-function crc32Js(data: Uint8Array): number {
-  let crc = -1;
-  for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
-}
-
-// zlib.crc32 (native) exists from Node 20.15; the table version gives the same values on older runtimes.
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-
-/** CRC-32 (IEEE), as zlib computes it. */
-export function crc32(data: Uint8Array): number {
-  return nativeCrc32 ? nativeCrc32(data) : crc32Js(data);
-}
-
-/** Fills in the frame header (length + CRC of the body) of a buffer whose body starts at FRAME_HEADER. */
-function sealFrame(out: Buffer): Buffer {
-  const body = out.subarray(FRAME_HEADER);
-  out.writeUInt32LE(body.length, 0);
-  out.writeUInt32LE(crc32(body), 4);
-  return out;
-}
-
-type Header = Omit<InputRecord, 'body'>;
-
-function acceptFrame(seq: number, record: InputRecord): Buffer {
-  const { body, ...header } = record;
-  const headerBytes = Buffer.from(JSON.stringify(header satisfies Header));
-  // One allocation for the whole frame: frame header | type | seq | header length | header | payload.
-  const out = Buffer.allocUnsafe(FRAME_HEADER + 13 + headerBytes.length + body.length);
-  out[FRAME_HEADER] = TYPE_ACCEPT;
-  out.writeDoubleLE(seq, FRAME_HEADER + 1);
-  out.writeUInt32LE(headerBytes.length, FRAME_HEADER + 9);
-  headerBytes.copy(out, FRAME_HEADER + 13);
-  body.copy(out, FRAME_HEADER + 13 + headerBytes.length);
-  return sealFrame(out);
-}
-
-function retireFrame(seqs: number[]): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEADER + 5 + 8 * seqs.length);
-  out[FRAME_HEADER] = TYPE_RETIRE;
-  out.writeUInt32LE(seqs.length, FRAME_HEADER + 1);
-  seqs.forEach((seq, i) => out.writeDoubleLE(seq, FRAME_HEADER + 5 + 8 * i));
-  return sealFrame(out);
-}
-
-type Parsed =
-  | { type: 'accept'; seq: number; record: InputRecord; size: number }
-  | { type: 'retire'; seqs: number[] };
-
-function parseBody(body: Buffer, size: number): Parsed {
-  if (body[0] === TYPE_ACCEPT) {
-    const seq = body.readDoubleLE(1);
-    const headerLength = body.readUInt32LE(9);
-    const header = JSON.parse(body.subarray(13, 13 + headerLength).toString('utf8')) as Header;
-    const payload = Buffer.from(body.subarray(13 + headerLength));
-    return { type: 'accept', seq, record: { ...header, body: payload }, size };
-  }
-  if (body[0] === TYPE_RETIRE) {
-    const count = body.readUInt32LE(1);
-    const seqs: number[] = [];
-    for (let i = 0; i < count; i++) seqs.push(body.readDoubleLE(5 + 8 * i));
-    return { type: 'retire', seqs };
-  }
-  throw new Error(`unknown record type ${body[0]}`);
-}
-
-/** Reads frames until the first damaged one; returns what was read and where the good part ends. */
-function readSegment(data: Buffer): { records: Parsed[]; goodBytes: number; damage?: string } {
-  const records: Parsed[] = [];
-  let offset = 0;
-  while (offset < data.length) {
-    if (data.length - offset < FRAME_HEADER) return { records, goodBytes: offset, damage: 'truncated frame header' };
-    const length = data.readUInt32LE(offset);
-    if (length === 0 || length > MAX_FRAME) return { records, goodBytes: offset, damage: `impossible frame length ${length}` };
-    if (data.length - offset - FRAME_HEADER < length) return { records, goodBytes: offset, damage: 'truncated frame' };
-    const body = data.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + length);
-    if (crc32(body) !== data.readUInt32LE(offset + 4)) return { records, goodBytes: offset, damage: 'checksum mismatch' };
-    try {
-      records.push(parseBody(body, FRAME_HEADER + length));
-    } catch (error) {
-      return { records, goodBytes: offset, damage: `unreadable record: ${(error as Error).message}` };
-    }
-    offset += FRAME_HEADER + length;
-  }
-  return { records, goodBytes: offset };
-}
 
 interface Segment {
   index: number;

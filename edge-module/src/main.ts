@@ -9,9 +9,10 @@
  * With EdgeHubConnectionString + EdgeModuleCACertificateFile it runs as in the IoT Edge simulator.
  */
 import iotDevice from 'azure-iot-device';
-import { Classifier } from '@model-deploy/inference';
-import { buildApp, createServiceMetrics, KeyRing, listenFailure, WorkerClassifier, type AuthSettings } from '@model-deploy/scoring-service';
+import type { HostedClassifier } from '@model-deploy/inference';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
+import { scoreMethod } from './direct-methods.js';
+import { buildApp, createServiceMetrics, KeyRing, listenFailure, loadClassifier, type AuthSettings } from './http-contract.js';
 import { Journal } from './journal.js';
 import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
 import { tappedMqttTransport } from './mqtt-transport.js';
@@ -26,9 +27,7 @@ let auth: AuthSettings;
 let keyRing: KeyRing | undefined;
 try {
   config = loadEdgeConfig(process.env, { local: process.argv.includes('--local') });
-  const authConfig = config.service.auth;
-  if (authConfig.mode === 'keys') keyRing = new KeyRing(authConfig.keys);
-  else if (authConfig.mode === 'key-file') keyRing = KeyRing.fromFile(authConfig.file, authConfig.reloadMs);
+  keyRing = KeyRing.fromConfig(config.service.auth);
   auth = keyRing ? { mode: 'bearer', keys: keyRing } : { mode: 'disabled' };
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message);
@@ -37,25 +36,14 @@ try {
 const { service } = config;
 
 const metrics = createServiceMetrics({ maxBatchSize: service.inference.maxBatchSize });
-const classifierOptions = {
-  modelDir: service.modelDir,
-  ...(service.modelName === undefined ? {} : { modelName: service.modelName }),
-  ...service.inference,
-  observer: metrics.classifierObserver,
-};
-let classifier: Classifier | WorkerClassifier;
+let classifier: HostedClassifier;
 try {
   // INFERENCE_WORKER=true (the scoring service's switch) runs the model in a worker thread, so MQTT
   // traffic — the acknowledgements that retire journal entries included — is handled during a batch.
-  classifier = service.inferenceWorker
-    ? await WorkerClassifier.load({
-      ...classifierOptions,
-      onCrash: (error) => {
-        process.stderr.write(`edge-module: the inference worker thread died (${error.message}); exiting so that IoT Edge restarts the module\n`);
-        process.exit(1);
-      },
-    })
-    : await Classifier.load(classifierOptions);
+  classifier = await loadClassifier(service, metrics.classifierObserver, (error) => {
+    process.stderr.write(`edge-module: the inference worker thread died (${error.message}); exiting so that IoT Edge restarts the module\n`);
+    process.exit(1);
+  });
 } catch (error) {
   fail(`cannot load the model from ${service.modelDir}: ${(error as Error).message}`);
 }
@@ -72,13 +60,6 @@ const app = await buildApp({
 });
 keyRing?.setLogger(app.log);
 const log = app.log;
-// The `score` direct method answers exactly what POST /score answers; IoT Hub has already authorised the caller.
-const methodApp = await buildApp({
-  classifier,
-  auth: { mode: 'disabled' },
-  routes: { seed: true, health: false, v2: false, docs: false, metrics: false },
-  limits: service.limits,
-});
 
 let journal: Journal;
 try {
@@ -112,21 +93,7 @@ module = new EdgeModule({
   classifier,
   journal,
   log,
-  score: async (payload, topK) => {
-    const response = await methodApp.inject({
-      method: 'POST',
-      url: topK > 1 ? `/score?top_k=${topK}` : '/score',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify(payload ?? null),
-    });
-    let body: unknown = response.body;
-    try {
-      body = response.json();
-    } catch {
-      // keep the text
-    }
-    return { status: response.statusCode, body };
-  },
+  score: scoreMethod(classifier, service.limits.maxImagesPerRequest),
   describe: () => ({ http: httpAddress }),
 });
 
@@ -143,7 +110,6 @@ async function shutdown(signal: string): Promise<void> {
   app.scoring.drain();
   await app.close();
   await module.stop(service.shutdown.graceMs);
-  await methodApp.close();
   await classifier.close();
   keyRing?.close();
   log.info({}, 'stopped');

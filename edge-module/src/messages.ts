@@ -1,16 +1,42 @@
 /**
  * The module's message formats: what an `images` input may hold, and the JSON of the `predictions` and
- * `errors` outputs. The base64 decoding of the seed's JSON format is the scoring service's own code.
+ * `errors` outputs. A JSON body is the seed's scoring format, read per image by @model-deploy/codecs.
  */
-import type { Prediction } from '@model-deploy/inference';
-import { decodeBase64Image, quoteName } from '@model-deploy/scoring-service';
+import { InferenceError, type InferenceErrorCode, type Prediction } from '@model-deploy/inference';
+import { decodeScoreEntries, RequestError, tooManyImages, type ProblemCode } from '@model-deploy/codecs';
 import { property, type InputRecord } from './input-record.js';
 import { UNCERTAIN_LABEL, type ModuleSettings } from './settings.js';
 
+/** Problems of a message as a whole, which only the edge module's input can have. */
+export type MessageProblemCode = 'empty_message' | 'invalid_json' | 'unknown_input';
+
 /** A problem with one input or one image: `code` is stable, `message` names the problem for people. */
 export interface InputProblem {
-  code: string;
+  code: ProblemCode | MessageProblemCode | 'internal_error';
   message: string;
+}
+
+/**
+ * What the module does with each core error: `wait` (the core is busy or loading, which is not the
+ * input's fault: classify the input again later) or `report` (its code and message, which the core keeps
+ * safe to show, go to the errors output). Typed on the core's code union, so a new code does not
+ * compile until the edge module decides about it. Errors that are not the core's are reported as
+ * `internal_error` without their message.
+ */
+export const CORE_ERROR_HANDLING = {
+  invalid_image: 'report',
+  image_too_large: 'report',
+  invalid_tensor: 'report',
+  overloaded: 'wait',
+  model_not_ready: 'wait',
+  inference_failed: 'report',
+  model_integrity: 'report',
+  invalid_model_card: 'report',
+} as const satisfies Record<InferenceErrorCode, 'wait' | 'report'>;
+
+/** True for the core's "busy" errors, after which the same input is classified again. */
+export function isTransient(error: unknown): error is InferenceError {
+  return error instanceof InferenceError && CORE_ERROR_HANDLING[error.code] === 'wait';
 }
 
 export type DecodedImage = { name: string; bytes: Buffer } | { name: string; problem: InputProblem };
@@ -54,36 +80,22 @@ export function decodeImagesInput(record: InputRecord, seq: number, settings: Mo
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { ok: false, problem: { code: 'invalid_request', message: 'the JSON body must be an object mapping file names to base64-encoded images: {"<file name>": "<base64>", ...}' } };
   }
-  const entries = Object.entries(parsed as Record<string, unknown>);
-  if (entries.length === 0) {
+  const body = parsed as Record<string, unknown>;
+  const count = Object.keys(body).length;
+  if (count === 0) {
     return { ok: false, problem: { code: 'no_image', message: 'the JSON body holds no image: send {"<file name>": "<base64-encoded image>", ...}' } };
   }
-  if (entries.length > settings.maxImagesPerMessage) {
-    return {
-      ok: false,
-      problem: {
-        code: 'too_many_images',
-        message: `too many images in one message: ${entries.length}, at most ${settings.maxImagesPerMessage} (twin property maxImagesPerMessage); split the message`,
-      },
-    };
+  if (count > settings.maxImagesPerMessage) {
+    const message = tooManyImages(settings.maxImagesPerMessage, { unit: 'message', setting: 'twin property maxImagesPerMessage', count });
+    return { ok: false, problem: { code: 'too_many_images', message } };
   }
-  const images = entries.map(([name, value]): DecodedImage => {
-    if (typeof value !== 'string') {
-      return { name, problem: { code: 'invalid_request', message: `${quoteName(name)}: the value must be a string holding a base64-encoded image` } };
-    }
-    try {
-      return { name, bytes: decodeBase64Image(value, quoteName(name)) };
-    } catch (error) {
-      return { name, problem: problemOf(error) };
-    }
-  });
+  const images = decodeScoreEntries(body).map((entry): DecodedImage => ('bytes' in entry ? entry : { name: entry.name, problem: problemOf(entry.problem) }));
   return { ok: true, images };
 }
 
-/** The code and user-facing message of an error from the core or the scoring service; anything else is generic. */
+/** The code and user-facing message of a core or request error; anything else is an internal error. */
 export function problemOf(error: unknown): InputProblem {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (error instanceof Error && typeof code === 'string' && !code.startsWith('ERR_')) return { code, message: error.message };
+  if (error instanceof RequestError || error instanceof InferenceError) return { code: error.code, message: error.message };
   return { code: 'internal_error', message: 'the image could not be classified because of an internal error' };
 }
 

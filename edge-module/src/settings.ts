@@ -31,25 +31,36 @@ export const DEFAULT_SETTINGS: Readonly<ModuleSettings> = Object.freeze({
 
 export const UNCERTAIN_LABEL = 'uncertain';
 
-interface Rule {
+export interface Rule {
   expected: string;
+  /** What the property does; docs/edge-module.md's table is generated from it (npm run docs). */
+  description: string;
   check: (value: unknown) => boolean;
 }
 
-const integer = (min: number, max: number): Rule => ({
+const integer = (min: number, max: number, description: string): Rule => ({
   expected: `an integer from ${min} to ${max}`,
+  description,
   check: (v) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max,
 });
 
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
-const RULES: Record<keyof ModuleSettings, Rule> = {
-  topK: integer(1, 10),
-  confidenceThreshold: { expected: 'a number from 0 to 1', check: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1 },
-  includeProbabilities: { expected: 'true or false', check: (v) => typeof v === 'boolean' },
-  maxImagesPerMessage: integer(1, 256),
-  logLevel: { expected: `one of ${LOG_LEVELS.map((l) => JSON.stringify(l)).join(', ')}`, check: (v) => LOG_LEVELS.includes(v as LogLevel) },
-  reportIntervalSeconds: integer(1, 3600),
+export const RULES: Record<keyof ModuleSettings, Rule> = {
+  topK: integer(1, 10, 'labels listed in `top`'),
+  confidenceThreshold: {
+    expected: 'a number from 0 to 1',
+    description: 'below it the label is `"uncertain"`',
+    check: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1,
+  },
+  includeProbabilities: { expected: 'true or false', description: 'every class probability in each prediction', check: (v) => typeof v === 'boolean' },
+  maxImagesPerMessage: integer(1, 256, 'larger JSON messages go to `errors` (`too_many_images`)'),
+  logLevel: {
+    expected: `one of ${LOG_LEVELS.map((l) => JSON.stringify(l)).join(', ')}`,
+    description: 'log level, live; unset = the `LOG_LEVEL` the process started with',
+    check: (v) => LOG_LEVELS.includes(v as LogLevel),
+  },
+  reportIntervalSeconds: integer(1, 3600, 'how often changed counters are reported'),
 };
 
 export type SettingsResult =

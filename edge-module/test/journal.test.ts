@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { InputRecord } from '../src/input-record.js';
-import { crc32, Journal } from '../src/journal.js';
+import { crc32 } from '../src/journal-format.js';
+import { Journal } from '../src/journal.js';
 
 let dir: string;
 beforeEach(() => {

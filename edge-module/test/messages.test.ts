@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import type { Message } from 'azure-iot-common';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import { isInputTopic, recordFromDelivery, recordFromMessage, type InputRecord } from '../src/input-record.js';
-import { decodeImagesInput, errorBody, predictionBody } from '../src/messages.js';
+import { inferenceErrorFrom, OverloadedError } from '@model-deploy/inference';
+import { decodeImagesInput, errorBody, isTransient, predictionBody, problemOf } from '../src/messages.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
 
 const PNG = readFileSync(new URL('../../model/samples/bag.png', import.meta.url));
@@ -149,5 +150,19 @@ describe('output bodies', () => {
       { ...errorBody({ code: 'invalid_image', message: 'unsupported' }, 'x.png', ctx), receivedAt: undefined },
       { error: 'invalid_image', message: 'unsupported', fileName: 'x.png', modelName: 'm', modelVersion: '1', inputMessageId: 'in-1', imageIndex: 0, imageCount: 1, receivedAt: undefined, replayed: false },
     );
+  });
+});
+
+describe('errors output: which problems are named', () => {
+  it("reports the core's and the codecs' errors by their code; anything else is an internal error, whatever code it carries", () => {
+    assert.deepEqual(problemOf(inferenceErrorFrom('inference_failed', 'inference failed')), { code: 'inference_failed', message: 'inference failed' });
+    assert.equal(problemOf(inferenceErrorFrom('image_too_large', 'over 8 MiB')).code, 'image_too_large');
+    for (const stranger of [Object.assign(new Error('ENOENT: /x'), { code: 'ENOENT' }), Object.assign(new Error('bad'), { code: 'ERR_INVALID_ARG_TYPE' }), 'a string']) {
+      assert.equal(problemOf(stranger).code, 'internal_error');
+      assert.doesNotMatch(problemOf(stranger).message, /ENOENT|bad|string/);
+    }
+    assert.equal(isTransient(new OverloadedError('busy')), true);
+    assert.equal(isTransient(inferenceErrorFrom('invalid_image', 'x')), false);
+    assert.equal(isTransient(Object.assign(new Error('busy'), { code: 'overloaded' })), false, 'a code alone is not the core error');
   });
 });

@@ -33,6 +33,7 @@ async function setup(options: Partial<EdgeModuleOptions> & { desired?: Record<st
   const journal = Journal.open({ dir, fsync: options.fsync ?? 'batch' });
   const log = new MemoryLogger();
   const module = new EdgeModule({ retry: { initialMs: 5, maxMs: 20 }, ...options, client, classifier, journal, log });
+  client.useTap(module.tap);
   running.push(module);
   if (options.start !== false) await module.start();
   return { module, client, classifier, journal, log };

@@ -77,3 +77,29 @@ export class InvalidModelCardError extends InferenceError {
   readonly code = 'invalid_model_card';
   readonly clientError = false;
 }
+
+/**
+ * The class behind each code. Typed on the union, so a new code does not compile until it names its
+ * class here, and an error that crossed a thread boundary as `{code, message}` comes back as itself.
+ */
+const CLASS_BY_CODE = {
+  invalid_image: InvalidImageError,
+  image_too_large: ImageTooLargeError,
+  invalid_tensor: InvalidTensorError,
+  overloaded: OverloadedError,
+  model_not_ready: ModelNotReadyError,
+  inference_failed: InferenceFailedError,
+  model_integrity: ModelIntegrityError,
+  invalid_model_card: InvalidModelCardError,
+} satisfies Record<InferenceErrorCode, abstract new (...args: never[]) => InferenceError>;
+
+export function isInferenceErrorCode(code: unknown): code is InferenceErrorCode {
+  return typeof code === 'string' && Object.hasOwn(CLASS_BY_CODE, code);
+}
+
+/** Re-creates the core error of `code` with `message` (e.g. from a worker thread's answer, or with context in front). */
+export function inferenceErrorFrom(code: InferenceErrorCode, message: string, details: { retryAfterSeconds?: number; cause?: unknown } = {}): InferenceError {
+  if (code === 'overloaded') return new OverloadedError(message, details.retryAfterSeconds);
+  const ErrorClass = CLASS_BY_CODE[code] as new (message: string, options?: { cause?: unknown }) => InferenceError;
+  return new ErrorClass(message, details.cause === undefined ? undefined : { cause: details.cause });
+}

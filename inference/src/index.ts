@@ -8,8 +8,10 @@ export type { ClassifierObserver, ClassifierOptions, ClassifyOptions, ClassifyRe
 export {
   ImageTooLargeError,
   InferenceError,
+  inferenceErrorFrom,
   InferenceFailedError,
   InvalidImageError,
+  isInferenceErrorCode,
   InvalidModelCardError,
   InvalidTensorError,
   ModelIntegrityError,
@@ -29,3 +31,6 @@ export type { Activation, Colour, CropRounding, Dtype, Layout, ModelDescription,
 export type { ModelDescription as ModelCard } from './model-description.js';
 /** The description a folder resolves to (loads the model's metadata); kept under its v1 name. */
 export { describeModel as readModelCard } from './classifier.js';
+// The core hosted in a worker thread (INFERENCE_WORKER=true): the same calls as Classifier.
+export { WorkerClassifier } from './worker-classifier.js';
+export type { HostedClassifier, WorkerClassifierOptions } from './worker-classifier.js';

@@ -2,6 +2,9 @@
  * The service's configuration: read from the environment once, at start-up, and validated against one
  * schema. This is the only file that looks at `process.env` (server.ts passes it in). A bad value
  * fails with a sentence naming the variable and what was expected; API keys are never echoed.
+ *
+ * Longer than 300 lines because most of it is the ENV_VARS table, one entry per variable (schema, the
+ * phrase for its error, its description): docs/configuration.md is generated from it.
  */
 import { fileURLToPath } from 'node:url';
 import { envSchema } from 'env-schema';
@@ -56,10 +59,14 @@ const MiB = 1024 * 1024;
 // relative path lands on /app/model.
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../model', import.meta.url));
 
-interface VarSpec {
+export interface VarSpec {
   schema: Record<string, unknown>;
   /** Completes "X must be …" in error messages. */
   expected: string;
+  /** What the variable does; docs/configuration.md is generated from it (npm run docs). */
+  description: string;
+  /** The default when it is not a constant of the schema (computed at start-up). */
+  defaultText?: string;
   /** Never echo the value (keys, connection strings). */
   secret?: boolean;
 }
@@ -73,48 +80,108 @@ const int = (min: number, max: number, dflt?: number): Record<string, unknown> =
 
 /** Every variable the service reads, with its schema and the phrase used when it is wrong. */
 export const ENV_VARS: Record<string, VarSpec> = {
-  PORT: { schema: int(0, 65535, 5001), expected: 'an integer between 0 and 65535 (0 picks a free port)' },
-  HOST: { schema: { type: 'string', minLength: 1, default: '127.0.0.1' }, expected: 'a host name or IP address' },
+  PORT: {
+    schema: int(0, 65535, 5001), expected: 'an integer between 0 and 65535 (0 picks a free port)',
+    description: "TCP port (0 = any free port)",
+  },
+  HOST: {
+    schema: { type: 'string', minLength: 1, default: '127.0.0.1' }, expected: 'a host name or IP address',
+    description: "Address to listen on; the container image sets `0.0.0.0`",
+  },
   MODEL_DIR: {
     schema: { type: 'string', minLength: 1 },
     expected: 'a directory holding a model: card.json and the model file it names, or a Hugging Face or timm export (model.onnx, config.json, preprocessor_config.json)',
+    description: "Model folder: `card.json` and the model file it names (sha256-checked at start), or a Hugging Face / timm export (see [models.md](models.md#bring-your-own-model-hugging-face-timm-keras-pytorch-exports))",
+    defaultText: "the repository's `model/` (`/app/model` in the image)",
   },
   MODEL_NAME: {
     schema: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
     expected: "a model name for the V2 API (letters, digits, '.', '_', '-'); default: the card's name, or the model folder's name",
+    description: "Model name in the V2 API",
+    defaultText: "the card's name, or the folder's name",
   },
   SCORING_API_KEYS: {
     schema: { type: 'string' },
     expected: 'a comma-separated list of keys (primary first)',
     secret: true,
+    description: "Comma-separated API keys, primary first, secondary second",
   },
-  SCORING_API_KEYS_FILE: { schema: { type: 'string', minLength: 1 }, expected: 'the path of a file holding the keys' },
+  SCORING_API_KEYS_FILE: {
+    schema: { type: 'string', minLength: 1 }, expected: 'the path of a file holding the keys',
+    description: "File with the keys (one per line or comma-separated), re-read while running; use instead of `SCORING_API_KEYS` (setting both is an error)",
+  },
   SCORING_API_KEYS_RELOAD_MS: {
     schema: int(100, 3_600_000, 2000),
     expected: 'an integer number of milliseconds between 100 and 3600000',
+    description: "How often the key file is re-read",
   },
-  SCORING_AUTH: { schema: { type: 'string', enum: ['enabled', 'disabled'], default: 'enabled' }, expected: '"enabled" or "disabled"' },
-  BATCH_MAX_SIZE: { schema: int(1, 1024, 32), expected: 'an integer between 1 and 1024' },
-  BATCH_MAX_WAIT_MS: { schema: { type: 'number', minimum: 0, maximum: 1000, default: 2 }, expected: 'a number of milliseconds between 0 and 1000' },
-  QUEUE_MAX: { schema: int(1, 1_000_000, 512), expected: 'an integer between 1 and 1000000' },
-  MAX_IMAGE_BYTES: { schema: int(1024, 256 * MiB, 8 * MiB), expected: 'an integer number of bytes between 1024 and 268435456' },
-  MAX_IMAGE_PIXELS: { schema: int(784, 1_000_000_000, 40_000_000), expected: 'an integer between 784 and 1000000000' },
-  MAX_IMAGES_PER_REQUEST: { schema: int(1, 10_000, 64), expected: 'an integer between 1 and 10000' },
-  BODY_LIMIT_BYTES: { schema: int(1024, 1024 * MiB, 16 * MiB), expected: 'an integer number of bytes between 1024 and 1073741824' },
-  INTRA_OP_THREADS: { schema: int(1, 256), expected: 'an integer between 1 and 256' },
-  INTRA_OP_SPINNING: { schema: { type: 'boolean', default: true }, expected: 'true or false' },
-  INFERENCE_WORKER: { schema: { type: 'boolean', default: false }, expected: 'true or false' },
-  SHUTDOWN_GRACE_MS: { schema: int(1000, 3_600_000, 20_000), expected: 'an integer number of milliseconds between 1000 and 3600000' },
-  SHUTDOWN_DELAY_MS: { schema: int(0, 3_600_000, 2000), expected: 'an integer number of milliseconds between 0 and 3600000' },
-  SLOW_REQUEST_MS: { schema: int(1, 3_600_000, 1000), expected: 'an integer number of milliseconds between 1 and 3600000' },
+  SCORING_AUTH: {
+    schema: { type: 'string', enum: ['enabled', 'disabled'], default: 'enabled' }, expected: '"enabled" or "disabled"',
+    description: "`disabled` serves without authentication (the only way to run a container without keys)",
+  },
+  BATCH_MAX_SIZE: {
+    schema: int(1, 1024, 32), expected: 'an integer between 1 and 1024',
+    description: "Most images in one model run",
+  },
+  BATCH_MAX_WAIT_MS: {
+    schema: { type: 'number', minimum: 0, maximum: 1000, default: 2 }, expected: 'a number of milliseconds between 0 and 1000',
+    description: "How long an idle model waits for a batch to fill",
+  },
+  QUEUE_MAX: {
+    schema: int(1, 1_000_000, 512), expected: 'an integer between 1 and 1000000',
+    description: "Most images admitted and not yet answered; beyond it requests get 503 (must be ≥ `MAX_IMAGES_PER_REQUEST`)",
+  },
+  MAX_IMAGE_BYTES: {
+    schema: int(1024, 256 * MiB, 8 * MiB), expected: 'an integer number of bytes between 1024 and 268435456',
+    description: "Largest encoded image",
+  },
+  MAX_IMAGE_PIXELS: {
+    schema: int(784, 1_000_000_000, 40_000_000), expected: 'an integer between 784 and 1000000000',
+    description: "Largest width × height, read from the image header before decoding",
+  },
+  MAX_IMAGES_PER_REQUEST: {
+    schema: int(1, 10_000, 64), expected: 'an integer between 1 and 10000',
+    description: "Most images in one request",
+  },
+  BODY_LIMIT_BYTES: {
+    schema: int(1024, 1024 * MiB, 16 * MiB), expected: 'an integer number of bytes between 1024 and 1073741824',
+    description: "Largest request body",
+  },
+  INTRA_OP_THREADS: {
+    schema: int(1, 256), expected: 'an integer between 1 and 256',
+    description: "onnxruntime threads per model run",
+    defaultText: "number of CPUs",
+  },
+  INTRA_OP_SPINNING: {
+    schema: { type: 'boolean', default: true }, expected: 'true or false',
+    description: "onnxruntime's default: its threads busy-wait between runs. `false` lets them sleep: the same saturated throughput, less CPU per request and nothing burned while idle — use it where a CPU limit counts (the AKS workload sets it)",
+  },
+  INFERENCE_WORKER: {
+    schema: { type: 'boolean', default: false }, expected: 'true or false',
+    description: "`true` runs the inference core in a worker thread, so that model runs (synchronous in onnxruntime-node) do not stop the HTTP event loop; no faster on 2 cores (see [bench/README.md](../bench/README.md))",
+  },
+  SHUTDOWN_GRACE_MS: {
+    schema: int(1000, 3_600_000, 20_000), expected: 'an integer number of milliseconds between 1000 and 3600000',
+    description: "Hard limit for a graceful shutdown; past it the process exits 1",
+  },
+  SHUTDOWN_DELAY_MS: {
+    schema: int(0, 3_600_000, 2000), expected: 'an integer number of milliseconds between 0 and 3600000',
+    description: "After SIGTERM, keep serving (unready) this long so load balancers stop sending traffic first",
+  },
+  SLOW_REQUEST_MS: {
+    schema: int(1, 3_600_000, 1000), expected: 'an integer number of milliseconds between 1 and 3600000',
+    description: "Requests slower than this are logged at warn level",
+  },
   LOG_LEVEL: {
     schema: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     expected: 'one of fatal, error, warn, info, debug, trace, silent',
+    description: "Minimum level of the log lines written (JSON, one per line, to stdout)",
   },
   APPLICATIONINSIGHTS_CONNECTION_STRING: {
     schema: { type: 'string', pattern: '(^|;)\\s*(InstrumentationKey|IngestionEndpoint)\\s*=' },
     expected: 'an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)',
     secret: true,
+    description: "Turns on request telemetry to Application Insights (off when unset)",
   },
 };
 

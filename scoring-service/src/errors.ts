@@ -1,11 +1,12 @@
 /**
- * The one place where errors become HTTP answers. The core's typed errors are recognised by their
- * stable `code` (not instanceof, so two copies of the core in a tree still map), Fastify's own 4xx
- * keep their status, and anything else is a 500 whose body says nothing about internals.
+ * The one place where errors become HTTP answers. The core's typed errors and the codecs' request
+ * errors get the status the codecs map them to (@model-deploy/codecs problemOf), Fastify's own 4xx keep
+ * their status, and anything else is a 500 whose body says nothing about internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { INTERNAL_PROBLEM, problemOf } from '@model-deploy/codecs';
 
-/** An error the adapter raises itself, with the status and the user-facing message already decided. */
+/** An error of HTTP itself (authentication, media type, JSON syntax, query string), with its status and message decided. */
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
@@ -18,22 +19,6 @@ export class HttpError extends Error {
   }
 }
 
-/**
- * HTTP status of each core error code. image_too_large is 413 rather than 400: the request is well
- * formed but carries more than the service agreed to process, and 413 tells a client to shrink the
- * image rather than fix its encoding.
- */
-export const STATUS_BY_CORE_CODE: Readonly<Record<string, number>> = {
-  invalid_image: 400,
-  invalid_tensor: 400,
-  image_too_large: 413,
-  overloaded: 503,
-  model_not_ready: 503,
-  inference_failed: 500,
-  model_integrity: 500,
-  invalid_model_card: 500,
-};
-
 /** Fastify's own error codes, renamed to the codes this API documents. */
 const FASTIFY_CODES: Readonly<Record<string, string>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
@@ -41,24 +26,6 @@ const FASTIFY_CODES: Readonly<Record<string, string>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
   FST_ERR_VALIDATION: 'invalid_request',
 };
-
-/** The core's errors carry a string code from STATUS_BY_CORE_CODE and a message safe to show. */
-export function isCoreError(err: unknown): err is Error & { code: string; retryAfterSeconds?: number } {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && STATUS_BY_CORE_CODE[code] !== undefined;
-}
-
-/**
- * Re-raises a core error with `context` in front of its message (e.g. the file name of the one bad
- * image among several); its code and status are kept. Non-core errors pass through unchanged.
- */
-export function withContext(err: unknown, context: string): unknown {
-  if (!isCoreError(err)) return err;
-  const status = STATUS_BY_CORE_CODE[err.code] as number;
-  if (status >= 500) return err;
-  return new HttpError(status, err.code, `${context}: ${err.message}`);
-}
 
 interface Mapped {
   status: number;
@@ -71,17 +38,10 @@ function map(err: FastifyError | Error): Mapped {
   if (err instanceof HttpError) {
     return { status: err.statusCode, code: err.code, message: err.message, headers: err.headers };
   }
-  if (isCoreError(err)) {
-    const status = STATUS_BY_CORE_CODE[err.code] as number;
-    if (err.code === 'overloaded') {
-      const retry = Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1));
-      return { status, code: err.code, message: err.message, headers: { 'retry-after': String(retry) } };
-    }
-    if (err.code === 'model_not_ready') {
-      return { status, code: err.code, message: err.message, headers: { 'retry-after': '5' } };
-    }
-    if (status >= 500) return { status: 500, code: 'internal_error', message: 'internal error' };
-    return { status, code: err.code, message: err.message };
+  const problem = problemOf(err);
+  if (problem) {
+    const { retryAfterSeconds, ...mapped } = problem;
+    return retryAfterSeconds === undefined ? mapped : { ...mapped, headers: { 'retry-after': String(retryAfterSeconds) } };
   }
   const fastifyError = err as FastifyError;
   const status = fastifyError.statusCode;
@@ -96,7 +56,7 @@ function map(err: FastifyError | Error): Mapped {
     // Fastify answers this while closing.
     return { status, code: 'unavailable', message: 'service is shutting down', headers: { 'retry-after': '1' } };
   }
-  return { status: 500, code: 'internal_error', message: 'internal error' };
+  return { ...INTERNAL_PROBLEM };
 }
 
 /** Names what the client sent, so a wrong header (or none) is obvious; cut short, since it is the client's text. */

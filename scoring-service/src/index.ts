@@ -17,17 +17,13 @@
  */
 export { buildApp } from './app.js';
 export type { AuthSettings, BuildAppOptions, RouteGroups } from './app.js';
+export { loadClassifier } from './classifier.js';
 export type { ClassifierSource, ScoringClassifier } from './classifier.js';
 export { ConfigError, DEFAULT_MODEL_DIR, ENV_VARS, loadConfig, parseKeyList } from './config.js';
 export type { AuthConfig, LoadConfigOptions, ServiceConfig } from './config.js';
-export { HttpError, STATUS_BY_CORE_CODE } from './errors.js';
-// The edge module decodes the seed's JSON format in input messages with the same code.
-export { decodeBase64Image, quoteName } from './images.js';
+export { HttpError } from './errors.js';
 export { KeyRing } from './key-ring.js';
 export { listenFailure } from './listen-failure.js';
 export { createServiceMetrics } from './metrics.js';
 export type { ServiceMetrics, ServiceMetricsOptions } from './metrics.js';
 export type { ScoringState } from './plugins/scoring-state.js';
-// The core hosted in a worker thread (server.ts with INFERENCE_WORKER=true): same calls as Classifier.
-export { RemoteInferenceError, WorkerClassifier } from './worker-classifier.js';
-export type { WorkerClassifierOptions } from './worker-classifier.js';

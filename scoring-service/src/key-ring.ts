@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError, parseKeyList } from './config.js';
+import { ConfigError, parseKeyList, type AuthConfig } from './config.js';
 
 /** Names the key slots in metrics and logs without revealing the key. */
 const SLOT_NAMES = ['primary', 'secondary'];
@@ -30,6 +30,13 @@ export class KeyRing {
   /** A fixed set of keys (e.g. from SCORING_API_KEYS). */
   constructor(keys: readonly string[]) {
     this.replace(keys);
+  }
+
+  /** The key ring the configuration asks for (SCORING_API_KEYS or SCORING_API_KEYS_FILE); none with authentication off. */
+  static fromConfig(auth: AuthConfig): KeyRing | undefined {
+    if (auth.mode === 'keys') return new KeyRing(auth.keys);
+    if (auth.mode === 'key-file') return KeyRing.fromFile(auth.file, auth.reloadMs);
+    return undefined;
   }
 
   /**

@@ -41,14 +41,12 @@ if (config.appInsightsConnectionString !== undefined) {
 const { KeyRing } = await import('./key-ring.js');
 const { createServiceMetrics } = await import('./metrics.js');
 const { buildApp } = await import('./app.js');
-const { Classifier } = await import('@model-deploy/inference');
-const { WorkerClassifier } = await import('./worker-classifier.js');
+const { loadClassifier } = await import('./classifier.js');
 
 let keyRing: KeyRingType | undefined;
 let auth: AuthSettings;
 try {
-  if (config.auth.mode === 'keys') keyRing = new KeyRing(config.auth.keys);
-  else if (config.auth.mode === 'key-file') keyRing = KeyRing.fromFile(config.auth.file, config.auth.reloadMs);
+  keyRing = KeyRing.fromConfig(config.auth);
   auth = keyRing ? { mode: 'bearer', keys: keyRing } : { mode: 'disabled' };
 } catch (err) {
   if (err instanceof ConfigError) fail(err.message);
@@ -56,21 +54,10 @@ try {
 }
 
 const metrics = createServiceMetrics({ maxBatchSize: config.inference.maxBatchSize });
-const classifierOptions = {
-  modelDir: config.modelDir,
-  ...(config.modelName === undefined ? {} : { modelName: config.modelName }),
-  ...config.inference,
-  observer: metrics.classifierObserver,
-};
-const loading: Promise<ScoringClassifier & { close(): Promise<void> }> = config.inferenceWorker
-  ? WorkerClassifier.load({
-      ...classifierOptions,
-      onCrash: (err) => {
-        app.log.fatal({ err }, 'the inference worker thread died; exiting so that the service is restarted');
-        process.exit(1);
-      },
-    })
-  : Classifier.load(classifierOptions);
+const loading: Promise<ScoringClassifier & { close(): Promise<void> }> = loadClassifier(config, metrics.classifierObserver, (err) => {
+  app.log.fatal({ err }, 'the inference worker thread died; exiting so that the service is restarted');
+  process.exit(1);
+});
 let loaded: (ScoringClassifier & { close(): Promise<void> }) | undefined;
 // Failures are reported below once the app (and its logger) exists; this keeps them from being "unhandled".
 loading.then((c) => (loaded = c)).catch(() => undefined);

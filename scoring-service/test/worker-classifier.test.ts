@@ -7,9 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Classifier } from '@model-deploy/inference';
+import { Classifier, WorkerClassifier } from '@model-deploy/inference';
 import { buildApp } from '../src/index.js';
-import { WorkerClassifier } from '../src/worker-classifier.js';
 import { loadSamples, modelDir, type Sample } from './helpers.js';
 
 let samples: Sample[];

@@ -11,8 +11,8 @@ const REPO = join(__dirname, '..', '..');
 // package.json's engines field (">=24") is the one place the Node major is chosen.
 const NODE_MAJOR = /^>=(\d+)$/.exec(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).engines.node)![1];
 const APPS = {
-  'scoring-service': { cmd: ['node', 'scoring-service/dist/server.js'], workspaces: ['inference', 'scoring-service'] },
-  'edge-module': { cmd: ['node', 'edge-module/dist/main.js'], workspaces: ['inference', 'scoring-service', 'edge-module'] },
+  'scoring-service': { cmd: ['node', 'scoring-service/dist/server.js'], workspaces: ['inference', 'codecs', 'scoring-service'] },
+  'edge-module': { cmd: ['node', 'edge-module/dist/main.js'], workspaces: ['inference', 'codecs', 'scoring-service', 'edge-module'] },
 } as const;
 
 /**

@@ -4,8 +4,9 @@ import { EventEmitter } from 'node:events';
 import iotCommon from 'azure-iot-common';
 import type { Message } from 'azure-iot-common';
 import type { DeviceMethodRequest, DeviceMethodResponse } from 'azure-iot-device';
-import { InvalidImageError, type Prediction } from '@model-deploy/inference';
+import { InvalidImageError, OverloadedError, type Prediction } from '@model-deploy/inference';
 import type { EdgeClassifier, ModuleClientLike, ModuleLogger, TwinLike } from '../../src/module.js';
+import type { DeliveryTap } from '../../src/mqtt-transport.js';
 
 export const LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
@@ -55,6 +56,8 @@ export class FakeModuleClient extends EventEmitter implements ModuleClientLike {
   opens = 0;
   closed = false;
   private readonly held: Array<() => void> = [];
+  /** The module's transport tap, which a real client's MQTT transport calls (see useTap). */
+  private tap: DeliveryTap | undefined;
   private readonly methods = new Map<string, (request: DeviceMethodRequest, response: DeviceMethodResponse) => void>();
 
   constructor(desired: Record<string, unknown> = { $version: 1 }) {
@@ -125,9 +128,25 @@ export class FakeModuleClient extends EventEmitter implements ModuleClientLike {
     });
   }
 
-  /** Delivers an input message as the SDK would. */
+  /** Input deliveries go to `tap`, as the tapped MQTT transport (mqtt-transport.ts) hands them to the module. */
+  useTap(tap: DeliveryTap): void {
+    this.tap = tap;
+  }
+
+  /**
+   * Delivers an input message as edgeHub and the SDK would: the MQTT delivery (topic with its properties,
+   * payload) through the tap before the acknowledgement, then the SDK's inputMessage event.
+   */
   deliver(input: string, body: Buffer | string, props: { messageId?: string; contentType?: string; properties?: Record<string, string> } = {}): void {
-    const message = new iotCommon.Message(typeof body === 'string' ? Buffer.from(body) : body);
+    const payload = typeof body === 'string' ? Buffer.from(body) : body;
+    const pairs: Array<[string, string]> = [];
+    if (props.messageId) pairs.push(['$.mid', props.messageId]);
+    if (props.contentType) pairs.push(['$.ct', props.contentType]);
+    pairs.push(...Object.entries(props.properties ?? {}));
+    const segment = pairs.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join('&');
+    if (!this.tap) throw new Error('FakeModuleClient.deliver: call useTap(module.tap) first');
+    this.tap(`devices/dev/modules/classifier/inputs/${input}/${segment}`, payload, () => undefined);
+    const message = new iotCommon.Message(payload);
     if (props.messageId) message.messageId = props.messageId;
     if (props.contentType) message.contentType = props.contentType as 'application/json';
     for (const [key, value] of Object.entries(props.properties ?? {})) message.properties.add(key, value);
@@ -156,7 +175,7 @@ export class FakeClassifier implements EdgeClassifier {
     this.calls++;
     if (this.overloadTimes > 0) {
       this.overloadTimes--;
-      throw Object.assign(new Error('overloaded'), { code: 'overloaded', retryAfterSeconds: 0.001 });
+      throw new OverloadedError('overloaded', 0.001);
     }
     if (this.gate) await this.gate;
     return images.map((bytes) => {

@@ -6,7 +6,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyPluginCallback } from 'fastify';
 import type { ClassifierSource, ScoringClassifier } from '../classifier.js';
-import { HttpError } from '../errors.js';
+import { ModelNotReadyError } from '@model-deploy/inference';
 
 export interface ScoringState {
   /** The classifier once loaded; undefined while loading (or if loading failed). */
@@ -35,8 +35,7 @@ export interface ScoringStateOptions {
 const plugin: FastifyPluginCallback<ScoringStateOptions> = (app, options, done) => {
   let loaded: ScoringClassifier | undefined;
   let draining = false;
-  const notLoaded = (): HttpError =>
-    new HttpError(503, 'model_not_ready', 'the model is not loaded yet; retry shortly', { 'retry-after': '5' });
+  const notLoaded = (): ModelNotReadyError => new ModelNotReadyError('the model is not loaded yet; retry shortly');
 
   const state: ScoringState = {
     get classifier() {

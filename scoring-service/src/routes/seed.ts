@@ -1,5 +1,5 @@
 /**
- * The seed's scoring contract, which users' apps depend on:
+ * The seed's scoring contract over HTTP (the format itself is @model-deploy/codecs score.ts):
  *   POST /score  {"<file name>": "<base64 image>", ...}  →  200 [{"<file name>": "<label>"}, ...]
  * one entry per image, in request order. `?top_k=N` replaces each label with the N most probable
  * labels and their probabilities: [{"<file name>": [{"label": "...", "probability": 0.97}, ...]}].
@@ -8,8 +8,8 @@
  * GET / is the seed-era liveness route.
  */
 import type { FastifyPluginCallback, FastifySchemaValidationError } from 'fastify';
-import { HttpError, withContext } from '../errors.js';
-import { decodeBase64Image, quoteName } from '../images.js';
+import { coreTopK, decodeScoreRequest, encodeScoreAnswer, quoteName, SCORE_PROBLEMS, scorePredictions } from '@model-deploy/codecs';
+import { HttpError } from '../errors.js';
 import type { ServiceMetrics } from '../metrics.js';
 
 export interface SeedRoutesOptions {
@@ -43,45 +43,11 @@ function scoreValidationError(
       }
       return new HttpError(400, 'invalid_request', 'top_k must be an integer of at least 1');
     }
-    if (e?.keyword === 'minProperties') {
-      return new HttpError(
-        400,
-        'no_image',
-        'the request body holds no image: send {"<file name>": "<base64-encoded image>", ...}',
-      );
-    }
-    if (e?.keyword === 'maxProperties') {
-      return new HttpError(
-        413,
-        'too_many_images',
-        `too many images in one request: at most ${max} (MAX_IMAGES_PER_REQUEST); split the request`,
-      );
-    }
-    if (e?.keyword === 'type' && e.instancePath !== '') {
-      const name = unescapePointer(e.instancePath.slice(1));
-      return new HttpError(
-        400,
-        'invalid_request',
-        `${quoteName(name)}: the value must be a string holding a base64-encoded image`,
-      );
-    }
-    return new HttpError(
-      400,
-      'invalid_request',
-      'the request body must be a JSON object mapping file names to base64-encoded images: {"<file name>": "<base64>", ...}',
-    );
+    if (e?.keyword === 'minProperties') return SCORE_PROBLEMS.noImage();
+    if (e?.keyword === 'maxProperties') return SCORE_PROBLEMS.tooManyImages(max);
+    if (e?.keyword === 'type' && e.instancePath !== '') return SCORE_PROBLEMS.notAString(unescapePointer(e.instancePath.slice(1)));
+    return SCORE_PROBLEMS.notAnObject();
   };
-}
-
-// Labels are JSON-encoded once per label, not once per response.
-const labelJson = new Map<string, string>();
-function jsonLabel(label: string): string {
-  let json = labelJson.get(label);
-  if (json === undefined) {
-    json = JSON.stringify(label);
-    labelJson.set(label, json);
-  }
-  return json;
 }
 
 export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxImagesPerRequest, metrics }, done) => {
@@ -164,28 +130,12 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
     },
     async (request, reply) => {
       const classifier = app.scoring.require();
-      const body = request.body;
-      const names = Object.keys(body);
-      const images = new Array<Buffer>(names.length);
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i] as string;
-        images[i] = decodeBase64Image(body[name] as string, quoteName(name));
-      }
+      const { names, images } = decodeScoreRequest(request.body, maxImagesPerRequest);
       const topK = request.query.top_k;
-      const outcomes = await classifier.classifyAll(images, topK === undefined ? undefined : { topK: Math.min(topK, classifier.card.labels.length) });
-
-      // Built by hand: the default shape is a few string concatenations, cheaper than any serializer.
-      let json = '[';
-      for (let i = 0; i < outcomes.length; i++) {
-        const outcome = outcomes[i]!;
-        if (!outcome.ok) throw withContext(outcome.error, quoteName(names[i] as string));
-        const prediction = outcome.prediction;
-        metrics.countImage(prediction.label);
-        const answer = topK !== undefined ? JSON.stringify(prediction.top) : prediction.labels ? JSON.stringify(prediction.labels) : jsonLabel(prediction.label);
-        json += `${i === 0 ? '' : ','}{${JSON.stringify(names[i])}:${answer}}`;
-      }
-      json += ']';
-      return reply.type('application/json; charset=utf-8').send(json);
+      const outcomes = await classifier.classifyAll(images, { topK: coreTopK(topK, classifier.card.labels.length) });
+      const predictions = scorePredictions(names, outcomes);
+      for (const prediction of predictions) metrics.countImage(prediction.label);
+      return reply.type('application/json; charset=utf-8').send(encodeScoreAnswer(names, predictions, topK));
     },
   );
   done();

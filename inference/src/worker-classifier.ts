@@ -1,28 +1,25 @@
 /**
- * The inference core hosted in a worker thread, behind the same calls the routes use.
+ * The inference core hosted in a worker thread, behind the same calls as Classifier (a way of hosting
+ * the core, so it sits beside it; the scoring service and the edge module choose it with INFERENCE_WORKER).
  *
  * onnxruntime-node runs a model synchronously on the calling thread, so in-process every batch stops
  * the event loop: no request is read or answered while the model runs. With the core in a worker,
  * the HTTP thread keeps working during a batch, and the requests that arrive meanwhile form the next
  * one. Batching, admission control, preprocessing and the model are the core's, unchanged.
  *
- * Opt-in (INFERENCE_WORKER=true): on the 2-core benchmark machine, where the CPU is saturated either
- * way, it measured no better than in-process (878-893 vs 887-957 req/s, one image per request), so
- * the simpler in-process path is the default. It matters where the HTTP thread must stay responsive
- * during long batches, or where spare cores exist.
+ * Opt-in (INFERENCE_WORKER=true): where the CPU is saturated either way it gains nothing over
+ * in-process (bench/README.md has the figures), so the simpler in-process path is the default. It
+ * matters where the HTTP thread must stay responsive during long batches, or where spare cores exist.
  */
 import { Worker } from 'node:worker_threads';
-import type {
-  ClassifierObserver,
-  ClassifierOptions,
-  ClassifyOptions,
-  ClassifyResult,
-  ModelCard,
-  Prediction,
-} from '@model-deploy/inference';
-import type { ScoringClassifier } from './classifier.js';
+import type { Classifier, ClassifierObserver, ClassifierOptions, ClassifyOptions, ClassifyResult, Prediction } from './classifier.js';
+import { inferenceErrorFrom, isInferenceErrorCode, ModelNotReadyError } from './errors.js';
+import type { ModelDescription as ModelCard } from './model-description.js';
 
-/** An error as it crosses the thread boundary (the core's errors are recognised by `code`). */
+/** What a host of the core offers its adapters: Classifier in-process, WorkerClassifier in a thread. */
+export type HostedClassifier = Pick<Classifier, 'card' | 'ready' | 'queueDepth' | 'classifyAll' | 'classifyTensor' | 'close'>;
+
+/** An error as it crosses the thread boundary; the core's own come back as their classes (fromWire). */
 export interface WireError {
   name: string;
   code: string | undefined;
@@ -47,16 +44,14 @@ export type FromWorker =
   | { type: 'rejected'; reason: 'overloaded'; images: number }
   | { type: 'closed' };
 
-/** A core error re-created on this side of the thread boundary, with its code and message. */
-export class RemoteInferenceError extends Error {
-  readonly code: string | undefined;
-  readonly retryAfterSeconds: number | undefined;
-  constructor(wire: WireError) {
-    super(wire.message);
-    this.name = wire.name;
-    this.code = wire.code;
-    this.retryAfterSeconds = wire.retryAfterSeconds;
+/** The error on this side of the thread boundary: the core's class for a core code, else a plain Error of the same name. */
+function fromWire(wire: WireError): Error {
+  if (isInferenceErrorCode(wire.code)) {
+    return inferenceErrorFrom(wire.code, wire.message, wire.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: wire.retryAfterSeconds });
   }
+  const error = new Error(wire.message);
+  error.name = wire.name;
+  return error;
 }
 
 interface Pending {
@@ -73,7 +68,7 @@ export interface WorkerClassifierOptions extends ClassifierOptions {
   onCrash?(error: Error): void;
 }
 
-export class WorkerClassifier implements ScoringClassifier {
+export class WorkerClassifier implements HostedClassifier {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private inFlight = 0;
@@ -122,7 +117,7 @@ export class WorkerClassifier implements ScoringClassifier {
           resolve(new WorkerClassifier(worker, message.card, observer, onCrash));
         } else if (message.type === 'load-error') {
           worker.off('error', onError);
-          reject(new RemoteInferenceError(message.error));
+          reject(fromWire(message.error));
         }
       };
       const onError = (err: Error): void => reject(err);
@@ -146,7 +141,7 @@ export class WorkerClassifier implements ScoringClassifier {
     // Copied, not transferred: a caller's Buffer may share memory with others (Node's pool).
     const message = await this.call({ type: 'classifyAll', id: 0, images, topK: options.topK }, images.length);
     if (message.type !== 'results') throw new Error(`unexpected answer ${message.type}`);
-    return message.results.map((r) => (r.ok ? r : { ok: false, error: new RemoteInferenceError(r.error) })) as ClassifyResult[];
+    return message.results.map((r) => (r.ok ? r : { ok: false, error: fromWire(r.error) })) as ClassifyResult[];
   }
 
   async classifyTensor(data: Float32Array, count: number, options: ClassifyOptions = {}): Promise<Prediction[]> {
@@ -169,9 +164,7 @@ export class WorkerClassifier implements ScoringClassifier {
 
   private call(message: ToWorker & { id: number }, images: number): Promise<FromWorker> {
     if (this.closing) {
-      return Promise.reject(
-        new RemoteInferenceError({ name: 'ModelNotReadyError', code: 'model_not_ready', message: 'the model is shutting down', retryAfterSeconds: undefined }),
-      );
+      return Promise.reject(new ModelNotReadyError('the model is shutting down'));
     }
     const id = this.nextId++;
     message.id = id;
@@ -200,7 +193,7 @@ export class WorkerClassifier implements ScoringClassifier {
         if (pending === undefined) return;
         this.pending.delete(message.id);
         this.inFlight -= pending.images;
-        if (message.type === 'failed') pending.reject(new RemoteInferenceError(message.error));
+        if (message.type === 'failed') pending.reject(fromWire(message.error));
         else pending.resolve(message);
         return;
       }

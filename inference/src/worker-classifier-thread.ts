@@ -4,7 +4,7 @@
  * hosting the core here keeps the HTTP thread free while a batch runs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Classifier, type ClassifierOptions } from '@model-deploy/inference';
+import { Classifier, type ClassifierOptions } from './classifier.js';
 import type { FromWorker, ToWorker, WireError } from './worker-classifier.js';
 
 const port = parentPort;

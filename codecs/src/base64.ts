@@ -1,7 +1,8 @@
 /**
- * Turning request strings into image bytes, shared by the seed route and the V2 BYTES input.
+ * Turning request strings into image bytes: the seed body's values, the V2 BYTES input's elements
+ * and the edge module's JSON messages all carry base64-encoded image files.
  */
-import { HttpError } from './errors.js';
+import { RequestError } from './problems.js';
 
 // Standard and URL-safe alphabets, optional padding, line breaks (`base64` wraps at 76 columns).
 // Checked first because Buffer.from(s, 'base64') silently skips characters it does not know.
@@ -24,10 +25,10 @@ export function decodeBase64Image(value: string, what: string): Buffer {
     if (prefix) text = text.slice(prefix[0].length);
   }
   if (text.length === 0) {
-    throw new HttpError(400, 'invalid_base64', `${what}: the image is empty (expected a base64-encoded image file)`);
+    throw new RequestError('invalid_base64', `${what}: the image is empty (expected a base64-encoded image file)`);
   }
   if (!BASE64.test(text)) {
-    throw new HttpError(400, 'invalid_base64', `${what}: not valid base64 (expected a base64-encoded image file)`);
+    throw new RequestError('invalid_base64', `${what}: not valid base64 (expected a base64-encoded image file)`);
   }
   return Buffer.from(text, 'base64');
 }
