@@ -6,13 +6,15 @@
 // Azure rules that cannot run here are written down where they are relied on, with their source.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Ajv from 'ajv';
 import YAML from 'yaml';
 import type { StackConfig } from '../../infra/config';
 import { KEY_VAULT_ADDON_CONFIG } from '../../infra/cluster';
 import { CERT_MANAGER_CHART, ROLE_IDS } from '../../infra/https-ingress';
 import { ACME_CHALLENGE_PREFIX, ACME_SOLVER_LABEL, ACME_SOLVER_PORT, EXTERNAL_GATEWAY, LETSENCRYPT_SERVERS, TLS_SECRET_NAME } from '../../infra/https-manifests';
-import { mockId, type RecordedResource, type StackRun } from './harness';
+import { REPO_ROOT, mockId, type RecordedResource, type StackRun } from './harness';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -249,6 +251,16 @@ export function describeHttps(get: () => { run: StackRun; cfg: StackConfig }): v
       assert.equal(cert.spec.secretName, TLS_SECRET_NAME);
       assert.deepEqual(cert.spec.dnsNames, [hosts(run, cfg).client]);
       assert.deepEqual(cert.spec.issuerRef, { name: issuer.metadata.name, kind: 'Issuer', group: 'cert-manager.io' });
+    });
+
+    test('every role the stack assigns is documented with its id, so the deploy identity can be allowed to grant it', () => {
+      const { run } = get();
+      const docPath = join(REPO_ROOT, 'docs', 'deploying.md');
+      const doc = readFileSync(docPath, 'utf8');
+      for (const r of run.byType('azure-native:authorization:RoleAssignment')) {
+        const id = String(r.inputs.roleDefinitionId).split('/').pop()!;
+        assert.ok(doc.includes(id), `${r.name} grants role ${id}, which docs/deploying.md does not list`);
+      }
     });
 
     test('the schema check catches a broken custom resource (so the validation of every object means something)', async () => {
