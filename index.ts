@@ -1,5 +1,6 @@
 // Composition root of the stack: read the config once, create one component per concern, export
-// what users need (the scoring URL and its keys, the registry, the images, the edge fleet).
+// what users need (the scoring URL and its keys, the registry, the images, the edge fleet). The scoring
+// API is public over HTTPS only (infra/https-ingress.ts), and only once tlsMode names a certificate.
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
@@ -14,8 +15,9 @@ import { imageTagFor, readModelFolder } from './infra/model-folder';
 import { ModelStore } from './infra/model-store';
 import { Monitoring } from './infra/monitoring';
 import { azureName, componentTags, type AzureNameKind } from './infra/naming';
+import { HttpsIngress } from './infra/https-ingress';
 import { EDGE_REPOSITORY, Registry, SCORING_REPOSITORY } from './infra/registry';
-import { ScoringWorkload } from './infra/scoring-workload';
+import { SERVICE_PORT, ScoringWorkload } from './infra/scoring-workload';
 
 /** Azure Resource Manager of the public cloud (token passwords are generated through it, with an Entra token). */
 const ARM_ENDPOINT = 'https://management.azure.com';
@@ -32,7 +34,7 @@ const model = readModelFolder(path.join(repoRoot, cfg.modelDir), cfg.model.name)
 const appModelEnv = modelEnv({ ...cfg.model, name: model.name });
 
 // Fail before creating anything if a name would break Azure's rules (the suffix is random, its shape is not).
-const kinds: AzureNameKind[] = ['resourceGroup', 'storageAccount', 'containerRegistry', 'kubernetesCluster', 'logAnalytics', 'appInsights', 'iotHub'];
+const kinds: AzureNameKind[] = ['resourceGroup', 'storageAccount', 'containerRegistry', 'kubernetesCluster', 'logAnalytics', 'appInsights', 'iotHub', 'publicIp'];
 for (const kind of kinds) azureName(kind, cfg.namePrefix, cfg.environment, 'a'.repeat(SUFFIX_LENGTH));
 
 // Every physical name carries a random suffix that is fixed per stack (see infra/naming.ts).
@@ -105,6 +107,7 @@ const cluster = new Cluster('cluster', {
   subscriptionId: client.subscriptionId,
   deployerObjectId: client.objectId,
   tags: tags('cluster'),
+  ...(cfg.tls.mode !== 'none' ? { httpsIngress: { istioRevision: cfg.tls.istioRevision, keyVaultSecretsProvider: cfg.tls.mode === 'keyvault' } } : {}),
 });
 
 const scoring = new ScoringWorkload('scoring', {
@@ -112,13 +115,33 @@ const scoring = new ScoringWorkload('scoring', {
   scoring: cfg.scoring,
   image: images.scoringImage,
   appInsightsConnectionString: monitoring.appInsightsConnectionString,
-  dnsLabel: pulumi.interpolate`${cfg.namePrefix}-${cfg.environment}-scoring-${suffix.result}`,
-  location: resourceGroup.location,
   zonal: cfg.aks.zones.length > 1,
   model: { name: model.name, version: model.version, sha256: model.contentSha256 },
   modelEnv: appModelEnv,
   dependsOn: [cluster.acrPull, ...cluster.workloadPools],
 });
+
+// Without a certificate nothing is published: the keys never travel in plain HTTP.
+const tls = cfg.tls;
+const https = tls.mode === 'none'
+  ? undefined
+  : new HttpsIngress('https', {
+    provider: cluster.provider,
+    tls: { ...tls, mode: tls.mode },
+    resourceGroupName: resourceGroup.name,
+    resourceGroupId: resourceGroup.id,
+    location: resourceGroup.location,
+    subscriptionId: client.subscriptionId,
+    tenantId: client.tenantId,
+    zones: cfg.aks.zones,
+    dnsLabel: pulumi.interpolate`${cfg.namePrefix}-${cfg.environment}-scoring-${suffix.result}`,
+    publicIpName: globalName('publicIp'),
+    clusterPrincipalId: cluster.principalId,
+    keyVaultIdentity: cluster.keyVaultSecretsProviderIdentity,
+    syncImage: images.scoringImage,
+    app: { namespace: scoring.namespace, serviceName: scoring.serviceName, port: SERVICE_PORT },
+    tags: tags('https-ingress'),
+  }, { dependsOn: cluster.workloadPools });
 
 const edge = new EdgeFleet('edge', {
   ...common,
@@ -137,7 +160,13 @@ const edge = new EdgeFleet('edge', {
 });
 
 export const resourceGroupName = resourceGroup.name;
-export const scoringUrl = scoring.scoringUrl;
+/** https://<host> of the scoring API; absent until tlsMode is set (see scoringAccess). */
+export const scoringUrl = https?.url;
+/** The host a custom domain's CNAME record points to (<label>.<region>.cloudapp.azure.com). */
+export const scoringAzureHostName = https?.azureHostName;
+export const scoringAccess = https
+  ? pulumi.interpolate`HTTPS only (${tls.mode}); port 80 redirects; Strict-Transport-Security max-age=${tls.hstsMaxAgeSeconds}`
+  : 'Not published: the scoring Service is cluster-internal until a certificate is configured. Set tlsMode to keyvault or letsencrypt (docs/deploying.md, "HTTPS").';
 export const scoringPrimaryKey = scoring.primaryKey;
 export const scoringSecondaryKey = scoring.secondaryKey;
 /** Secret: Bearer key of the HTTP contract (port 5001) on the edge devices. */

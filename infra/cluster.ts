@@ -1,6 +1,8 @@
 // AKS: managed identity, Kubernetes RBAC, Container Insights into the Log Analytics workspace, a small
-// tainted system pool and autoscaling workload pools (one per zone where configured; node-pools.ts), Azure CNI overlay with Cilium (so NetworkPolicy is
-// enforced), and the kubelet identity allowed to pull from the registry (AcrPull: no pull secrets).
+// tainted system pool and autoscaling workload pools (one per zone where configured; node-pools.ts), Azure
+// CNI overlay with Cilium (so NetworkPolicy is enforced), the kubelet identity allowed to pull from the
+// registry (AcrPull: no pull secrets), and, when the API is served over HTTPS, the Istio add-on with its
+// external ingress gateway (and the Key Vault Secrets Provider add-on for a Key Vault certificate).
 import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
 import * as containerservice from '@pulumi/azure-native/containerservice';
@@ -32,7 +34,15 @@ export interface ClusterArgs {
   /** Object id of the identity running `pulumi up`: it gets cluster admin through Azure RBAC. */
   deployerObjectId: pulumi.Input<string>;
   tags: Record<string, string>;
+  /**
+   * Set when the scoring API is served over HTTPS (https-ingress.ts): the Istio add-on with its managed
+   * external ingress gateway, and the Key Vault Secrets Provider add-on when the certificate is in Key Vault.
+   */
+  httpsIngress?: { istioRevision: string; keyVaultSecretsProvider: boolean };
 }
+
+/** Secrets Store CSI driver settings of the Key Vault add-on: re-read the certificate every two minutes, so a renewal in Key Vault reaches the gateway without a deployment. */
+export const KEY_VAULT_ADDON_CONFIG = { enableSecretRotation: 'true', rotationPollInterval: '2m' } as const;
 
 /** An output whose value is not known until `pulumi up` (what a preview shows as "output<string>"). */
 export function unknownOutput<T>(): pulumi.Output<T> {
@@ -50,6 +60,10 @@ export class Cluster extends pulumi.ComponentResource {
   readonly acrPull: authorization.RoleAssignment;
   /** The pools application pods run on (see node-pools.ts). */
   readonly workloadPools: containerservice.AgentPool[];
+  /** Object id of the cluster's own (control plane) identity: the cloud provider acts with it on load balancers and public IPs. */
+  readonly principalId: pulumi.Output<string>;
+  /** The Key Vault Secrets Provider add-on's identity (with httpsIngress.keyVaultSecretsProvider). */
+  readonly keyVaultSecretsProviderIdentity: pulumi.Output<{ clientId: string; objectId: string }>;
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('model-deploy:infra:Cluster', name, {}, opts);
@@ -108,7 +122,17 @@ export class Cluster extends pulumi.ComponentResource {
             enabled: true,
             config: { logAnalyticsWorkspaceResourceID: args.logAnalyticsWorkspaceId, useAADAuth: 'true' },
           },
+          ...(args.httpsIngress?.keyVaultSecretsProvider ? { azureKeyvaultSecretsProvider: { enabled: true, config: { ...KEY_VAULT_ADDON_CONFIG } } } : {}),
         },
+        // The Istio add-on's managed external ingress gateway terminates TLS for the scoring API (the
+        // app-routing NGINX add-on's support ended in November 2026; its Gateway API mode is a preview that
+        // azure-native 3.28 cannot express). "Disabled" rather than absent, so turning HTTPS off removes it.
+        serviceMeshProfile: args.httpsIngress
+          ? {
+              mode: 'Istio',
+              istio: { revisions: [args.httpsIngress.istioRevision], components: { ingressGateways: [{ mode: 'External', enabled: true }] } },
+            }
+          : { mode: 'Disabled' },
         tags: args.tags,
       },
       { parent: this },
@@ -207,6 +231,17 @@ export class Cluster extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+
+    this.principalId = cluster.identity.apply((i) => {
+      if (!i?.principalId) throw new Error(`Cluster ${name}: AKS reported no principal id for its system-assigned identity.`);
+      return i.principalId;
+    });
+    this.keyVaultSecretsProviderIdentity = cluster.addonProfiles.apply((p) => {
+      const identity = p?.['azureKeyvaultSecretsProvider']?.identity;
+      if (!args.httpsIngress?.keyVaultSecretsProvider) return { clientId: '', objectId: '' };
+      if (!identity?.clientId || !identity.objectId) throw new Error(`Cluster ${name}: AKS reported no identity for the Key Vault Secrets Provider add-on.`);
+      return { clientId: identity.clientId, objectId: identity.objectId };
+    });
 
     this.kubeletObjectId = cluster.identityProfile.apply((p) => {
       const id = p?.['kubeletidentity']?.objectId;

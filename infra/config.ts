@@ -47,6 +47,22 @@ export interface ScoringConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 }
 
+export type TlsMode = 'none' | 'keyvault' | 'letsencrypt' | 'letsencrypt-staging';
+
+/** HTTPS for the scoring API (infra/https-ingress.ts). */
+export interface TlsConfig {
+  mode: TlsMode;
+  /** keyvault: ARM id of the vault, and its name (the last segment). */
+  keyVaultId: string;
+  keyVaultName: string;
+  certificateName: string;
+  acmeEmail: string;
+  /** Empty = the Azure DNS label host name of the gateway's public IP. */
+  customDomain: string;
+  hstsMaxAgeSeconds: number;
+  istioRevision: string;
+}
+
 export interface IotHubConfig {
   sku: 'F1' | 'S1' | 'S2' | 'S3';
   capacity: number;
@@ -100,6 +116,7 @@ export interface StackConfig {
   /** Set: run the images dev tested (imported by digest from this registry) instead of building. */
   promotion?: { sourceRegistryId: string; scoringDigest: string; edgeDigest: string };
   scoring: ScoringConfig;
+  tls: TlsConfig;
   iotHub: IotHubConfig;
   edge: EdgeConfig;
 }
@@ -159,6 +176,14 @@ export const CONFIG_KEYS = {
   scoringMemoryLimit: { type: 'string', default: '1Gi', description: 'Memory limit of a scoring pod (>= request).' },
   scoringShutdownGraceMs: { type: 'integer', default: 10000, description: 'SHUTDOWN_GRACE_MS of the service: how long it drains in-flight requests after SIGTERM (1000-120000).' },
   scoringLogLevel: { type: 'string', default: 'info', description: 'LOG_LEVEL of the scoring service: fatal, error, warn, info, debug or trace.' },
+  // HTTPS on AKS (infra/https-ingress.ts): one block, read into StackConfig.tls.
+  tlsMode: { type: 'string', default: 'none', description: 'How the scoring API gets its certificate: none (no public endpoint at all), keyvault (a certificate you keep in Azure Key Vault), letsencrypt or letsencrypt-staging (issued by cert-manager over ACME HTTP-01).' },
+  tlsKeyVaultId: { type: 'string', default: '', description: 'tlsMode keyvault: resource id of the Key Vault (Azure RBAC permission model) holding the certificate, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>.' },
+  tlsKeyVaultCertificateName: { type: 'string', default: '', description: 'tlsMode keyvault: name of the certificate in that vault (PEM content type); it must cover customDomain, or the Azure host name when customDomain is empty.' },
+  tlsAcmeEmail: { type: 'string', default: '', description: 'tlsMode letsencrypt/letsencrypt-staging: the e-mail address Let\'s Encrypt registers the ACME account with (expiry notices).' },
+  customDomain: { type: 'string', default: '', description: 'Host name clients use, e.g. scoring.example.com (create a CNAME to the stack output scoringAzureHostName); empty = <label>.<region>.cloudapp.azure.com.' },
+  hstsMaxAgeSeconds: { type: 'integer', default: 31536000, description: 'max-age of the Strict-Transport-Security header on every HTTPS answer, in seconds (0-63072000; 0 tells browsers to forget the policy).' },
+  aksIstioRevision: { type: 'string', default: 'asm-1-30', description: 'Revision of the AKS Istio add-on that runs the HTTPS ingress gateway (asm-1-NN; `az aks mesh get-revisions --location <region>` lists the supported ones). Used when tlsMode is not none.' },
   iotHubSku: { type: 'string', default: 'S1', description: 'IoT Hub SKU: S1, S2, S3 or F1 (free, one per subscription). Basic tiers have no IoT Edge.' },
   iotHubCapacity: { type: 'integer', default: 1, description: 'IoT Hub units (1-200; F1 allows 1).' },
   iotHubPartitionCount: { type: 'integer', default: 2, description: 'Device-to-cloud partitions of the built-in endpoint (2-32; F1 allows 2). Create-only: a changed value applies only to a new hub.' },
@@ -331,6 +356,8 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     bad('scoringMemoryLimit', scoring.memoryLimit, `a memory quantity >= scoringMemoryRequest (${scoring.memoryRequest})`);
   }
 
+  const tls = parseTlsConfig(str, oneOf, int, bad);
+
   const iotHub: IotHubConfig = {
     sku: oneOf('iotHubSku', ['S1', 'S2', 'S3', 'F1'] as const),
     capacity: int('iotHubCapacity', 1, 200),
@@ -373,6 +400,7 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     imagePlatform,
     ...(promotion ? { promotion } : {}),
     scoring,
+    tls,
     iotHub,
     edge,
   };
@@ -385,6 +413,41 @@ export function modelEnv(m: ModelRuntimeConfig): Record<string, string> {
     EXACT_PREPROCESSING: String(m.exactPreprocessing),
     ...(m.preprocessThreads !== undefined ? { PREPROCESS_THREADS: String(m.preprocessThreads) } : {}),
   };
+}
+
+const KEY_VAULT_ID = /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.KeyVault\/vaults\/([A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9])$/i;
+// RFC 1123 host name with at least two labels; no wildcard (the gateway serves one host).
+const HOST_NAME = /^(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** The TLS block of parseConfig: each key alone, then the keys each mode needs. */
+function parseTlsConfig(
+  str: (key: ConfigKey, pattern: RegExp, expected: string, fallback?: string) => string,
+  oneOf: <T extends string>(key: ConfigKey, allowed: readonly T[]) => T,
+  int: (key: ConfigKey, min: number, max: number) => number,
+  bad: (key: ConfigKey, value: string, expected: string) => void,
+): TlsConfig {
+  const mode = oneOf('tlsMode', ['none', 'keyvault', 'letsencrypt', 'letsencrypt-staging'] as const);
+  const keyVaultId = str('tlsKeyVaultId', new RegExp(`^$|${KEY_VAULT_ID.source}`, 'i'), 'empty or a Key Vault resource id (/subscriptions/<subscription id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>)');
+  const certificateName = str('tlsKeyVaultCertificateName', /^([A-Za-z0-9-]{1,127})?$/, 'empty or a Key Vault certificate name (1-127 letters, digits or -)');
+  const acmeEmail = str('tlsAcmeEmail', /^([^@\s]+@[^@\s]+\.[^@\s]+)?$/, 'empty or an e-mail address');
+  const customDomain = str('customDomain', new RegExp(`^$|${HOST_NAME.source}`), 'empty or a lowercase host name such as scoring.example.com (no wildcard, no scheme)');
+  const hstsMaxAgeSeconds = int('hstsMaxAgeSeconds', 0, 63072000);
+  const istioRevision = str('aksIstioRevision', /^asm-1-\d{2}$/, 'an AKS Istio add-on revision such as asm-1-30', 'asm-1-30');
+  if (mode === 'keyvault') {
+    if (!keyVaultId) bad('tlsKeyVaultId', '', 'a Key Vault resource id when tlsMode is keyvault');
+    if (!certificateName) bad('tlsKeyVaultCertificateName', '', 'the name of the certificate in tlsKeyVaultId when tlsMode is keyvault');
+  } else {
+    if (keyVaultId) bad('tlsKeyVaultId', keyVaultId, `empty unless tlsMode is keyvault (it is ${mode})`);
+    if (certificateName) bad('tlsKeyVaultCertificateName', certificateName, `empty unless tlsMode is keyvault (it is ${mode})`);
+  }
+  if (mode.startsWith('letsencrypt')) {
+    if (!acmeEmail) bad('tlsAcmeEmail', '', `an e-mail address for the ACME account when tlsMode is ${mode}`);
+  } else if (acmeEmail) {
+    bad('tlsAcmeEmail', acmeEmail, `empty unless tlsMode is letsencrypt or letsencrypt-staging (it is ${mode})`);
+  }
+  if (mode === 'none' && customDomain) bad('customDomain', customDomain, 'empty when tlsMode is none (there is no public endpoint to name)');
+  const keyVaultName = KEY_VAULT_ID.exec(keyVaultId)?.[1] ?? '';
+  return { mode, keyVaultId, keyVaultName, certificateName, acmeEmail, customDomain, hstsMaxAgeSeconds, istioRevision };
 }
 
 /** CPU quantity in millicores ("500m" -> 500, "1.5" -> 1500). */

@@ -12,7 +12,8 @@ export type AzureNameKind =
   | 'kubernetesCluster'
   | 'logAnalytics'
   | 'appInsights'
-  | 'iotHub';
+  | 'iotHub'
+  | 'publicIp';
 
 interface NameRule {
   /** Abbreviation from the Cloud Adoption Framework. */
@@ -29,6 +30,7 @@ const RULES: Record<AzureNameKind, NameRule> = {
   kubernetesCluster: { abbreviation: 'aks', separator: '-', pattern: /^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$/, rule: '2-63 letters, digits, - or _' },
   logAnalytics: { abbreviation: 'log', separator: '-', pattern: /^[a-zA-Z0-9][-a-zA-Z0-9]{2,61}[a-zA-Z0-9]$/, rule: '4-63 letters, digits or -' },
   appInsights: { abbreviation: 'appi', separator: '-', pattern: /^[-\w.()]{1,260}$/, rule: '1-260 letters, digits, -_.()' },
+  publicIp: { abbreviation: 'pip', separator: '-', pattern: /^[a-zA-Z0-9](?:[-\w.]{0,78}\w)$/, rule: '1-80 letters, digits, -_. starting with a letter or digit and ending with a letter, digit or _' },
   iotHub: { abbreviation: 'iot', separator: '-', pattern: /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{1,48}[a-zA-Z0-9])$/, rule: '3-50 letters, digits or -, not starting or ending with -' },
 };
 

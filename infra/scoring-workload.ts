@@ -1,12 +1,14 @@
 // The scoring service on AKS: namespace (Pod Security "restricted"), API keys in a Secret mounted as a
 // file (the service re-reads it, so rotating keys needs no restart), a hardened Deployment spread over
-// zones and nodes, a LoadBalancer Service with a DNS label (the scoring URL), an autoscaler, a
-// disruption budget and a NetworkPolicy that admits only the service port.
+// zones and nodes, a cluster-internal Service (https-ingress.ts publishes it over HTTPS; nothing here is
+// reachable from outside the cluster), an autoscaler, a disruption budget and a NetworkPolicy that admits
+// only the HTTPS ingress gateway, on the service port.
 import * as pulumi from '@pulumi/pulumi';
 import * as k8s from '@pulumi/kubernetes';
 import * as random from '@pulumi/random';
 import type { ScoringConfig } from './config';
 import { parseCpu } from './config';
+import { ISTIO_INGRESS_NAMESPACE } from './https-manifests';
 
 export const SCORING_PORT = 5001;
 /** The uid/gid the scoring-service Dockerfile creates. */
@@ -34,9 +36,6 @@ export interface ScoringWorkloadArgs {
   image: pulumi.Input<string>;
   /** Secret. */
   appInsightsConnectionString: pulumi.Input<string>;
-  /** DNS label of the public IP: the service is reachable at <label>.<region>.cloudapp.azure.com. */
-  dnsLabel: pulumi.Input<string>;
-  location: pulumi.Input<string>;
   /** More than one zone: spread pods strictly across zones. */
   zonal: boolean;
   /** sha256: the model folder's content hash (infra/model-folder.ts). */
@@ -47,8 +46,12 @@ export interface ScoringWorkloadArgs {
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
+/** Port of the cluster-internal Service (the gateway's route destination). */
+export const SERVICE_PORT = 80;
+
 export class ScoringWorkload extends pulumi.ComponentResource {
-  readonly scoringUrl: pulumi.Output<string>;
+  /** Name of the cluster-internal Service in `namespace`. */
+  readonly serviceName: pulumi.Output<string>;
   /** Secret. */
   readonly primaryKey: pulumi.Output<string>;
   /** Secret. */
@@ -215,23 +218,16 @@ export class ScoringWorkload extends pulumi.ComponentResource {
       { ...k8sOpts, dependsOn: args.dependsOn ?? [] },
     );
 
+    // ClusterIP: no public load balancer ever answers with the keys in plain HTTP. appProtocol tells
+    // Istio's gateway to speak HTTP to the pods.
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: {
-          ...meta(appName),
-          annotations: {
-            'service.beta.kubernetes.io/azure-dns-label-name': args.dnsLabel,
-            'service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path': '/v2/health/ready',
-          },
-        },
+        metadata: meta(appName),
         spec: {
-          type: 'LoadBalancer',
+          type: 'ClusterIP',
           selector,
-          // The request-path annotation only applies to an HTTP probe, and Azure's cloud provider picks
-          // the probe protocol from appProtocol (TCP without it): cloud-provider-azure docs,
-          // "Custom Load Balancer health probe".
-          ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
+          ports: [{ name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
         },
       },
       k8sOpts,
@@ -265,8 +261,14 @@ export class ScoringWorkload extends pulumi.ComponentResource {
         spec: {
           podSelector: { matchLabels: selector },
           policyTypes: ['Ingress', 'Egress'],
-          // The load balancer forwards client traffic from anywhere, but only to the service port.
-          ingress: [{ ports: [{ protocol: 'TCP', port: SCORING_PORT }] }],
+          // Only the ingress gateway (which terminated TLS) reaches the service port. The kubelet's probes
+          // come from the node, which Cilium admits whatever the policy says.
+          ingress: [
+            {
+              from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ISTIO_INGRESS_NAMESPACE } } }],
+              ports: [{ protocol: 'TCP', port: SCORING_PORT }],
+            },
+          ],
           egress: [
             {
               to: [
@@ -291,14 +293,7 @@ export class ScoringWorkload extends pulumi.ComponentResource {
     this.namespace = namespace;
     this.primaryKey = pulumi.secret(primary.result);
     this.secondaryKey = pulumi.secret(secondary.result);
-    // Resolves once the load balancer has an address (the provider waits for it).
-    this.scoringUrl = pulumi
-      .all([service.status, args.dnsLabel, args.location])
-      .apply(([status, label, location]) => {
-        const ingress = status?.loadBalancer?.ingress?.[0];
-        if (!ingress?.ip && !ingress?.hostname) throw new Error(`ScoringWorkload ${name}: the Service got no load balancer address.`);
-        return `http://${label}.${location}.cloudapp.azure.com`;
-      });
-    this.registerOutputs({ scoringUrl: this.scoringUrl, namespace: this.namespace });
+    this.serviceName = service.metadata.name;
+    this.registerOutputs({ serviceName: this.serviceName, namespace: this.namespace });
   }
 }

@@ -1,7 +1,7 @@
 // The security rules of the model-deploy stack as CrossGuard resource policies. Plain functions of a
 // resource's type and inputs, so test/infra runs them offline against every resource the mocks record,
 // and `pulumi preview --policy-pack policy` runs the same functions against the real plan.
-import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from '@pulumi/policy';
+import type { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from '@pulumi/policy';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- resource inputs are untyped property bags here */
 
@@ -11,6 +11,10 @@ const REGISTRY = 'azure-native:containerregistry:Registry';
 const AKS = 'azure-native:containerservice:ManagedCluster';
 const IOT_HUB = 'azure-native:iothub:IotHubResource';
 const SERVICE = 'kubernetes:core/v1:Service';
+/** Istio's Gateway and VirtualService, whichever API version declares them. */
+const ISTIO_GATEWAY = /^kubernetes:networking\.istio\.io\/v1(alpha3|beta1)?:Gateway$/;
+const ISTIO_VIRTUAL_SERVICE = /^kubernetes:networking\.istio\.io\/v1(alpha3|beta1)?:VirtualService$/;
+const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
 /** Tags every taggable resource must carry (cost reports, ownership, clean-up). */
 export const REQUIRED_TAGS = ['project', 'environment', 'stack', 'owner', 'managedBy', 'component'] as const;
@@ -26,6 +30,7 @@ export const TAGGABLE_TYPES = new Set([
   'azure-native:operationalinsights:Workspace',
   'azure-native:applicationinsights:Component',
   'azure-native:monitor:DataCollectionRule',
+  'azure-native:network:PublicIPAddress',
 ]);
 
 /** Kubernetes kinds with a pod template (or a pod) whose containers the pod rules check. */
@@ -90,20 +95,94 @@ export const policies: ResourceValidationPolicy[] = [
       if (typeof c.image === 'string' && !/@sha256:[0-9a-f]{64}$/.test(c.image)) report(`container ${c.name}: image ${c.image} is not pinned by digest.`);
     }
   }),
-  policy('https-only', 'Nothing serves the API over plain HTTP: a public Service exposes HTTPS (443) only.', ({ type, props }, report) => {
-    if (type !== SERVICE || props.spec?.type !== 'LoadBalancer') return;
-    for (const p of props.spec?.ports ?? []) {
-      if (p.port !== 443 || p.appProtocol === 'http') report(`Service ${props.metadata?.name} exposes port ${p.port} (${p.appProtocol ?? p.protocol}) to the internet; serve HTTPS only.`);
+  policy('https-only', 'Nothing serves the API over plain HTTP: no public load balancer but on 443, and every ingress gateway listener is HTTPS (TLS 1.2+, a certificate) or plain HTTP for redirects.', ({ type, props }, report) => {
+    if (type === SERVICE && props.spec?.type === 'LoadBalancer') {
+      for (const p of props.spec?.ports ?? []) {
+        if (p.port !== 443 || p.appProtocol === 'http') report(`Service ${props.metadata?.name} exposes port ${p.port} (${p.appProtocol ?? p.protocol}) to the internet; serve HTTPS only.`);
+      }
     }
-    // Advisory until the scoring API is served over HTTPS (issue 14, point 6): a mandatory rule would fail
-    // every preview of today's plain-HTTP load balancer. Make it mandatory with that change.
-  }, 'advisory'),
+    if (!ISTIO_GATEWAY.test(type)) return;
+    for (const server of props.spec?.servers ?? []) {
+      const where = `Gateway ${props.metadata?.name} port ${server.port?.number}`;
+      const protocol = String(server.port?.protocol ?? '').toUpperCase();
+      if (protocol === 'HTTPS') {
+        if (!['SIMPLE', 'MUTUAL'].includes(server.tls?.mode)) report(`${where}: tls.mode is ${server.tls?.mode}; it must terminate TLS (SIMPLE or MUTUAL).`);
+        if (!server.tls?.credentialName) report(`${where}: tls.credentialName names no certificate.`);
+        if (!['TLSV1_2', 'TLSV1_3'].includes(server.tls?.minProtocolVersion)) report(`${where}: tls.minProtocolVersion is ${server.tls?.minProtocolVersion}; it must be TLSV1_2 or later.`);
+      } else if (protocol !== 'HTTP' && protocol !== 'TLS') {
+        // HTTP listeners are judged with their routes (https-only-routes); TLS passthrough stays encrypted.
+        report(`${where}: protocol ${protocol} carries the API unencrypted; use HTTPS.`);
+      }
+    }
+  }),
   policy('required-tags', `Azure resources carry the tags ${REQUIRED_TAGS.join(', ')}.`, ({ type, props }, report) => {
     if (!TAGGABLE_TYPES.has(type)) return;
     const missing = REQUIRED_TAGS.filter((t) => !props.tags?.[t]);
     if (missing.length > 0) report(`missing tags: ${missing.join(', ')}.`);
   }),
 ];
+
+/** Whether a VirtualService route can receive requests arriving on one of `ports`. */
+function routeServesPorts(route: any, ports: number[]): boolean {
+  const matches: any[] = route.match ?? [];
+  return matches.length === 0 || matches.some((m) => m.port === undefined || ports.includes(m.port));
+}
+
+function isAcmeChallengeRoute(route: any): boolean {
+  const matches: any[] = route.match ?? [];
+  return matches.length > 0 && matches.every((m) => typeof m.uri?.prefix === 'string' && m.uri.prefix.startsWith(ACME_CHALLENGE_PREFIX));
+}
+
+/** The Gateways (namespace/name) a VirtualService binds to. */
+function boundGateways(vs: any): string[] {
+  const ns = vs.metadata?.namespace ?? 'default';
+  return (vs.spec?.gateways ?? []).map((g: string) => (g.includes('/') ? g : `${ns}/${g}`));
+}
+
+/**
+ * Cross-resource rules: what a plain-HTTP gateway listener may do is decided by the routes bound to it
+ * (redirect to https, or answer the ACME HTTP-01 challenge, nothing else), and every route that serves
+ * the API over HTTPS sets Strict-Transport-Security.
+ */
+export const stackPolicies: StackValidationPolicy[] = [
+  {
+    name: 'https-only-routes',
+    description: 'Plain-HTTP gateway listeners only redirect to HTTPS (or answer ACME challenges); HTTPS routes send HSTS.',
+    enforcementLevel: 'mandatory',
+    validateStack: ({ resources }, report) => {
+      const gateways = resources.filter((r) => ISTIO_GATEWAY.test(r.type));
+      const services = resources.filter((r) => ISTIO_VIRTUAL_SERVICE.test(r.type));
+      for (const gw of gateways) {
+        const id = `${gw.props.metadata?.namespace ?? 'default'}/${gw.props.metadata?.name}`;
+        const servers: any[] = gw.props.spec?.servers ?? [];
+        const plainPorts = servers.filter((x) => String(x.port?.protocol).toUpperCase() === 'HTTP' && x.tls?.httpsRedirect !== true).map((x) => x.port?.number);
+        const hasHttps = servers.some((x) => String(x.port?.protocol).toUpperCase() === 'HTTPS');
+        for (const vs of services.filter((v) => boundGateways(v.props).includes(id))) {
+          for (const route of vs.props.spec?.http ?? []) {
+            const where = `VirtualService ${vs.props.metadata?.name} route ${route.name ?? '(unnamed)'} on Gateway ${id}`;
+            const redirectsToHttps = route.redirect?.scheme === 'https';
+            if (plainPorts.length > 0 && routeServesPorts(route, plainPorts) && !redirectsToHttps && !isAcmeChallengeRoute(route)) {
+              report(`${where} answers plain HTTP on port ${plainPorts.join(', ')}; redirect it to https.`);
+            }
+            if (hasHttps && route.route && !isAcmeChallengeRoute(route) && !/^max-age=\d+/.test(route.headers?.response?.set?.['Strict-Transport-Security'] ?? '')) {
+              report(`${where} serves HTTPS without a Strict-Transport-Security header.`);
+            }
+          }
+        }
+      }
+    },
+  },
+];
+
+/** Runs the stack policies against a whole stack's resources, outside the policy host. */
+export function stackViolations(resources: Array<Pick<PolicyResource, 'type' | 'props'>>): Array<{ policy: string; message: string }> {
+  const found: Array<{ policy: string; message: string }> = [];
+  for (const p of stackPolicies) {
+    const validate = p.validateStack as (args: { resources: typeof resources }, report: ReportViolation) => void;
+    validate({ resources }, (message) => found.push({ policy: p.name, message }));
+  }
+  return found;
+}
 
 /** Runs every policy against one resource, outside the policy host: what the tests and tools use. */
 export function violations(type: string, props: Record<string, unknown>): Array<{ policy: string; enforcementLevel: string; message: string }> {

@@ -134,6 +134,9 @@ describe('parseConfig', () => {
     ['preprocessThreads', '257', /expected empty \(the app's default\) or an integer from 0 to 256/],
     ['preprocessThreads', '-1', /expected empty \(the app's default\) or an integer from 0 to 256/],
     ['preprocessThreads', 'auto', /expected empty \(the app's default\) or an integer from 0 to 256/],
+    ['tlsMode', 'http', /expected one of none, keyvault, letsencrypt, letsencrypt-staging/],
+    ['hstsMaxAgeSeconds', '-1', /expected an integer from 0 to 63072000/],
+    ['aksIstioRevision', '1.30', /expected an AKS Istio add-on revision such as asm-1-30/],
   ];
   for (const [key, value, expected] of bad) {
     test(`${key} = ${JSON.stringify(value)} fails naming the key, the value and what is expected`, () => {
@@ -179,6 +182,41 @@ describe('parseConfig', () => {
     assert.equal(parseCpu('1.5'), 1500);
     assert.equal(parseMemory('512Mi'), 512 * 2 ** 20);
     assert.equal(parseMemory('1Gi'), 2 ** 30);
+  });
+});
+
+describe('parseConfig: HTTPS', () => {
+  const KV = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-certs/providers/Microsoft.KeyVault/vaults/kv-certs';
+  const tls = (values: Record<string, string>) => parse(Object.fromEntries(Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, v]))).tls;
+  const problems = (values: Record<string, string>) => configError(() => tls(values)).problems;
+
+  test('the default publishes nothing (tlsMode none), with a year of HSTS once it does', () => {
+    assert.deepEqual(parse({}).tls, { mode: 'none', keyVaultId: '', keyVaultName: '', certificateName: '', acmeEmail: '', customDomain: '', hstsMaxAgeSeconds: 31536000, istioRevision: 'asm-1-30' });
+  });
+
+  test('keyvault: the vault id and certificate name are required; the vault name comes from the id', () => {
+    assert.deepEqual(problems({ tlsMode: 'keyvault' }), [
+      `${PROJECT}:tlsKeyVaultId is ""; expected a Key Vault resource id when tlsMode is keyvault.`,
+      `${PROJECT}:tlsKeyVaultCertificateName is ""; expected the name of the certificate in tlsKeyVaultId when tlsMode is keyvault.`,
+    ]);
+    const t = tls({ tlsMode: 'keyvault', tlsKeyVaultId: KV, tlsKeyVaultCertificateName: 'scoring' });
+    assert.equal(t.keyVaultName, 'kv-certs');
+    assert.match(problems({ tlsMode: 'keyvault', tlsKeyVaultId: 'https://kv-certs.vault.azure.net/', tlsKeyVaultCertificateName: 'scoring' })[0]!, /tlsKeyVaultId is "https:\/\/kv-certs.vault.azure.net\/"; expected empty or a Key Vault resource id/);
+  });
+
+  test("letsencrypt: an ACME e-mail is required; values of another mode are refused, not ignored", () => {
+    assert.deepEqual(problems({ tlsMode: 'letsencrypt' }), [`${PROJECT}:tlsAcmeEmail is ""; expected an e-mail address for the ACME account when tlsMode is letsencrypt.`]);
+    assert.deepEqual(problems({ tlsMode: 'letsencrypt-staging', tlsAcmeEmail: 'a@b.io', tlsKeyVaultCertificateName: 'x' }), [
+      `${PROJECT}:tlsKeyVaultCertificateName is "x"; expected empty unless tlsMode is keyvault (it is letsencrypt-staging).`,
+    ]);
+    assert.equal(tls({ tlsMode: 'letsencrypt', tlsAcmeEmail: 'a@b.io', customDomain: 'scoring.example.com' }).customDomain, 'scoring.example.com');
+  });
+
+  test('customDomain: a plain lowercase host name, and only with a certificate', () => {
+    for (const bad of ['https://scoring.example.com', '*.example.com', 'Scoring.Example.com', 'localhost']) {
+      assert.match(problems({ tlsMode: 'letsencrypt', tlsAcmeEmail: 'a@b.io', customDomain: bad })[0]!, /expected empty or a lowercase host name/, bad);
+    }
+    assert.deepEqual(problems({ customDomain: 'scoring.example.com' }), [`${PROJECT}:customDomain is "scoring.example.com"; expected empty when tlsMode is none (there is no public endpoint to name).`]);
   });
 });
 

@@ -149,7 +149,20 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
         connectionString: `InstrumentationKey=${fakeHash(name).slice(0, 32)};IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/`,
       };
     case 'azure-native:containerservice:ManagedCluster':
-      return { name: plain.resourceName, identityProfile: { kubeletidentity: { objectId: 'kubelet-object-id', clientId: 'kubelet-client-id' } } };
+      return {
+        name: plain.resourceName,
+        identity: { ...plain.identity, principalId: 'cluster-principal-id', tenantId: 'tenant-id' },
+        identityProfile: { kubeletidentity: { objectId: 'kubelet-object-id', clientId: 'kubelet-client-id' } },
+        // AKS creates the add-on's identity when the add-on is enabled.
+        addonProfiles: Object.fromEntries(
+          Object.entries((plain.addonProfiles ?? {}) as Record<string, Record<string, unknown>>).map(([k, v]) => [
+            k,
+            k === 'azureKeyvaultSecretsProvider' ? { ...v, identity: { clientId: 'kv-addon-client-id', objectId: 'kv-addon-object-id' } } : v,
+          ]),
+        ),
+      };
+    case 'azure-native:network:PublicIPAddress':
+      return { name: plain.publicIpAddressName, ipAddress: '20.0.0.2', dnsSettings: { ...plain.dnsSettings, fqdn: `${plain.dnsSettings?.domainNameLabel}.${plain.location}.cloudapp.azure.com` } };
     case 'azure-native:monitor:DataCollectionRule':
       return { name: plain.dataCollectionRuleName };
     case 'azure-native:iothub:IotHubResource':
@@ -158,8 +171,6 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       const repo = String(plain.imageName).replace(/:[^:/]+$/, '');
       return { repoDigest: `${repo}@sha256:${fakeHash(repo)}` };
     }
-    case 'kubernetes:core/v1:Service':
-      return { status: { loadBalancer: { ingress: [{ ip: '20.0.0.1' }] } } };
     case 'pulumi-nodejs:dynamic/containerregistry:TokenPassword':
       return { username: String(plain.tokenId).split('/').pop(), password: secret(`acr-${fakeHash(name).slice(0, 40)}`), creationTime: '2026-01-01T00:00:00Z' };
     case 'pulumi-nodejs:dynamic/containerregistry:ImageImport':

@@ -2,7 +2,10 @@
 // the offline run against the stacks (stack-checks.ts) means something.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { policies, violations } from '../../policy/policies';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { policies, stackPolicies, stackViolations, violations } from '../../policy/policies';
+import { gateway, virtualService } from '../../infra/https-manifests';
 
 const names = (type: string, props: Record<string, unknown>) => violations(type, props).map((v) => v.policy);
 const securePod = {
@@ -13,8 +16,10 @@ const deployment = (pod: unknown) => ({ spec: { template: { spec: pod } } });
 
 describe('CrossGuard policy pack', () => {
   test('every rule has a name, a description and an enforcement level', () => {
-    for (const p of policies) assert.ok(p.name && p.description && p.enforcementLevel, p.name);
-    assert.equal(new Set(policies.map((p) => p.name)).size, policies.length);
+    const all = [...policies, ...stackPolicies];
+    for (const p of all) assert.ok(p.name && p.description && p.enforcementLevel, p.name);
+    assert.equal(new Set(all.map((p) => p.name)).size, all.length);
+    assert.equal(policies.find((p) => p.name === 'https-only')!.enforcementLevel, 'mandatory');
   });
 
   test('storage: public blob access, old TLS, plain HTTP', () => {
@@ -55,6 +60,51 @@ describe('CrossGuard policy pack', () => {
     assert.deepEqual(names('kubernetes:core/v1:Service', { metadata: { name: 's' }, spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] } }), ['https-only']);
     assert.deepEqual(names('kubernetes:core/v1:Service', { metadata: { name: 's' }, spec: { type: 'LoadBalancer', ports: [{ port: 443, protocol: 'TCP' }] } }), []);
     assert.deepEqual(names('kubernetes:core/v1:Service', { spec: { type: 'ClusterIP', ports: [{ port: 80 }] } }), []);
+  });
+
+  const GW = 'kubernetes:networking.istio.io/v1:Gateway';
+  const VS = 'kubernetes:networking.istio.io/v1:VirtualService';
+  const built = (mode: 'keyvault' | 'letsencrypt') => ({
+    gw: gateway('gw', 'scoring', 'api.example.com', mode, {}) as any,
+    vs: virtualService('vs', 'scoring', { host: 'api.example.com', gatewayName: 'gw', serviceHost: 'svc', servicePort: 80, hstsMaxAgeSeconds: 60, ...(mode === 'letsencrypt' ? { acmeSolverHost: 'solver' } : {}) }, {}) as any,
+  });
+  const copy = <T>(o: T): T => JSON.parse(JSON.stringify(o));
+
+  test('HTTPS only: the gateway the stack builds passes; no certificate, old TLS, passthrough of plain TCP are each caught', () => {
+    for (const mode of ['keyvault', 'letsencrypt'] as const) assert.deepEqual(violations(GW, built(mode).gw), [], mode);
+    const gw = copy(built('keyvault').gw);
+    gw.spec.servers[0].tls = { mode: 'SIMPLE', minProtocolVersion: 'TLSV1_0' };
+    gw.spec.servers.push({ port: { number: 8080, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] });
+    assert.deepEqual(violations(GW, gw).map((v) => v.message), [
+      'Gateway gw port 443: tls.credentialName names no certificate.',
+      'Gateway gw port 443: tls.minProtocolVersion is TLSV1_0; it must be TLSV1_2 or later.',
+      'Gateway gw port 8080: protocol TCP carries the API unencrypted; use HTTPS.',
+    ]);
+  });
+
+  test('HTTPS only, across resources: a plain-HTTP listener may only redirect or answer ACME; HTTPS routes send HSTS', () => {
+    const stack = (gw: unknown, vs: unknown) => stackViolations([{ type: GW, props: gw as Record<string, unknown> }, { type: VS, props: vs as Record<string, unknown> }]);
+    for (const mode of ['keyvault', 'letsencrypt'] as const) assert.deepEqual(stack(built(mode).gw, built(mode).vs), [], mode);
+
+    // Let's Encrypt without the redirect route: port 80 would serve the API in plain HTTP.
+    const { gw, vs } = built('letsencrypt');
+    const noRedirect = copy(vs);
+    noRedirect.spec.http = noRedirect.spec.http.filter((r: any) => r.name !== 'https-redirect');
+    noRedirect.spec.http.at(-1).match = undefined;
+    assert.deepEqual(stack(gw, noRedirect).map((v) => v.message), ['VirtualService vs route scoring-api on Gateway scoring/gw answers plain HTTP on port 80; redirect it to https.']);
+
+    // Key Vault mode without httpsRedirect on the listener: the same route now serves port 80.
+    const kv = built('keyvault');
+    const openGw = copy(kv.gw);
+    delete openGw.spec.servers[1].tls;
+    const anyPort = copy(kv.vs);
+    delete anyPort.spec.http[0].match;
+    assert.deepEqual(stack(openGw, anyPort).map((v) => v.policy), ['https-only-routes']);
+
+    // A route that forgets HSTS.
+    const noHsts = copy(kv.vs);
+    delete noHsts.spec.http[0].headers;
+    assert.deepEqual(stack(kv.gw, noHsts).map((v) => v.message), ['VirtualService vs route scoring-api on Gateway scoring/gw serves HTTPS without a Strict-Transport-Security header.']);
   });
 
   test('tags: every required tag, on taggable types only', () => {

@@ -27,11 +27,13 @@ export function readerAllows(operation: string | null): boolean {
   return operation === null || /^[A-Za-z.]+\/.+\/read$/i.test(operation);
 }
 
-export function describePreview(stack: string): void {
-  describe(`stack ${stack}: pulumi preview with the Reader role (index.ts under mocks, isDryRun true)`, () => {
+/** `overrides`: config values on top of the stack file (namespaced keys), e.g. a tlsMode. */
+export function describePreview(stack: string, overrides: Record<string, unknown> = {}): void {
+  const variant = 'model-deploy:tlsMode' in overrides ? ` with tlsMode ${String(overrides['model-deploy:tlsMode'])}` : '';
+  describe(`stack ${stack}${variant}: pulumi preview with the Reader role (index.ts under mocks, isDryRun true)`, () => {
     let run: StackRun;
     before(async () => {
-      run = await runStack(stack, {}, true);
+      run = await runStack(stack, overrides, true);
     });
 
     test('the program registers the whole stack in preview', () => {

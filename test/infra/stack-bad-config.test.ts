@@ -10,6 +10,7 @@ test('bad values in the dev stack fail the program with the key, the value and w
     'model-deploy:aksNodeMinCount': 0,
     'model-deploy:iotHubSku': 'B1',
     'model-deploy:aksAvailabilityZones': ['1', '4'],
+    'model-deploy:tlsMode': 'keyvault',
   }).then(
     () => assert.fail('the program accepted a bad config'),
     (e: unknown) => e,
@@ -19,4 +20,5 @@ test('bad values in the dev stack fail the program with the key, the value and w
   assert.ok(error.message.includes('model-deploy:aksNodeMinCount is "0"; expected an integer from 1 to 100.'), error.message);
   assert.ok(error.message.includes('model-deploy:iotHubSku is "B1"; expected one of S1, S2, S3, F1.'), error.message);
   assert.ok(error.message.includes('model-deploy:aksAvailabilityZones is "[\\"1\\",\\"4\\"]"; expected a list of zones "1", "2" or "3".'), error.message);
+  assert.ok(error.message.includes('model-deploy:tlsKeyVaultId is ""; expected a Key Vault resource id when tlsMode is keyvault.'), error.message);
 });

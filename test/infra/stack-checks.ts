@@ -13,9 +13,10 @@ import { readModelFolder } from '../../infra/model-folder';
 import { ACR_PULL_ROLE_ID } from '../../infra/cluster';
 import { planWorkloadPools } from '../../infra/node-pools';
 import { tokenPasswordRotation } from '../../infra/registry';
-import { violations } from '../../policy/policies';
+import { stackViolations, violations } from '../../policy/policies';
 import { SCORING_UID, terminationGracePeriodSeconds } from '../../infra/scoring-workload';
 import { validateAgainst, validateSystemModules } from './edge-schemas';
+import { describeHttps, validateCustomResource } from './https-checks';
 import { PROJECT, REPO_ROOT, mockId, runStack, stackConfig, type StackRun } from './harness';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -39,6 +40,7 @@ const T = {
   role: 'azure-native:authorization:RoleAssignment',
   dcr: 'azure-native:monitor:DataCollectionRule',
   dcra: 'azure-native:monitor:DataCollectionRuleAssociation',
+  publicIp: 'azure-native:network:PublicIPAddress',
   k8sProvider: 'pulumi:providers:kubernetes',
   hub: 'azure-native:iothub:IotHubResource',
   device: 'pulumi-nodejs:dynamic/iothub:Device',
@@ -46,7 +48,7 @@ const T = {
 } as const;
 
 /** Azure resource types that take tags; any other azure-native type must be listed as untaggable. */
-const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.agentPool, T.hub, T.dcr]);
+const TAGGED = new Set<string>([T.rg, T.storage, T.workspace, T.appInsights, T.acr, T.aks, T.agentPool, T.hub, T.dcr, T.publicIp]);
 const UNTAGGABLE = new Set<string>([T.container, T.blob, T.blobService, T.maintenance, T.scopeMap, T.token, T.role, T.dcra]);
 
 /** Evaluates the subset of the IoT Hub query language our target conditions use: `tags.k=v AND ...`. */
@@ -87,24 +89,31 @@ function clearStrings(v: unknown, secretPaths: string[], path = ''): string[] {
   return [];
 }
 
-export function describeStack(stack: string): void {
-  describe(`stack ${stack}: the real index.ts under mocks`, () => {
+/** `overrides`: config values on top of the stack file (namespaced keys), e.g. another tlsMode. */
+export function describeStack(stack: string, overrides: Record<string, unknown> = {}): void {
+  const variant = 'model-deploy:tlsMode' in overrides ? ` with tlsMode ${String(overrides['model-deploy:tlsMode'])}` : '';
+  describe(`stack ${stack}${variant}: the real index.ts under mocks`, () => {
     let run: StackRun;
     let cfg: StackConfig;
     const model = readModelFolder(join(REPO_ROOT, 'model'));
     const all = (type: string) => run.byType(type);
     const one = (type: string, name?: string) => run.one(type, name);
-    const k8sObjects = () => run.resources.filter((r) => r.type.startsWith('kubernetes:'));
+    const k8sObjects = () => run.resources.filter((r) => r.type.startsWith('kubernetes:') && r.inputs.kind);
+    /** The scoring workload's own objects (the HTTPS ingress adds its own, checked in https-checks.ts). */
+    const workloadObjects = () => {
+      const component = run.resources.find((r) => r.type === 'model-deploy:infra:ScoringWorkload')!;
+      return k8sObjects().filter((r) => r.parentUrn === component.urn);
+    };
     const k8s = (kind: string) => {
-      const found = k8sObjects().filter((r) => r.inputs.kind === kind);
+      const found = workloadObjects().filter((r) => r.inputs.kind === kind);
       assert.equal(found.length, 1, `one ${kind}`);
       return found[0]!.inputs;
     };
     const container = () => k8s('Deployment').spec.template.spec.containers[0];
 
     before(async () => {
-      run = await runStack(stack);
-      cfg = parseConfig((key) => stackConfig(stack)[`${PROJECT}:${key}`], PROJECT, stack);
+      run = await runStack(stack, overrides);
+      cfg = parseConfig((key) => stackConfig(stack, overrides)[`${PROJECT}:${key}`], PROJECT, stack);
     });
 
     describe('resources and their relations', () => {
@@ -293,18 +302,17 @@ export function describeStack(stack: string): void {
         const provider = one(T.k8sProvider);
         assert.match(provider.inputs.kubeconfig, /kind: Config/);
         assert.equal(provider.inputs.kubeconfig, run.outputs.kubeconfig);
-        const objects = k8sObjects();
-        assert.deepEqual(objects.map((o) => o.inputs.kind).sort(), [
+        assert.deepEqual(workloadObjects().map((o) => o.inputs.kind).sort(), [
           'Deployment', 'HorizontalPodAutoscaler', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'ServiceAccount',
         ]);
-        for (const o of objects) assert.equal(o.provider, `${provider.urn}::cluster-k8s-id`, o.name);
+        for (const o of run.resources.filter((r) => r.type.startsWith('kubernetes:'))) assert.equal(o.provider, `${provider.urn}::cluster-k8s-id`, o.name);
       });
 
       test('the workload: namespace, secrets, deployment, service, autoscaler, disruption budget, network policy', () => {
         const ns = k8s('Namespace');
         assert.equal(ns.metadata.name, cfg.scoring.namespace);
         assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
-        for (const o of k8sObjects().filter((x) => x.inputs.kind !== 'Namespace')) assert.equal(o.inputs.metadata.namespace, cfg.scoring.namespace, o.name);
+        for (const o of workloadObjects().filter((x) => x.inputs.kind !== 'Namespace')) assert.equal(o.inputs.metadata.namespace, cfg.scoring.namespace, o.name);
 
         const selector = k8s('Deployment').spec.selector.matchLabels;
         assert.deepEqual(k8s('Service').spec.selector, selector);
@@ -313,9 +321,9 @@ export function describeStack(stack: string): void {
         for (const [k, v] of Object.entries(selector)) assert.equal(k8s('Deployment').spec.template.metadata.labels[k], v);
 
         const svc = k8s('Service');
-        assert.equal(svc.spec.type, 'LoadBalancer');
+        assert.equal(svc.spec.type, 'ClusterIP', 'no public load balancer: the HTTPS gateway is the only way in');
         assert.deepEqual(svc.spec.ports, [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }]);
-        assert.match(String(run.outputs.scoringUrl), new RegExp(`^http://${svc.metadata.annotations['service.beta.kubernetes.io/azure-dns-label-name']}\\.${cfg.location}\\.cloudapp\\.azure\\.com$`));
+        assert.equal(svc.metadata.annotations, undefined, 'no DNS label or load balancer annotation on the app Service');
 
         const hpa = k8s('HorizontalPodAutoscaler');
         assert.equal(hpa.spec.scaleTargetRef.name, k8s('Deployment').metadata.name);
@@ -327,14 +335,9 @@ export function describeStack(stack: string): void {
 
         const np = k8s('NetworkPolicy');
         assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
-        assert.deepEqual(np.spec.ingress, [{ ports: [{ protocol: 'TCP', port: 5001 }] }]);
-      });
-
-      test('the load balancer probes /v2/health/ready over HTTP (the path annotation is ignored unless the port says appProtocol http)', () => {
-        const svc = k8s('Service');
-        assert.equal(svc.metadata.annotations['service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path'], '/v2/health/ready');
-        // cloud-provider-azure: the probe protocol follows the port's appProtocol; without it the probe is TCP.
-        for (const port of svc.spec.ports) assert.equal(port.appProtocol, 'http', port.name);
+        assert.deepEqual(np.spec.ingress, [
+          { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'aks-istio-ingress' } } }], ports: [{ protocol: 'TCP', port: 5001 }] },
+        ], 'only the ingress gateway reaches the pods');
       });
 
       test('the Kubernetes provider never drops resources from the state when the cluster does not answer', () => {
@@ -450,7 +453,7 @@ export function describeStack(stack: string): void {
 
       test('every resource but the resource group and the name suffix belongs to a component and is named after it', () => {
         const components = new Map(run.resources.filter((r) => r.type.startsWith('model-deploy:infra:')).map((c) => [c.urn, c]));
-        assert.equal(components.size, 7);
+        assert.equal(components.size, cfg.tls.mode === 'none' ? 7 : 8);
         for (const r of run.resources) {
           if (r.type.startsWith('model-deploy:infra:') || r.name === 'resource-group' || r.name === 'name-suffix') continue;
           const parent = components.get(r.parentUrn);
@@ -534,7 +537,7 @@ export function describeStack(stack: string): void {
         for (const k of ['scoringPrimaryKey', 'scoringSecondaryKey', 'edgeDeploymentManifest', 'edgeDeviceConnectionStrings', 'edgeDeviceApiKey']) {
           assert.ok(run.secretOutputs.has(k), `${k} is secret`);
         }
-        for (const k of ['kubeconfig', 'scoringUrl', 'registryLoginServer', 'scoringImage', 'edgeImage', 'iotHubName', 'edgeDeviceIds', 'edgeDeploymentId']) {
+        for (const k of ['kubeconfig', 'scoringUrl', 'scoringAccess', 'registryLoginServer', 'scoringImage', 'edgeImage', 'iotHubName', 'edgeDeviceIds', 'edgeDeploymentId']) {
           assert.ok(!run.secretOutputs.has(k), `${k} is readable`);
         }
         const secrets = sensitiveValues(run);
@@ -545,7 +548,7 @@ export function describeStack(stack: string): void {
         }
         for (const [k, v] of Object.entries(run.outputs)) {
           if (run.secretOutputs.has(k)) continue;
-          for (const secret of secrets) assert.ok(!JSON.stringify(v).includes(secret), `output ${k} has a secret in the clear`);
+          for (const secret of secrets) assert.ok(!(JSON.stringify(v) ?? '').includes(secret), `output ${k} has a secret in the clear`);
         }
       });
     });
@@ -553,9 +556,8 @@ export function describeStack(stack: string): void {
     describe('the CrossGuard policy pack (policy/), run offline against every recorded resource', () => {
       test('no mandatory policy is violated', () => {
         const found = run.resources.flatMap((r) => violations(r.type, r.inputs).map((v) => ({ ...v, resource: `${r.type} ${r.name}` })));
-        assert.deepEqual(found.filter((v) => v.enforcementLevel === 'mandatory'), []);
-        // The one advisory finding until the API is served over HTTPS: the plain-HTTP load balancer.
-        assert.deepEqual(found.map((v) => `${v.policy}: ${v.resource}`), ['https-only: kubernetes:core/v1:Service scoring-service']);
+        assert.deepEqual(found, []);
+        assert.deepEqual(stackViolations(run.resources.map((r) => ({ type: r.type, props: r.inputs }))), []);
       });
     });
 
@@ -573,6 +575,7 @@ export function describeStack(stack: string): void {
         };
         for (const o of k8sObjects()) {
           const key = `${o.inputs.apiVersion}/${o.inputs.kind}`;
+          if (await validateCustomResource(o)) continue;
           const load = modules[key];
           assert.ok(load, `no schema for ${key}`);
           const Model = ((await load()) as Record<string, new (o: unknown) => { validate(): void }>)[o.inputs.kind]!;
@@ -588,6 +591,8 @@ export function describeStack(stack: string): void {
         assert.throws(() => new Deployment(broken).validate(), /containerPort must be integer|selector/);
       });
     });
+
+    describeHttps(() => ({ run, cfg }));
 
     describe('the image contract with the Dockerfile', () => {
       const file = 'Dockerfile';
