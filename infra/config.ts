@@ -92,6 +92,8 @@ export interface ModelRuntimeConfig {
   exactPreprocessing: boolean;
   /** PREPROCESS_THREADS: image decode/resize threads; unset = the app's default (its CPU limit). */
   preprocessThreads?: number;
+  /** EXIF_ORIENTATION: turn photos upright by their EXIF tag before preprocessing (Pillow's exif_transpose). */
+  exifOrientation: boolean;
 }
 
 export interface StackConfig {
@@ -197,6 +199,7 @@ export const CONFIG_KEYS = {
   edgeImagePlatform: { type: 'string', default: 'linux/amd64', description: 'Platform of the edge-module image (must match the devices: linux/amd64 or linux/arm64; onnxruntime has no 32-bit ARM build).' },
   modelName: { type: 'string', default: '', description: "MODEL_NAME of the scoring service and the edge module: the model's name in the V2 API, blob paths and labels (letters, digits, '.', '_', '-'); empty = the card's name, else the model folder's name." },
   exactPreprocessing: { type: 'boolean', default: false, description: 'EXACT_PREPROCESSING of the scoring service and the edge module: true = Pillow-exact pixels for every image (no reduced decoding of large photos), slower on camera-sized images.' },
+  exifOrientation: { type: 'boolean', default: true, description: 'EXIF_ORIENTATION of the scoring service and the edge module: true = turn each photo upright by its EXIF orientation tag before preprocessing, as Pillow\'s ImageOps.exif_transpose does; false for models trained on pixels as stored.' },
   preprocessThreads: { type: 'string', default: '', description: "PREPROCESS_THREADS of the scoring service and the edge module: image decode/resize threads, an integer from 0 to 256; empty = the app's default (its CPU limit). A string because Pulumi config has no optional integer." },
 } as const satisfies Record<string, ConfigKeySpec>;
 
@@ -283,12 +286,15 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   const modelName = str('modelName', /^([A-Za-z0-9][A-Za-z0-9._-]{0,199})?$/, "empty or a model name of letters, digits, '.', '_', '-' (at most 200, starting with a letter or digit)");
   const exactRaw = raw('exactPreprocessing');
   if (exactRaw !== 'true' && exactRaw !== 'false') bad('exactPreprocessing', exactRaw, 'true or false');
+  const exifRaw = raw('exifOrientation');
+  if (exifRaw !== 'true' && exifRaw !== 'false') bad('exifOrientation', exifRaw, 'true or false');
   const threadsRaw = raw('preprocessThreads').trim();
   const threads = threadsRaw === '' ? undefined : /^\d+$/.test(threadsRaw) ? Number(threadsRaw) : NaN;
   if (threads !== undefined && !(threads >= 0 && threads <= 256)) bad('preprocessThreads', threadsRaw, "empty (the app's default) or an integer from 0 to 256");
   const model: ModelRuntimeConfig = {
     ...(modelName ? { name: modelName } : {}),
     exactPreprocessing: exactRaw === 'true',
+    exifOrientation: exifRaw === 'true',
     ...(threads !== undefined && Number.isFinite(threads) ? { preprocessThreads: threads } : {}),
   };
 
@@ -411,6 +417,7 @@ export function modelEnv(m: ModelRuntimeConfig): Record<string, string> {
   return {
     ...(m.name !== undefined ? { MODEL_NAME: m.name } : {}),
     EXACT_PREPROCESSING: String(m.exactPreprocessing),
+    EXIF_ORIENTATION: String(m.exifOrientation),
     ...(m.preprocessThreads !== undefined ? { PREPROCESS_THREADS: String(m.preprocessThreads) } : {}),
   };
 }

@@ -131,6 +131,7 @@ describe('parseConfig', () => {
     ['modelName', 'my model', /expected empty or a model name of letters, digits/],
     ['modelName', '-x', /expected empty or a model name/],
     ['exactPreprocessing', 'yes', /expected true or false/],
+    ['exifOrientation', 'no', /expected true or false/],
     ['preprocessThreads', '257', /expected empty \(the app's default\) or an integer from 0 to 256/],
     ['preprocessThreads', '-1', /expected empty \(the app's default\) or an integer from 0 to 256/],
     ['preprocessThreads', 'auto', /expected empty \(the app's default\) or an integer from 0 to 256/],
@@ -244,11 +245,11 @@ describe('azureName', () => {
   });
 });
 
-describe('the model keys: MODEL_NAME, EXACT_PREPROCESSING, PREPROCESS_THREADS for both apps', () => {
+describe('the model keys: MODEL_NAME, EXACT_PREPROCESSING, EXIF_ORIENTATION, PREPROCESS_THREADS for both apps', () => {
   test("default: the apps' own defaults, with exact preprocessing said out loud", () => {
     const cfg = parse({});
-    assert.deepEqual(cfg.model, { exactPreprocessing: false });
-    assert.deepEqual(modelEnv(cfg.model), { EXACT_PREPROCESSING: 'false' });
+    assert.deepEqual(cfg.model, { exactPreprocessing: false, exifOrientation: true });
+    assert.deepEqual(modelEnv(cfg.model), { EXACT_PREPROCESSING: 'false', EXIF_ORIENTATION: 'true' });
     assert.equal(cfg.modelDir, 'model');
   });
 
@@ -258,8 +259,9 @@ describe('the model keys: MODEL_NAME, EXACT_PREPROCESSING, PREPROCESS_THREADS fo
       [`${PROJECT}:modelName`]: 'fashion-rgb',
       [`${PROJECT}:exactPreprocessing`]: 'true',
       [`${PROJECT}:preprocessThreads`]: '0',
+      [`${PROJECT}:exifOrientation`]: 'false',
     });
     assert.equal(cfg.modelDir, 'model/fashion-rgb-keras');
-    assert.deepEqual(modelEnv(cfg.model), { MODEL_NAME: 'fashion-rgb', EXACT_PREPROCESSING: 'true', PREPROCESS_THREADS: '0' });
+    assert.deepEqual(modelEnv(cfg.model), { MODEL_NAME: 'fashion-rgb', EXACT_PREPROCESSING: 'true', EXIF_ORIENTATION: 'false', PREPROCESS_THREADS: '0' });
   });
 });

@@ -507,6 +507,7 @@ export function describeStack(stack: string, overrides: Record<string, unknown> 
         // Always set: in the image the folder is /app/model, whose name is not the model's.
         assert.equal(env.MODEL_NAME, model.name);
         assert.equal(env.EXACT_PREPROCESSING, String(cfg.model.exactPreprocessing));
+        assert.equal(env.EXIF_ORIENTATION, String(cfg.model.exifOrientation));
         assert.equal(env.SCORING_API_KEYS_FILE, '/var/run/secrets/scoring/keys');
         assert.equal(env.SHUTDOWN_GRACE_MS, String(cfg.scoring.shutdownGraceMs));
         assert.equal(env.LOG_LEVEL, cfg.scoring.logLevel);
