@@ -1,6 +1,8 @@
 // The stack's configuration: every key, its type, default and rule, read ONCE into one typed object.
 // This table is the single source of truth; test/infra/config.test.ts checks that Pulumi.yaml declares
 // exactly these keys with the same types and defaults. Components never read pulumi.Config themselves.
+// Longer than 300 lines because it holds that table, the typed shape of every component's settings and
+// the cross-key rules (TLS modes, pool sizes, replicas); splitting them would scatter one contract.
 import * as pulumi from '@pulumi/pulumi';
 
 /** Thrown when one or more config values are wrong; the message names each key, its value and what is expected. */

@@ -3,7 +3,8 @@
  * card, decode and preprocess images as the model was trained, batch callers together, predict.
  * No HTTP and no IoT here: the scoring service and the edge module are thin adapters over this.
  */
-export { Classifier, DEFAULTS, describeModel } from './classifier.js';
+export { Classifier, DEFAULTS } from './classifier.js';
+export { describeModel } from './model-session.js';
 export type { ClassifierObserver, ClassifierOptions, ClassifyOptions, ClassifyResult, Prediction } from './classifier.js';
 export {
   ImageTooLargeError,
@@ -30,7 +31,7 @@ export type { Activation, Colour, CropRounding, Dtype, Layout, ModelDescription,
 /** The description a served model carries (kept under its v1 name for the adapters). */
 export type { ModelDescription as ModelCard } from './model-description.js';
 /** The description a folder resolves to (loads the model's metadata); kept under its v1 name. */
-export { describeModel as readModelCard } from './classifier.js';
+export { describeModel as readModelCard } from './model-session.js';
 // The core hosted in a worker thread (INFERENCE_WORKER=true): the same calls as Classifier.
 export { WorkerClassifier } from './worker-classifier.js';
 export type { HostedClassifier, WorkerClassifierOptions } from './worker-classifier.js';

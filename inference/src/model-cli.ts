@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { describeModel } from './classifier.js';
+import { describeModel } from './model-session.js';
 import { InferenceError } from './errors.js';
 import type { ModelDescription } from './model-description.js';
 

@@ -4,6 +4,9 @@
  * (model-folder.ts), checked against the model, and written back as a v2 card for review.
  *
  * It is plain JSON data on purpose: a worker thread can rebuild the preprocessor from it.
+ *
+ * A little over 300 lines: the description's types and the v2 card parser that checks each field of them
+ * stay together, so a new field is added in one place.
  */
 import type { Interpolation } from './filters.js';
 import { INTERPOLATIONS } from './filters.js';
