@@ -50,8 +50,8 @@ export interface ClassifierOptions {
   intraOpSpinning?: boolean;
   /**
    * Worker threads that decode and resize images (small ones stay on the calling thread); 0 keeps
-   * all preprocessing on the calling thread. Default: os.availableParallelism() (not cgroup-aware on
-   * Node 20: pass the container's CPU limit).
+   * all preprocessing on the calling thread. Default: os.availableParallelism(), which on Node 24
+   * (libuv 1.49+) honours a container's CPU quota as well as the affinity mask.
    */
   preprocessThreads?: number;
   /**

@@ -1,6 +1,6 @@
 /**
- * IEEE 754 half precision for float16 model inputs and outputs: Node 20 has no Float16Array, and
- * onnxruntime-node takes and gives float16 tensors as their raw bits in a Uint16Array. Rounds to
+ * IEEE 754 half precision for float16 model inputs and outputs: onnxruntime-node 1.30's binding takes
+ * float16 tensors only as their raw bits in a Uint16Array (model-session.ts says why not Float16Array). Rounds to
  * nearest, ties to even, as numpy's astype(float16) does (checked against numpy in the parity
  * fixtures).
  */

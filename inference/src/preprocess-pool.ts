@@ -22,8 +22,7 @@ import type { ModelDescription } from './model-description.js';
 export interface PreprocessPoolOptions {
   /**
    * Worker threads; 0 preprocesses every image on the calling thread. Default: availableParallelism(),
-   * which on Node 20 (libuv 1.46) counts the affinity mask, not a container's CPU quota: containers
-   * should pass their CPU limit.
+   * which on Node 24 (libuv 1.49+) is the smaller of the affinity mask and a container's CPU quota.
    */
   threads?: number;
   /** Fast paths off: every image decoded at full size (Pillow-identical pixels). Default false. */

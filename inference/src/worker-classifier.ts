@@ -102,7 +102,7 @@ export class WorkerClassifier implements HostedClassifier {
     const { observer, onCrash, ...workerData } = options;
     const here = import.meta.url;
     // Built, the thread's entry is the JavaScript file next to this one. Under tsx (the tests run the
-    // TypeScript sources) the worker registers tsx itself first: Node 20 workers ignore --import.
+    // TypeScript sources) the worker registers tsx itself first rather than rely on the parent's --import reaching it.
     const worker = here.endsWith('.ts')
       ? new Worker(
           `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker-classifier-thread.ts', here).href)}); });`,

@@ -168,8 +168,8 @@ export const ENV_VARS: Record<string, VarSpec> = {
   },
   PREPROCESS_THREADS: {
     schema: int(0, 256), expected: 'an integer between 0 and 256 (0 decodes images on the main thread)',
-    description: "Worker threads that decode and resize images larger than 16x the model's pixels; `0` does it all on the event loop. `os.availableParallelism()` counts the CPUs in the affinity mask, not a container's CPU quota (Node 20's libuv): in a container set it from the CPU limit",
-    defaultText: 'CPUs in the affinity mask (`os.availableParallelism()`)',
+    description: "Worker threads that decode and resize images larger than 16x the model's pixels; `0` does it all on the event loop. `os.availableParallelism()` counts the CPUs in the affinity mask and, on Node 24 (libuv 1.49 and later), a container's CPU quota (a limit of 1.5 CPUs gives 1)",
+    defaultText: 'the CPUs this process may use (`os.availableParallelism()`: affinity mask and CPU quota)',
   },
   EXACT_PREPROCESSING: {
     schema: { type: 'boolean', default: false }, expected: 'true or false',
