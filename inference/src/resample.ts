@@ -22,8 +22,26 @@ interface Coefficients {
   weights: Int32Array;
 }
 
-/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis. */
+// The same few (size, box, filter) combinations recur for every image of a model, and readRegion and
+// each colour plane's resample ask for the same axes: keep them, read-only, per filter.
+const CACHE_LIMIT = 64;
+const cache = new WeakMap<Filter, Map<string, Coefficients>>();
+
+/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis; the result is shared, never written. */
 function coefficients(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Coefficients {
+  let perFilter = cache.get(filter);
+  if (!perFilter) cache.set(filter, (perFilter = new Map()));
+  const key = `${inSize},${in0},${in1},${outSize}`;
+  let c = perFilter.get(key);
+  if (!c) {
+    if (perFilter.size >= CACHE_LIMIT) perFilter.clear();
+    c = computeCoefficients(inSize, in0, in1, outSize, filter);
+    perFilter.set(key, c);
+  }
+  return c;
+}
+
+function computeCoefficients(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Coefficients {
   // Pillow parses the box as C floats and subtracts them as floats (_imaging.c "(ffff)").
   in0 = Math.fround(in0);
   in1 = Math.fround(in1);
@@ -117,6 +135,8 @@ export function resample(
 
   let image = src;
   let imageWidth = width;
+  // The first source row the intermediate image holds (the vertical taps are relative to the source).
+  let rowOffset = 0;
   if (needHorizontal) {
     // Only the rows the vertical pass will read.
     const first = vert.bounds[0]!;
@@ -143,7 +163,7 @@ export function resample(
         tmp[y * outWidth + xx] = clip8(ss);
       }
     }
-    for (let i = 0; i < outHeight; i++) vert.bounds[i * 2]! -= first;
+    rowOffset = first;
     image = tmp;
     imageWidth = outWidth;
   }
@@ -151,7 +171,7 @@ export function resample(
   const out = new Uint8Array(imageWidth * outHeight);
   const { ksize, bounds, weights } = vert;
   for (let yy = 0; yy < outHeight; yy++) {
-    const ymin = bounds[yy * 2]!;
+    const ymin = bounds[yy * 2]! - rowOffset;
     const n = bounds[yy * 2 + 1]!;
     const kbase = yy * ksize;
     for (let xx = 0; xx < imageWidth; xx++) {
