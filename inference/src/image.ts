@@ -1,12 +1,13 @@
 import pngjs from 'pngjs';
-import { checkEncoded, decode, jpegSize, pngHasExif, pngSize, reducedSize, scaleBox, type ImageFormat, type ImageLimits, type ResizePlan, type Size } from './decode.js';
+import { checkEncoded, checkPixels, decode, REDUCE_TO_MULTIPLE, jpegOrientation, orientedSize, pngHasExif, pngSize, scaleBox, type ImageFormat, type ImageLimits, type ResizePlan, type Size } from './decode.js';
 import { InvalidImageError } from './errors.js';
 import type { Interpolation } from './filters.js';
 import { place, type Placement } from './geometry.js';
 import { inputGeometry, type InputGeometry } from './model-card.js';
 import type { ModelDescription } from './model-description.js';
+import { orient } from './orientation.js';
 import { readRegion, resample, type Box } from './resample.js';
-import { decodeSmallJpeg, eligible } from './small-jpeg.js';
+import { scaled, turboJpeg, type ScalingFactor } from './turbojpeg.js';
 
 export { sniffFormat } from './decode.js';
 export type { ImageFormat, ImageLimits } from './decode.js';
@@ -45,12 +46,14 @@ export interface PreprocessOptions {
  *
  * Built from plain data (the description and the limits) so a worker thread can rebuild it.
  *
- * Three decoders give the same pixels: small 8-bit PNGs are decoded in-process by pngjs and small
- * plain JPEGs by libjpeg-turbo in WebAssembly (small-jpeg.ts) — tens to hundreds of microseconds,
- * where libvips' per-call set-up costs about a millisecond; everything else is decoded by
- * sharp/libvips, which refuses over-sized images from the header. Unless `exact`,
- * a large reduction lets libvips decode fewer pixels (decode.ts' reducedSize) across the very box
- * geometry.ts plans for the resize mode, and the description's filter does the last step.
+ * Three decoders give Pillow's pixels at full size: JPEGs go to libjpeg-turbo's TurboJPEG in-process
+ * (turbojpeg.ts; ~0.4 ms for 224x224), small 8-bit PNGs to pngjs (tens of microseconds), and the
+ * rest to sharp/libvips (about a millisecond of set-up per call), which also has the last word on
+ * any JPEG TurboJPEG declines. Over-sized images are refused from the header. Unless `exact`, a JPEG
+ * much larger than the model's input is decoded at a DCT scale (1/8 .. 7/8, as Pillow's draft()),
+ * and other formats through libvips' shrink-on-load (decode.ts' reducedSize), keeping at least
+ * REDUCE_TO_MULTIPLE x the output across the very box geometry.ts plans for the resize mode; the
+ * description's filter does the last step.
  */
 export class ImagePreprocessor {
   readonly geometry: InputGeometry;
@@ -95,13 +98,8 @@ export class ImagePreprocessor {
       if (size.width * size.height <= this.smallPixels && bytes[24]! <= 8 && !(this.orient && pngHasExif(bytes))) return this.fromPng(bytes);
     }
     if (format === 'jpeg') {
-      const size = jpegSize(bytes);
-      if (size && eligible(bytes, size, this.orient) && !this.reduces(size)) {
-        const d = await decodeSmallJpeg(bytes);
-        if (d && d.width === size.width && d.height === size.height) {
-          return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.byteLength), width: d.width, height: d.height, stride: 4 };
-        }
-      }
+      const pixels = this.fromTurboJpeg(bytes);
+      if (pixels) return pixels;
     }
     return this.fromSharp(bytes);
   }
@@ -138,6 +136,51 @@ export class ImagePreprocessor {
     return out;
   }
 
+  /**
+   * JPEGs through libjpeg-turbo's TurboJPEG (turbojpeg.ts), at the smallest DCT scale that still keeps
+   * `reduceToMultiple` x the resize's output across the box it reads (none in exact mode, for
+   * `nearest`/`box`, or when the image is not larger than that), then turned upright as its EXIF
+   * orientation says. Undefined for what libvips must decide: no TurboJPEG here, CMYK/YCCK, or any
+   * error or warning from libjpeg (libvips then refuses it with its own words, or decodes it).
+   * Like Pillow (the reference every exported model was trained with), an embedded ICC profile is
+   * not applied.
+   */
+  private fromTurboJpeg(bytes: Uint8Array): DecodedPixels | undefined {
+    const tj = turboJpeg();
+    if (!tj) return undefined;
+    const header = tj.header(bytes);
+    if (!header || header.colorspace > 2) return undefined;
+    checkPixels(header, this.limits);
+    const orientation = this.orient ? jpegOrientation(bytes) : 1;
+    const source = orientedSize(header, orientation);
+    const factor = this.dctFactor(source, tj.factors);
+    const decoded = tj.decodeRgb(bytes, factor);
+    if (!decoded) return undefined;
+    const upright = orient(decoded.data, decoded.width, decoded.height, 3, orientation);
+    const pixels: DecodedPixels = { data: upright.data, width: upright.width, height: upright.height, stride: 3 };
+    if (factor.num !== factor.denom) pixels.source = source;
+    return pixels;
+  }
+
+  /** The smallest DCT scaling factor keeping reduceToMultiple x the output across the resize's box; 1/1 when none may reduce. */
+  private dctFactor(source: Size, factors: readonly ScalingFactor[]): ScalingFactor {
+    const one = { num: 1, denom: 1 };
+    const plan = this.plan();
+    if (!plan) return one;
+    const { box, output } = plan(source);
+    const multiple = this.reduceToMultiple ?? REDUCE_TO_MULTIPLE;
+    const boxWidth = box[2] - box[0];
+    const boxHeight = box[3] - box[1];
+    let best = one;
+    for (const f of factors) {
+      // The box shrinks with the image; the scaled image must keep at least multiple x output across it.
+      const sx = scaled(source.width, f) / source.width;
+      const sy = scaled(source.height, f) / source.height;
+      if (boxWidth * sx >= multiple * output.width && boxHeight * sy >= multiple * output.height) best = f;
+    }
+    return best;
+  }
+
   private fromPng(bytes: Uint8Array): DecodedPixels {
     try {
       // pngjs expands every colour type and bit depth to 8-bit RGBA, and caps inflation at the
@@ -147,14 +190,6 @@ export class ImagePreprocessor {
     } catch (cause) {
       throw new InvalidImageError(`invalid PNG: ${(cause as Error).message}`, { cause });
     }
-  }
-
-  /** Whether the reduced decode applies to an image of this (oriented) size. */
-  private reduces(source: Size): boolean {
-    const plan = this.plan();
-    if (!plan) return false;
-    const { box, output } = plan(source);
-    return reducedSize(source, box, output, this.reduceToMultiple) !== undefined;
   }
 
   private plan(): ResizePlan | undefined {
