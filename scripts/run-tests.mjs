@@ -30,6 +30,9 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched', filters);
   process.exit(1);
 }
+// libjpeg-turbo's TurboJPEG for the core's JPEG decoding (scripts/turbojpeg.sh installs or unpacks it).
+const turbojpeg = spawnSync('sh', [join(root, 'scripts', 'turbojpeg.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const turbojpegEnv = process.env.TURBOJPEG_LIBRARY || !turbojpeg.stdout?.trim() ? {} : { TURBOJPEG_LIBRARY: turbojpeg.stdout.trim() };
 console.error(`run-tests: ${files.length} test file(s) on Node ${process.version}`);
 const result = spawnSync(
   process.execPath,
@@ -39,6 +42,6 @@ const result = spawnSync(
     `--test-reporter=${join(root, 'scripts', 'test-progress-reporter.mjs')}`, '--test-reporter-destination=stderr',
     ...files,
   ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, MD_TEST_FILE_COUNT: String(files.length) } },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, ...turbojpegEnv, MD_TEST_FILE_COUNT: String(files.length) } },
 );
 process.exit(result.status ?? 1);

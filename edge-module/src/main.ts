@@ -9,7 +9,7 @@
  * With EdgeHubConnectionString + EdgeModuleCACertificateFile it runs as in the IoT Edge simulator.
  */
 import iotDevice from 'azure-iot-device';
-import type { HostedClassifier } from '@model-deploy/inference';
+import { jpegDecoder, type HostedClassifier } from '@model-deploy/inference';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
 import { scoreMethod } from './direct-methods.js';
 import { buildApp, createServiceMetrics, KeyRing, listenFailure, loadClassifier, type AuthSettings } from './http-contract.js';
@@ -127,8 +127,10 @@ log.info({
   // The whole derived description, so what is served can be reviewed from the log alone.
   description: classifier.card,
   inference: service.inferenceWorker ? 'worker thread' : 'main thread',
+  jpegDecoder: jpegDecoder(),
   auth: auth.mode,
 }, 'edge module starting');
+if (jpegDecoder().decoder !== 'libjpeg-turbo') log.warn({ reason: jpegDecoder().reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
 module.start().then(
   () => log.info({ http: httpAddress }, 'edge module started'),
   (error: unknown) => {

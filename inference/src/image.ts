@@ -149,17 +149,15 @@ export class ImagePreprocessor {
     const tj = turboJpeg();
     if (!tj) return undefined;
     const header = tj.header(bytes);
-    if (!header || header.colorspace > 2) return undefined;
+    if (!header || header.colorspace > 2 || header.width === 0 || header.height === 0) return undefined;
     checkPixels(header, this.limits);
     const orientation = this.orient ? jpegOrientation(bytes) : 1;
-    const source = orientedSize(header, orientation);
+    const source = orientedSize({ width: header.width, height: header.height }, orientation);
     const factor = this.dctFactor(source, tj.factors);
     const decoded = tj.decodeRgb(bytes, factor);
     if (!decoded) return undefined;
     const upright = orient(decoded.data, decoded.width, decoded.height, 3, orientation);
-    const pixels: DecodedPixels = { data: upright.data, width: upright.width, height: upright.height, stride: 3 };
-    if (factor.num !== factor.denom) pixels.source = source;
-    return pixels;
+    return { data: upright.data, width: upright.width, height: upright.height, stride: 3, source };
   }
 
   /** The smallest DCT scaling factor keeping reduceToMultiple x the output across the resize's box; 1/1 when none may reduce. */

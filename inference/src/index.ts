@@ -21,6 +21,7 @@ export {
 } from './errors.js';
 export type { InferenceErrorCode } from './errors.js';
 export { ImagePreprocessor, sniffFormat } from './image.js';
+export { jpegDecoder } from './turbojpeg.js';
 export type { DecodedPixels, ImageFormat, ImageLimits } from './image.js';
 export { INTERPOLATIONS, PILLOW_RESAMPLE } from './filters.js';
 export type { Interpolation } from './filters.js';

@@ -74,6 +74,12 @@ export function turboJpegUnavailable(): string | undefined {
   return loadError;
 }
 
+/** Which JPEG decoder this process uses, for the apps' start-up logs. */
+export function jpegDecoder(): { decoder: 'libjpeg-turbo' | 'libvips'; library?: string; reason?: string } {
+  const tj = turboJpeg();
+  return tj ? { decoder: 'libjpeg-turbo', library: tj.library } : { decoder: 'libvips', reason: loadError ?? 'unknown' };
+}
+
 function load(): TurboJpeg | undefined {
   if (process.env.TURBOJPEG_DISABLED === 'true') {
     loadError = 'TURBOJPEG_DISABLED=true';
@@ -87,7 +93,7 @@ function load(): TurboJpeg | undefined {
     loadError = `koffi could not load: ${(cause as Error).message}`;
     return undefined;
   }
-  const names = process.env.TURBOJPEG_LIBRARY ? [process.env.TURBOJPEG_LIBRARY] : CANDIDATES;
+  const names = process.env.TURBOJPEG_LIBRARY ? [process.env.TURBOJPEG_LIBRARY] : CANDIDATES; // empty = unset
   const failures: string[] = [];
   for (const name of names) {
     try {

@@ -42,6 +42,7 @@ const { KeyRing } = await import('./key-ring.js');
 const { createServiceMetrics } = await import('./metrics.js');
 const { buildApp } = await import('./app.js');
 const { loadClassifier } = await import('./classifier.js');
+const { jpegDecoder } = await import('@model-deploy/inference');
 
 let keyRing: KeyRingType | undefined;
 let auth: AuthSettings;
@@ -85,10 +86,12 @@ if (config.auth.mode === 'disabled') {
     'bearer-key authentication on',
   );
 }
+const jpeg = jpegDecoder();
 app.log.info(
-  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process' },
+  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process', jpegDecoder: jpeg },
   'started',
 );
+if (jpeg.decoder !== 'libjpeg-turbo') app.log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals | 'model-load-failure'): Promise<void> {

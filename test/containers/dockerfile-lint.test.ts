@@ -26,8 +26,11 @@ const STAGES = ['build', 'model', 'runtime', 'app-scoring-service', 'app-edge-mo
  * - missing_tag on `FROM … ${BASE_IMAGE}`: the image comes from a build argument whose default carries
  *   the tag (node:24-bookworm-slim); dockerfilelint does not expand ARGs. The default is checked below.
  * - missing_tag on `FROM <stage>` and `FROM app-${APP}`: earlier stages of the same file, not images.
+ * - apt-get-update_require_install on the RUN that fetches libturbojpeg0: it runs `apt-get download`
+ *   (the target platform's package, unpacked for the runtime stage), never `apt-get install`.
  */
-function accepted(item: DiagnoticItem, line: string): boolean {
+function accepted(item: DiagnoticItem, line: string, instruction = line): boolean {
+  if (item.rule === 'apt-get-update_require_install') return /apt-get download "libturbojpeg0:\$debarch"/.test(instruction) && !/apt-get install/.test(instruction);
   if (item.rule !== 'missing_tag') return false;
   const from = /^FROM\s+(--platform=\S+\s+)?(\S+)(\s|$)/.exec(line)?.[2];
   return from === '${BASE_IMAGE}' || from === 'app-${APP}' || STAGES.includes(from ?? '');
@@ -109,7 +112,12 @@ describe('Dockerfile', () => {
   const final = stages.at(-1)!;
 
   it('has no dockerfilelint finding beyond the accepted ones', () => {
-    const findings = dockerfilelint(REPO, text).filter((item) => !accepted(item, lines[item.line - 1]!.trim()));
+    const instructionAt = (line: number): string => {
+      let end = line - 1;
+      while (end < lines.length - 1 && lines[end]!.trimEnd().endsWith('\\')) end++;
+      return lines.slice(line - 1, end + 1).join('\n');
+    };
+    const findings = dockerfilelint(REPO, text).filter((item) => !accepted(item, lines[item.line - 1]!.trim(), instructionAt(item.line)));
     assert.deepEqual(findings.map((f) => `line ${f.line}: ${f.rule}: ${f.title}`), []);
   });
 

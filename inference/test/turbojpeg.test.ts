@@ -1,0 +1,122 @@
+/**
+ * JPEG decoding through libjpeg-turbo's TurboJPEG (turbojpeg.ts): loaded here (scripts/turbojpeg.sh
+ * installs it for the tests), Pillow's / libvips' exact pixels at full size, the DCT scale chosen for
+ * the model's box, and everything it must leave to libvips (CMYK, truncated, corrupt) still answered
+ * as libvips answers it.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { decode } from '../src/decode.js';
+import { ImagePreprocessor, InvalidImageError, ImageTooLargeError, readModelCard, type ModelDescription } from '../src/index.js';
+import { jpegDecoder, scaled, turboJpeg } from '../src/turbojpeg.js';
+import { fixturesDir, modelDir } from './helpers.js';
+import { photoLikeJpeg } from './support/photo-like.js';
+
+const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
+
+async function viaLibvips(bytes: Uint8Array, options: { ignoreIcc?: boolean } = {}): Promise<Uint8Array> {
+  const { data } = await sharp(bytes, { ignoreIcc: options.ignoreIcc ?? false }).autoOrient().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return new Uint8Array(data);
+}
+
+const rgbModel = (width: number, height: number, interpolation: ModelDescription['preprocessing']['resize']['interpolation'] = 'bilinear'): ModelDescription => ({
+  schemaVersion: 2,
+  name: 'tj',
+  version: '1',
+  file: 'model.onnx',
+  sha256: '0'.repeat(64),
+  labels: ['a', 'b'],
+  input: { name: 'x', dtype: 'float32', layout: 'NCHW', channels: 3, height, width, shape: [-1, 3, height, width] },
+  output: { name: 'y', shape: [-1, 2], activation: 'softmax', task: 'single-label', threshold: 0.5 },
+  preprocessing: { colour: 'rgb', resize: { mode: 'fit', interpolation }, rescale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], invert: false },
+  source: { format: 'card-v2', files: [] },
+});
+
+describe('JPEG decoding by libjpeg-turbo (TurboJPEG)', () => {
+  it('is loaded in this environment (scripts/turbojpeg.sh installs Debian\'s libturbojpeg0)', () => {
+    const info = jpegDecoder();
+    assert.equal(info.decoder, 'libjpeg-turbo', `JPEGs fall back to libvips: ${info.reason}`);
+    assert.deepEqual(turboJpeg()!.factors.at(-1), { num: 1, denom: 8 });
+  });
+
+  it('gives libvips\' (and so Pillow\'s) pixels at full size: 4:2:0, 4:4:4, progressive, grey, odd sizes, a large photo', async () => {
+    const base = await readFile(join(fixturesDir, 'preprocess/rgb-112.jpg'));
+    const cases = [
+      base,
+      await readFile(join(fixturesDir, 'preprocess/rgb-90x160.jpg')),
+      await sharp(base).jpeg({ progressive: true }).toBuffer(),
+      await sharp(base).jpeg({ chromaSubsampling: '4:4:4', quality: 70 }).toBuffer(),
+      await sharp(base).greyscale().jpeg().toBuffer(),
+      await photoLikeJpeg(255, 257, 3),
+      await photoLikeJpeg(1921, 1083, 5),
+    ];
+    const exact = new ImagePreprocessor(rgbModel(32, 32), limits, { exact: true });
+    for (const [k, bytes] of cases.entries()) {
+      const d = await exact.decode(bytes);
+      assert.equal(d.stride, 3, `case ${k}`);
+      assert.deepEqual(new Uint8Array(d.data), await viaLibvips(bytes), `case ${k}`);
+    }
+  });
+
+  it('decodes at the smallest DCT scale keeping 4x the model input across the box, and planned on the stored size', async () => {
+    const photo = await photoLikeJpeg(1920, 1080, 7);
+    const tj = turboJpeg()!;
+    // 1080 px across the crop box; 4 x 28 = 112 needs 1/8 (135 px).
+    const d28 = await new ImagePreprocessor(rgbModel(28, 28), limits).decode(photo);
+    assert.deepEqual([d28.width, d28.height, d28.source], [240, 135, { width: 1920, height: 1080 }]);
+    // 4 x 224 = 896 needs 7/8 (945 px).
+    const d224 = await new ImagePreprocessor(rgbModel(224, 224), limits).decode(photo);
+    assert.deepEqual([d224.width, d224.height], [scaled(1920, { num: 7, denom: 8 }), scaled(1080, { num: 7, denom: 8 })]);
+    // The same bytes TurboJPEG gives for that factor directly.
+    assert.deepEqual(new Uint8Array(d28.data), tj.decodeRgb(photo, { num: 1, denom: 8 })!.data);
+    // Exact mode, nearest and box never scale.
+    for (const p of [new ImagePreprocessor(rgbModel(28, 28), limits, { exact: true }), new ImagePreprocessor(rgbModel(28, 28, 'nearest'), limits), new ImagePreprocessor(rgbModel(28, 28, 'box'), limits)]) {
+      assert.equal((await p.decode(photo)).width, 1920);
+    }
+  });
+
+  it('turns the scaled pixels upright with the EXIF orientation, the box planned on the upright size', async () => {
+    const card = rgbModel(28, 28);
+    const photo = await photoLikeJpeg(1600, 900, 9);
+    for (const orientation of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const tagged = await sharp(photo).withMetadata({ orientation }).jpeg({ quality: 90 }).toBuffer();
+      const d = await new ImagePreprocessor(card, limits).decode(tagged);
+      const upright = orientation >= 5 ? { width: 900, height: 1600 } : { width: 1600, height: 900 };
+      assert.deepEqual(d.source, upright, `orientation ${orientation}`);
+      assert.equal(d.width > d.height, upright.width > upright.height, `orientation ${orientation}`);
+      // At full size (exact mode) the pixels are libvips' autoOrient()'s.
+      const e = await new ImagePreprocessor(card, limits, { exact: true }).decode(tagged);
+      assert.deepEqual(new Uint8Array(e.data), await viaLibvips(tagged), `orientation ${orientation}, exact`);
+    }
+  });
+
+  it('ignores an embedded ICC profile, as Pillow does (the reference models are trained with)', async () => {
+    const base = await readFile(join(fixturesDir, 'preprocess/rgb-112.jpg'));
+    const icc = await sharp(base).withIccProfile('p3').jpeg().toBuffer();
+    const d = await new ImagePreprocessor(rgbModel(32, 32), limits, { exact: true }).decode(icc);
+    assert.deepEqual(new Uint8Array(d.data), await viaLibvips(icc, { ignoreIcc: true }));
+  });
+
+  it('leaves CMYK to libvips, and truncated or corrupt JPEGs are refused with libvips\' 4xx error', async () => {
+    const card = await readModelCard(modelDir);
+    const preprocessor = new ImagePreprocessor(card, limits);
+    const base = await readFile(join(fixturesDir, 'preprocess/rgb-112.jpg'));
+    const cmyk = await sharp(base).toColourspace('cmyk').jpeg().toBuffer();
+    assert.ok(turboJpeg()!.header(cmyk)!.colorspace >= 3, 'CMYK/YCCK colour space');
+    const viaCore = await preprocessor.decode(cmyk);
+    assert.deepEqual(new Uint8Array(viaCore.data), new Uint8Array((await decode(cmyk, { limits })).data));
+    for (const bad of [base.subarray(0, base.length >> 1), Buffer.concat([base.subarray(0, 200), Buffer.alloc(500, 7), Buffer.from([0xff, 0xd9])])]) {
+      assert.equal(turboJpeg()!.decodeRgb(bad), undefined);
+      await assert.rejects(preprocessor.preprocess(bad), (e) => e instanceof InvalidImageError && /could not decode image/.test(e.message));
+    }
+  });
+
+  it('checks the pixel limit from the header before decoding', async () => {
+    const photo = await photoLikeJpeg(1000, 1000, 2);
+    const small = new ImagePreprocessor(await readModelCard(modelDir), { maxImageBytes: 32 << 20, maxImagePixels: 999_999 });
+    await assert.rejects(small.preprocess(photo), ImageTooLargeError);
+  });
+});
