@@ -27,6 +27,15 @@ export function decodeBase64Image(value: string, what: string): Buffer {
   if (text.length === 0) {
     throw new RequestError('invalid_base64', `${what}: the image is empty (expected a base64-encoded image file)`);
   }
+  // Fast path (a camera photo's base64 is ~400 KB, and the regular expression walks all of it on the
+  // event loop): without line breaks, Buffer.from decodes exactly floor(3n/4) bytes from n characters
+  // before the padding only when every one is in the alphabet, since it skips the others; n % 4 === 1
+  // is never valid. Anything else goes to the check below, which also words the refusal.
+  if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+    const n = text.length - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
+    const bytes = Buffer.from(text, 'base64');
+    if (n % 4 !== 1 && bytes.length === Math.floor((n * 3) / 4)) return bytes;
+  }
   if (!BASE64.test(text)) {
     throw new RequestError('invalid_base64', `${what}: not valid base64 (expected a base64-encoded image file)`);
   }

@@ -143,7 +143,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       return;
     }
     try {
-      done(null, secureJson.parse(body as string, undefined, { protoAction: 'error', constructorAction: 'error' }));
+      const text = body as string;
+      // secure-json-parse walks the whole text with two escape-aware regular expressions before it
+      // trusts JSON.parse (~0.5 ms of the event loop for a photo's 400 KB body). Neither key can be
+      // written without the literal "__proto__" / "constructor" or a \u escape, so a body holding none
+      // of those is parsed directly, exactly as secure-json-parse would return it.
+      const suspect = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+      done(null, suspect ? secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text));
     } catch (err) {
       const reason = (err as Error).message;
       const message = /forbidden (prototype|constructor)/.test(reason)
