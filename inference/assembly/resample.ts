@@ -58,19 +58,118 @@ function horizontalRow(src: usize, dst: usize, outWidth: i32, bounds: usize, wei
   }
 }
 
-/** Pillow's convert('L') (Convert.c L24: ITU-R 601-2 luma, integer, rounded) of pixels [x0, x1) of one interleaved row. */
+// Sixteen pixels' colour band from interleaved RGB (three vectors, 48 bytes) or RGBA (four, 64 bytes),
+// gathered with byte shuffles: lane i takes byte stride * i + band.
+function red3(a: v128, b: v128, c: v128): v128 {
+  const t = v128.shuffle<u8>(a, b, 0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 0, 0, 0, 0, 0);
+  return v128.shuffle<u8>(t, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 20, 23, 26, 29);
+}
+function green3(a: v128, b: v128, c: v128): v128 {
+  const t = v128.shuffle<u8>(a, b, 1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 0, 0, 0, 0, 0);
+  return v128.shuffle<u8>(t, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 18, 21, 24, 27, 30);
+}
+function blue3(a: v128, b: v128, c: v128): v128 {
+  const t = v128.shuffle<u8>(a, b, 2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 0, 0, 0, 0, 0, 0);
+  return v128.shuffle<u8>(t, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 19, 22, 25, 28, 31);
+}
+function red4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const lo = v128.shuffle<u8>(a, b, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+  const hi = v128.shuffle<u8>(c, d, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+  return v128.shuffle<u8>(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+}
+function green4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const lo = v128.shuffle<u8>(a, b, 1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0);
+  const hi = v128.shuffle<u8>(c, d, 1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0);
+  return v128.shuffle<u8>(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+}
+function blue4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const lo = v128.shuffle<u8>(a, b, 2, 6, 10, 14, 18, 22, 26, 30, 0, 0, 0, 0, 0, 0, 0, 0);
+  const hi = v128.shuffle<u8>(c, d, 2, 6, 10, 14, 18, 22, 26, 30, 0, 0, 0, 0, 0, 0, 0, 0);
+  return v128.shuffle<u8>(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+}
+
+/**
+ * Pillow's convert('L') (Convert.c L24: ITU-R 601-2 luma, (r * 19595 + g * 38470 + b * 7471 + 0x8000)
+ * >> 16) of pixels [x0, x1) of one interleaved row, to dst[x]. Sixteen pixels at a time, written out
+ * in one loop body so the compiler keeps it inline; the weights fit unsigned 16-bit lanes and the
+ * sums 32 bits.
+ */
 function lumaRow(src: usize, dst: usize, x0: i32, x1: i32, stride: i32): void {
-  let p = src + <usize>(x0 * stride);
-  for (let x = x0; x < x1; x++, p += stride) {
+  const wr = i16x8.splat(19595);
+  const wg = i16x8.splat(<i16>0x9646); // 38470 as an unsigned 16-bit lane
+  const wb = i16x8.splat(7471);
+  const round = i32x4.splat(0x8000);
+  let x = x0;
+  for (; x + 16 <= x1; x += 16) {
+    const p = src + <usize>(x * stride);
+    const a = v128.load(p);
+    const b = v128.load(p, 16);
+    const c = v128.load(p, 32);
+    let r: v128, g: v128, bl: v128;
+    if (stride == 3) {
+      r = red3(a, b, c);
+      g = green3(a, b, c);
+      bl = blue3(a, b, c);
+    } else {
+      const d = v128.load(p, 48);
+      r = red4(a, b, c, d);
+      g = green4(a, b, c, d);
+      bl = blue4(a, b, c, d);
+    }
+    const r0 = i16x8.extend_low_i8x16_u(r);
+    const g0 = i16x8.extend_low_i8x16_u(g);
+    const b0 = i16x8.extend_low_i8x16_u(bl);
+    const r1 = i16x8.extend_high_i8x16_u(r);
+    const g1 = i16x8.extend_high_i8x16_u(g);
+    const b1 = i16x8.extend_high_i8x16_u(bl);
+    let s0 = i32x4.add(i32x4.add(i32x4.extmul_low_i16x8_u(r0, wr), i32x4.extmul_low_i16x8_u(g0, wg)), i32x4.add(i32x4.extmul_low_i16x8_u(b0, wb), round));
+    let s1 = i32x4.add(i32x4.add(i32x4.extmul_high_i16x8_u(r0, wr), i32x4.extmul_high_i16x8_u(g0, wg)), i32x4.add(i32x4.extmul_high_i16x8_u(b0, wb), round));
+    let s2 = i32x4.add(i32x4.add(i32x4.extmul_low_i16x8_u(r1, wr), i32x4.extmul_low_i16x8_u(g1, wg)), i32x4.add(i32x4.extmul_low_i16x8_u(b1, wb), round));
+    let s3 = i32x4.add(i32x4.add(i32x4.extmul_high_i16x8_u(r1, wr), i32x4.extmul_high_i16x8_u(g1, wg)), i32x4.add(i32x4.extmul_high_i16x8_u(b1, wb), round));
+    s0 = i32x4.shr_u(s0, 16);
+    s1 = i32x4.shr_u(s1, 16);
+    s2 = i32x4.shr_u(s2, 16);
+    s3 = i32x4.shr_u(s3, 16);
+    v128.store(dst + x, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(s0, s1), i16x8.narrow_i32x4_u(s2, s3)));
+  }
+  let p = src + <usize>(x * stride);
+  for (; x < x1; x++, p += stride) {
     const v = (<u32>load<u8>(p) * 19595 + <u32>load<u8>(p, 1) * 38470 + <u32>load<u8>(p, 2) * 7471 + 0x8000) >> 16;
     store<u8>(dst + x, <u8>v);
   }
 }
 
-/** Band `channel` of pixels [x0, x1) of one interleaved row. */
-function bandRow(src: usize, dst: usize, x0: i32, x1: i32, stride: i32, channel: i32): void {
-  let p = src + <usize>(x0 * stride + channel);
-  for (let x = x0; x < x1; x++, p += stride) store<u8>(dst + x, load<u8>(p));
+/** The three colour bands of pixels [x0, x1) of one interleaved row, to r[x], g[x], b[x]. */
+function bandRows(src: usize, r: usize, g: usize, b: usize, x0: i32, x1: i32, stride: i32): void {
+  let x = x0;
+  if (stride == 3) {
+    for (; x + 16 <= x1; x += 16) {
+      const p = src + <usize>(x * 3);
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      const v2 = v128.load(p, 32);
+      v128.store(r + x, red3(v0, v1, v2));
+      v128.store(g + x, green3(v0, v1, v2));
+      v128.store(b + x, blue3(v0, v1, v2));
+    }
+  } else {
+    for (; x + 16 <= x1; x += 16) {
+      const p = src + <usize>(x * 4);
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      const v2 = v128.load(p, 32);
+      const v3 = v128.load(p, 48);
+      v128.store(r + x, red4(v0, v1, v2, v3));
+      v128.store(g + x, green4(v0, v1, v2, v3));
+      v128.store(b + x, blue4(v0, v1, v2, v3));
+    }
+  }
+  let p = src + <usize>(x * stride);
+  for (; x < x1; x++, p += stride) {
+    store<u8>(r + x, load<u8>(p));
+    store<u8>(g + x, load<u8>(p, 1));
+    store<u8>(b + x, load<u8>(p, 2));
+  }
 }
 
 /**
@@ -78,10 +177,12 @@ function bandRow(src: usize, dst: usize, x0: i32, x1: i32, stride: i32, channel:
  * bytes per row to each plane's `tmp` (consecutive rows).
  * mode 0: src is one 8-bit plane. mode 1: interleaved RGB(A) (`stride` 3 or 4) to luma first.
  * mode 2: interleaved RGB(A) to its three colour bands (tmp0, tmp1, tmp2).
- * Modes 1 and 2 convert only columns [x0, x1) (what the taps read) into `rowBuf` (width + 16 bytes).
+ * Modes 1 and 2 convert only columns [x0, x1) (what the taps read) into `rowBuf` (mode 2: three
+ * buffers, `rowBufBytes` apart; each width + 16 bytes). Column x of a row is at src + x * stride: a
+ * caller that copied only columns [x0, x1) passes src offset back by x0 * stride (wrapping is fine).
  */
 export function horizontalStrip(
-  src: usize, rowBytes: i32, rows: i32, mode: i32, stride: i32, x0: i32, x1: i32, rowBuf: usize,
+  src: usize, rowBytes: i32, rows: i32, mode: i32, stride: i32, x0: i32, x1: i32, rowBuf: usize, rowBufBytes: usize,
   outWidth: i32, bounds: usize, weights: usize, kstride: i32, tmp0: usize, tmp1: usize, tmp2: usize,
 ): void {
   for (let r = 0; r < rows; r++) {
@@ -93,12 +194,10 @@ export function horizontalStrip(
       lumaRow(row, rowBuf, x0, x1, stride);
       horizontalRow(rowBuf, tmp0 + at, outWidth, bounds, weights, kstride);
     } else {
-      bandRow(row, rowBuf, x0, x1, stride, 0);
+      bandRows(row, rowBuf, rowBuf + rowBufBytes, rowBuf + 2 * rowBufBytes, x0, x1, stride);
       horizontalRow(rowBuf, tmp0 + at, outWidth, bounds, weights, kstride);
-      bandRow(row, rowBuf, x0, x1, stride, 1);
-      horizontalRow(rowBuf, tmp1 + at, outWidth, bounds, weights, kstride);
-      bandRow(row, rowBuf, x0, x1, stride, 2);
-      horizontalRow(rowBuf, tmp2 + at, outWidth, bounds, weights, kstride);
+      horizontalRow(rowBuf + rowBufBytes, tmp1 + at, outWidth, bounds, weights, kstride);
+      horizontalRow(rowBuf + 2 * rowBufBytes, tmp2 + at, outWidth, bounds, weights, kstride);
     }
   }
 }
