@@ -92,7 +92,13 @@ export function resamplePlanes(
   interpolation: Interpolation,
   box: Box = [0, 0, width, height],
 ): Uint8Array[] {
-  if (interpolation !== 'nearest' && !isNoOp(width, height, outWidth, outHeight, box)) {
+  if (interpolation === 'nearest') {
+    // Nearest may read pixels anywhere in the image, but colour conversion is per pixel: sampling
+    // first and converting only the samples gives the same bytes as converting the whole image.
+    const sampled = resampleNearest(data, width, height, outWidth, outHeight, box, stride);
+    return resamplePlanesJs(sampled, outWidth, outHeight, stride, kind, outWidth, outHeight, 'nearest');
+  }
+  if (!isNoOp(width, height, outWidth, outHeight, box)) {
     const planes = resampleWasm(data, width, height, stride, kind, outWidth, outHeight, FILTERS[interpolation], box);
     if (planes) return planes;
   }
@@ -227,9 +233,9 @@ const coord = (v: number): number => (v < 0 ? -1 : Math.trunc(v));
  * Pillow's NEAREST does not convolve: `_resize` hands it to ImagingTransform's affine scaling
  * (Geometry.c ImagingScaleAffine), which samples the source at the centre of each output pixel,
  * accumulating the step in double precision as the C loop does (so the same pixels are picked), and
- * leaves 0 where the sample falls outside the source.
+ * leaves 0 where the sample falls outside the source. With `stride` > 1, samples whole interleaved pixels.
  */
-function resampleNearest(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, box: Box): Uint8Array {
+function resampleNearest(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, box: Box, stride = 1): Uint8Array {
   const [x0, y0, x1, y1] = box.map(Math.fround) as Box;
   const ax = Math.fround(x1 - x0) / outWidth;
   const ay = Math.fround(y1 - y0) / outHeight;
@@ -240,13 +246,22 @@ function resampleNearest(src: Uint8Array, width: number, height: number, outWidt
     if (xi >= 0 && xi < width) xin[x] = xi;
     xo += ax;
   }
-  const out = new Uint8Array(outWidth * outHeight);
+  const out = new Uint8Array(outWidth * outHeight * stride);
   let yo = y0 + ay * 0.5;
   for (let y = 0; y < outHeight; y++) {
     const yi = coord(yo);
     if (yi >= 0 && yi < height) {
       const row = yi * width;
-      for (let x = 0; x < outWidth; x++) if (xin[x]! >= 0) out[y * outWidth + x] = src[row + xin[x]!]!;
+      if (stride === 1) {
+        for (let x = 0; x < outWidth; x++) if (xin[x]! >= 0) out[y * outWidth + x] = src[row + xin[x]!]!;
+      } else {
+        for (let x = 0; x < outWidth; x++) {
+          if (xin[x]! < 0) continue;
+          const from = (row + xin[x]!) * stride;
+          const to = (y * outWidth + x) * stride;
+          for (let c = 0; c < stride; c++) out[to + c] = src[from + c]!;
+        }
+      }
     }
     yo += ay;
   }
