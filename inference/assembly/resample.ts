@@ -10,9 +10,10 @@
  * the taps in SIMD lanes and then across lanes gives the very same 32-bit sum as the C loop.
  *
  * Memory contract (the caller's): coefficients are `bounds` (per output pixel: first input index,
- * tap count, as int32 pairs) and `weights` (per output pixel, `kstride` int32 weights, kstride a
- * multiple of 4, zero past the tap count); every input buffer has 16 readable bytes past its end.
- * The SIMD loops read up to 3 bytes beyond a window, always multiplied by a zero weight.
+ * tap count, as int32 pairs) and `weights` (per output pixel, `kstride` taps, zero past the tap
+ * count: int32 for the vertical pass, kstride a multiple of 4; split in 16-bit pairs for the
+ * horizontal one, kstride a multiple of 8); every input buffer has 16 readable bytes past its end.
+ * The SIMD loops read up to 7 bytes beyond a window, always multiplied by a zero weight.
  */
 
 const PRECISION_BITS: i32 = 22;
@@ -29,108 +30,97 @@ function clip8(ss: i32): u8 {
   return <u8>(ss >> PRECISION_BITS);
 }
 
-/** One row of the horizontal pass: outWidth output pixels from the 8-bit row at `src`. */
+/**
+ * One row of the horizontal pass: outWidth output pixels from the 8-bit row at `src`.
+ * The weights come split (src/resample-coefficients.ts' splitWeights): w = hi * 2^11 + lo with lo in
+ * [0, 2048), both 16-bit, in groups of 8 taps (8 hi, then 8 lo). That lets i32x4.dot_i16x8_s
+ * (pmaddwd: 8 multiply-adds, one instruction) do the work: the sum is (sum(p * hi) << 11) + sum(p * lo),
+ * the same 32-bit integer as sum(p * w).
+ */
 function horizontalRow(src: usize, dst: usize, outWidth: i32, bounds: usize, weights: usize, kstride: i32): void {
   for (let xx = 0; xx < outWidth; xx++) {
     const b = bounds + (<usize>xx << 3);
     const p = src + <usize>load<i32>(b);
     const n = load<i32>(b, 4);
     const k = weights + (<usize>(xx * kstride) << 2);
-    let acc = i32x4.splat(0);
+    let hi = i32x4.splat(0);
+    let lo = i32x4.splat(0);
     let i = 0;
     for (; i + 16 <= n; i += 16) {
       const px = v128.load(p + i);
-      const lo = i16x8.extend_low_i8x16_u(px);
-      const hi = i16x8.extend_high_i8x16_u(px);
+      const a = i16x8.extend_low_i8x16_u(px);
+      const c = i16x8.extend_high_i8x16_u(px);
       const kw = k + (<usize>i << 2);
-      acc = i32x4.add(acc, i32x4.mul(i32x4.extend_low_i16x8_u(lo), v128.load(kw)));
-      acc = i32x4.add(acc, i32x4.mul(i32x4.extend_high_i16x8_u(lo), v128.load(kw, 16)));
-      acc = i32x4.add(acc, i32x4.mul(i32x4.extend_low_i16x8_u(hi), v128.load(kw, 32)));
-      acc = i32x4.add(acc, i32x4.mul(i32x4.extend_high_i16x8_u(hi), v128.load(kw, 48)));
+      hi = i32x4.add(hi, i32x4.dot_i16x8_s(a, v128.load(kw)));
+      lo = i32x4.add(lo, i32x4.dot_i16x8_s(a, v128.load(kw, 16)));
+      hi = i32x4.add(hi, i32x4.dot_i16x8_s(c, v128.load(kw, 32)));
+      lo = i32x4.add(lo, i32x4.dot_i16x8_s(c, v128.load(kw, 48)));
     }
-    // The weights are zero from n up to kstride (a multiple of 4).
-    for (; i < n; i += 4) {
-      const px = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p + i)));
-      acc = i32x4.add(acc, i32x4.mul(px, v128.load(k + (<usize>i << 2))));
+    // The weights are zero from n up to kstride (a multiple of 8).
+    for (; i < n; i += 8) {
+      const a = i16x8.extend_low_i8x16_u(v128.load64_zero(p + i));
+      const kw = k + (<usize>i << 2);
+      hi = i32x4.add(hi, i32x4.dot_i16x8_s(a, v128.load(kw)));
+      lo = i32x4.add(lo, i32x4.dot_i16x8_s(a, v128.load(kw, 16)));
     }
+    const acc = i32x4.add(i32x4.shl(hi, 11), lo);
     const ss = HALF + i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
     store<u8>(dst + xx, clip8(ss));
   }
 }
 
-// Sixteen pixels' colour band from interleaved RGB (three vectors, 48 bytes) or RGBA (four, 64 bytes),
-// gathered with byte shuffles: lane i takes byte stride * i + band.
-function red3(a: v128, b: v128, c: v128): v128 {
-  const t = v128.shuffle<u8>(a, b, 0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 0, 0, 0, 0, 0);
-  return v128.shuffle<u8>(t, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 20, 23, 26, 29);
+// Sixteen pixels' colour band from interleaved RGB (three vectors, 48 bytes) or RGBA (four, 64 bytes):
+// lane i takes byte stride * i + band, gathered by byte swizzles (an index of -128 gives 0).
+const Z: i8 = -128;
+function red3(v0: v128, v1: v128, v2: v128): v128 {
+  return v128.or(v128.or(i8x16.swizzle(v0, i8x16(0, 3, 6, 9, 12, 15, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z)), i8x16.swizzle(v1, i8x16(Z, Z, Z, Z, Z, Z, 2, 5, 8, 11, 14, Z, Z, Z, Z, Z))), i8x16.swizzle(v2, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, 1, 4, 7, 10, 13)));
 }
-function green3(a: v128, b: v128, c: v128): v128 {
-  const t = v128.shuffle<u8>(a, b, 1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 0, 0, 0, 0, 0);
-  return v128.shuffle<u8>(t, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 18, 21, 24, 27, 30);
+function green3(v0: v128, v1: v128, v2: v128): v128 {
+  return v128.or(v128.or(i8x16.swizzle(v0, i8x16(1, 4, 7, 10, 13, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z)), i8x16.swizzle(v1, i8x16(Z, Z, Z, Z, Z, 0, 3, 6, 9, 12, 15, Z, Z, Z, Z, Z))), i8x16.swizzle(v2, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, 2, 5, 8, 11, 14)));
 }
-function blue3(a: v128, b: v128, c: v128): v128 {
-  const t = v128.shuffle<u8>(a, b, 2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 0, 0, 0, 0, 0, 0);
-  return v128.shuffle<u8>(t, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 19, 22, 25, 28, 31);
+function blue3(v0: v128, v1: v128, v2: v128): v128 {
+  return v128.or(v128.or(i8x16.swizzle(v0, i8x16(2, 5, 8, 11, 14, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z)), i8x16.swizzle(v1, i8x16(Z, Z, Z, Z, Z, 1, 4, 7, 10, 13, Z, Z, Z, Z, Z, Z))), i8x16.swizzle(v2, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, 0, 3, 6, 9, 12, 15)));
 }
-function red4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const lo = v128.shuffle<u8>(a, b, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-  const hi = v128.shuffle<u8>(c, d, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-  return v128.shuffle<u8>(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+function red4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return v128.or(v128.or(v128.or(i8x16.swizzle(v0, i8x16(0, 4, 8, 12, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z)), i8x16.swizzle(v1, i8x16(Z, Z, Z, Z, 0, 4, 8, 12, Z, Z, Z, Z, Z, Z, Z, Z))), i8x16.swizzle(v2, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, 0, 4, 8, 12, Z, Z, Z, Z))), i8x16.swizzle(v3, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, 0, 4, 8, 12)));
 }
-function green4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const lo = v128.shuffle<u8>(a, b, 1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0);
-  const hi = v128.shuffle<u8>(c, d, 1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0);
-  return v128.shuffle<u8>(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+function green4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return v128.or(v128.or(v128.or(i8x16.swizzle(v0, i8x16(1, 5, 9, 13, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z)), i8x16.swizzle(v1, i8x16(Z, Z, Z, Z, 1, 5, 9, 13, Z, Z, Z, Z, Z, Z, Z, Z))), i8x16.swizzle(v2, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, 1, 5, 9, 13, Z, Z, Z, Z))), i8x16.swizzle(v3, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, 1, 5, 9, 13)));
 }
-function blue4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const lo = v128.shuffle<u8>(a, b, 2, 6, 10, 14, 18, 22, 26, 30, 0, 0, 0, 0, 0, 0, 0, 0);
-  const hi = v128.shuffle<u8>(c, d, 2, 6, 10, 14, 18, 22, 26, 30, 0, 0, 0, 0, 0, 0, 0, 0);
-  return v128.shuffle<u8>(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+function blue4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return v128.or(v128.or(v128.or(i8x16.swizzle(v0, i8x16(2, 6, 10, 14, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z)), i8x16.swizzle(v1, i8x16(Z, Z, Z, Z, 2, 6, 10, 14, Z, Z, Z, Z, Z, Z, Z, Z))), i8x16.swizzle(v2, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, 2, 6, 10, 14, Z, Z, Z, Z))), i8x16.swizzle(v3, i8x16(Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, 2, 6, 10, 14)));
 }
 
 /**
  * Pillow's convert('L') (Convert.c L24: ITU-R 601-2 luma, (r * 19595 + g * 38470 + b * 7471 + 0x8000)
- * >> 16) of pixels [x0, x1) of one interleaved row, to dst[x]. Sixteen pixels at a time, written out
- * in one loop body so the compiler keeps it inline; the weights fit unsigned 16-bit lanes and the
- * sums 32 bits.
+ * >> 16) of pixels [x0, x1) of one interleaved row, to dst[x]. Four pixels per 16-bit dot product
+ * (pmaddwd): 38470 does not fit a signed 16-bit lane, so g's weight is split, 32767 paired with r and
+ * 5703 with b: (r, g) . (19595, 32767) + (g, b) . (5703, 7471), the same integer. The pairs are
+ * swizzled straight out of the interleaved bytes, zero-extended to 16 bits.
  */
 function lumaRow(src: usize, dst: usize, x0: i32, x1: i32, stride: i32): void {
-  const wr = i16x8.splat(19595);
-  const wg = i16x8.splat(<i16>0x9646); // 38470 as an unsigned 16-bit lane
-  const wb = i16x8.splat(7471);
+  const wrg = i32x4.splat(19595 | (32767 << 16));
+  const wgb = i32x4.splat(5703 | (7471 << 16));
   const round = i32x4.splat(0x8000);
+  // Per four pixels: (r, g) and (g, b) as 16-bit pairs.
+  const rg = stride == 3 ? i8x16(0, Z, 1, Z, 3, Z, 4, Z, 6, Z, 7, Z, 9, Z, 10, Z) : i8x16(0, Z, 1, Z, 4, Z, 5, Z, 8, Z, 9, Z, 12, Z, 13, Z);
+  const gb = stride == 3 ? i8x16(1, Z, 2, Z, 4, Z, 5, Z, 7, Z, 8, Z, 10, Z, 11, Z) : i8x16(1, Z, 2, Z, 5, Z, 6, Z, 9, Z, 10, Z, 13, Z, 14, Z);
+  const step = <usize>(stride * 4);
   let x = x0;
+  // Each four-pixel load reads 16 bytes: with RGB, 4 past the 12 it uses (the strip's padding covers the last).
   for (; x + 16 <= x1; x += 16) {
     const p = src + <usize>(x * stride);
     const a = v128.load(p);
-    const b = v128.load(p, 16);
-    const c = v128.load(p, 32);
-    let r: v128, g: v128, bl: v128;
-    if (stride == 3) {
-      r = red3(a, b, c);
-      g = green3(a, b, c);
-      bl = blue3(a, b, c);
-    } else {
-      const d = v128.load(p, 48);
-      r = red4(a, b, c, d);
-      g = green4(a, b, c, d);
-      bl = blue4(a, b, c, d);
-    }
-    const r0 = i16x8.extend_low_i8x16_u(r);
-    const g0 = i16x8.extend_low_i8x16_u(g);
-    const b0 = i16x8.extend_low_i8x16_u(bl);
-    const r1 = i16x8.extend_high_i8x16_u(r);
-    const g1 = i16x8.extend_high_i8x16_u(g);
-    const b1 = i16x8.extend_high_i8x16_u(bl);
-    let s0 = i32x4.add(i32x4.add(i32x4.extmul_low_i16x8_u(r0, wr), i32x4.extmul_low_i16x8_u(g0, wg)), i32x4.add(i32x4.extmul_low_i16x8_u(b0, wb), round));
-    let s1 = i32x4.add(i32x4.add(i32x4.extmul_high_i16x8_u(r0, wr), i32x4.extmul_high_i16x8_u(g0, wg)), i32x4.add(i32x4.extmul_high_i16x8_u(b0, wb), round));
-    let s2 = i32x4.add(i32x4.add(i32x4.extmul_low_i16x8_u(r1, wr), i32x4.extmul_low_i16x8_u(g1, wg)), i32x4.add(i32x4.extmul_low_i16x8_u(b1, wb), round));
-    let s3 = i32x4.add(i32x4.add(i32x4.extmul_high_i16x8_u(r1, wr), i32x4.extmul_high_i16x8_u(g1, wg)), i32x4.add(i32x4.extmul_high_i16x8_u(b1, wb), round));
-    s0 = i32x4.shr_u(s0, 16);
-    s1 = i32x4.shr_u(s1, 16);
-    s2 = i32x4.shr_u(s2, 16);
-    s3 = i32x4.shr_u(s3, 16);
-    v128.store(dst + x, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(s0, s1), i16x8.narrow_i32x4_u(s2, s3)));
+    const b = v128.load(p + step);
+    const c = v128.load(p + 2 * step);
+    const d = v128.load(p + 3 * step);
+    const s0 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(i8x16.swizzle(a, rg), wrg), i32x4.dot_i16x8_s(i8x16.swizzle(a, gb), wgb)), round);
+    const s1 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(i8x16.swizzle(b, rg), wrg), i32x4.dot_i16x8_s(i8x16.swizzle(b, gb), wgb)), round);
+    const s2 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(i8x16.swizzle(c, rg), wrg), i32x4.dot_i16x8_s(i8x16.swizzle(c, gb), wgb)), round);
+    const s3 = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(i8x16.swizzle(d, rg), wrg), i32x4.dot_i16x8_s(i8x16.swizzle(d, gb), wgb)), round);
+    const lo = i16x8.narrow_i32x4_u(i32x4.shr_u(s0, 16), i32x4.shr_u(s1, 16));
+    const hi = i16x8.narrow_i32x4_u(i32x4.shr_u(s2, 16), i32x4.shr_u(s3, 16));
+    v128.store(dst + x, i8x16.narrow_i16x8_u(lo, hi));
   }
   let p = src + <usize>(x * stride);
   for (; x < x1; x++, p += stride) {

@@ -16,6 +16,8 @@ export interface Coefficients {
   weights: Int32Array;
   /** The weights re-laid for SIMD (resample-wasm.ts), made on first use: kstride (a multiple of 4) per output pixel, zero-padded. */
   padded?: { kstride: number; weights: Int32Array };
+  /** The weights split for the horizontal pass in WebAssembly (splitWeights), made on first use. */
+  split?: { kstride: number; weights: Int16Array };
 }
 
 // The same few (size, box, filter) combinations recur for every image of a model, and readRegion and
@@ -79,4 +81,27 @@ export function paddedWeights(c: Coefficients, outSize: number): { kstride: numb
     c.padded = { kstride, weights };
   }
   return c.padded;
+}
+
+/**
+ * The weights as assembly/resample.ts' horizontal pass takes them, for 16-bit dot products: each
+ * w = hi * 2^11 + lo with lo in [0, 2048) (so hi = w >> 11, |hi| <= 2^11 for the normalised 22-bit
+ * weights, far inside 16 bits); per output pixel, kstride (a multiple of 8) taps in groups of 8: the
+ * 8 hi, then the 8 lo. Zero past the tap count.
+ */
+export function splitWeights(c: Coefficients, outSize: number): { kstride: number; weights: Int16Array } {
+  if (!c.split) {
+    const kstride = (c.ksize + 7) & ~7;
+    const weights = new Int16Array(outSize * kstride * 2);
+    for (let i = 0; i < outSize; i++) {
+      for (let t = 0; t < c.ksize; t++) {
+        const w = c.weights[i * c.ksize + t]!;
+        const at = (i * kstride + (t & ~7)) * 2 + (t & 7);
+        weights[at] = w >> 11;
+        weights[at + 8] = w & 2047;
+      }
+    }
+    c.split = { kstride, weights };
+  }
+  return c.split;
 }

@@ -16,7 +16,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Filter } from './filters.js';
-import { coefficients, paddedWeights, PRECISION_BITS, type Coefficients } from './resample-coefficients.js';
+import { coefficients, paddedWeights, PRECISION_BITS, splitWeights, type Coefficients } from './resample-coefficients.js';
 
 // TypeScript types WebAssembly only in its DOM libraries, which this Node-only project does not
 // load: the part used here, typed locally.
@@ -142,7 +142,7 @@ export function resampleWasm(
   const needVertical = outHeight !== height || by0 !== 0 || by1 !== outHeight;
   const horiz = needHorizontal ? coefficients(width, bx0, bx1, outWidth, filter) : identity(width);
   const vert = coefficients(height, by0, by1, outHeight, filter);
-  const hw = paddedWeights(horiz, outWidth);
+  const hw = splitWeights(horiz, outWidth);
   const vw = paddedWeights(vert, outHeight);
   // Only the rows the vertical pass reads go through the horizontal pass, as in resample.ts.
   const rowFirst = vert.bounds[0]!;
@@ -179,11 +179,11 @@ export function resampleWasm(
   peakBytes = Math.max(peakBytes, ex.memory.buffer.byteLength);
 
   const heap = new Uint8Array(ex.memory.buffer);
-  const i32 = (at: number, values: Int32Array): void => heap.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
-  i32(hBounds, horiz.bounds);
-  i32(hWeights, hw.weights);
-  i32(vBounds, vert.bounds);
-  i32(vWeights, vw.weights);
+  const put = (at: number, values: Int32Array | Int16Array): void => heap.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+  put(hBounds, horiz.bounds);
+  put(hWeights, hw.weights);
+  put(vBounds, vert.bounds);
+  put(vWeights, vw.weights);
   const fullRow = width * stride;
   for (let r = rowFirst; r < rowLast; r += stripRows) {
     const n = Math.min(stripRows, rowLast - r);
