@@ -78,6 +78,8 @@ RUN case "$(cat /build/target-cpu)" in x64) debarch=amd64 ;; arm64) debarch=arm6
 COPY tsconfig.base.json ./
 COPY inference/tsconfig.json inference/
 COPY inference/src inference/src
+COPY inference/assembly inference/assembly
+COPY inference/scripts/build-wasm.mjs inference/scripts/
 COPY codecs/tsconfig.json codecs/
 COPY codecs/src codecs/src
 COPY scoring-service/tsconfig.json scoring-service/
@@ -85,7 +87,10 @@ COPY scoring-service/src scoring-service/src
 COPY edge-module/tsconfig.json edge-module/
 COPY edge-module/src edge-module/src
 # Assemble exactly what the runtime image gets: /out/deps (node_modules) and /out/app (compiled workspaces).
+# The resample's WebAssembly (inference/dist/resample.wasm) is compiled first, by AssemblyScript from
+# /build/node_modules; it is the same on every platform, so a cross-platform build needs nothing more.
 RUN workspaces="$(cat /build/workspaces)" \
+ && node inference/scripts/build-wasm.mjs \
  && /build/node_modules/.bin/tsc -b $workspaces \
  && node /build/prune-node-modules.mjs node_modules --platform linux --arch "$(cat /build/target-cpu)" \
  && mkdir -p /out/deps /out/app \

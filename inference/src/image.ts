@@ -6,7 +6,7 @@ import { place, type Placement } from './geometry.js';
 import { inputGeometry, type InputGeometry } from './model-card.js';
 import type { ModelDescription } from './model-description.js';
 import { orient } from './orientation.js';
-import { readRegion, resample, type Box } from './resample.js';
+import { resamplePlanes } from './resample.js';
 import { scaled, turboJpeg, type ScalingFactor } from './turbojpeg.js';
 
 export { sniffFormat } from './decode.js';
@@ -113,14 +113,13 @@ export class ImagePreprocessor {
     const source = pixels.source ?? { width: w, height: h };
     const at = place(resize, source.width, source.height, width, height);
     const box = scaleBox(at.box, source, { width: w, height: h });
-    // Colour is converted only where the resize reads (a crop to the model's aspect leaves the rest
-    // unread); per-pixel conversions, so the pixels read are the same as converting the whole image.
-    const region = readRegion(w, h, at.width, at.height, resize.interpolation, box);
-    const planes = colour === 'grayscale' ? [luma(data, w, h, stride, region)] : [0, 1, 2].map((c) => plane(data, c, w, h, stride, region));
+    // Colour (Pillow's convert('L'), or the RGB bands) and resize in one call (resample.ts): colour is
+    // converted only where the resize reads, in WebAssembly where it loads.
+    const planes = resamplePlanes(data, w, h, stride, colour === 'grayscale' ? 'luma' : 'rgb', at.width, at.height, resize.interpolation, box);
     const pixelsPerPlane = width * height;
     const out = new Float32Array(size);
     for (let p = 0; p < channels; p++) {
-      const resized = resample(planes[p]!, w, h, at.width, at.height, resize.interpolation, box);
+      const resized = planes[p]!;
       const window = fitWindow(resized, at, width, height, resize.fill?.[p] ?? 0);
       // The model's channel c is plane c, or plane 2 - c for BGR.
       const c = colour === 'bgr' ? 2 - p : p;
@@ -228,32 +227,6 @@ function fitWindow(resized: Uint8Array, at: Placement, width: number, height: nu
   } else {
     out.fill(fill);
     for (let y = 0; y < at.height; y++) out.set(resized.subarray(y * at.width, (y + 1) * at.width), (y + at.top) * width + at.left);
-  }
-  return out;
-}
-
-/**
- * ITU-R 601-2 luma as Pillow's convert('L') computes it from interleaved RGB(A), in its integer form with rounding (Convert.c L24),
- * over `region` of a width x height image (the rest left 0, never read).
- * libvips' own greyscale works in linear light (up to 60 levels off), and its recomb is exact but
- * twice as slow as this loop.
- */
-function luma(rgb: Uint8Array, width: number, height: number, stride: number, region: Box = [0, 0, width, height]): Uint8Array {
-  const out = new Uint8Array(width * height);
-  const [x0, y0, x1, y1] = region;
-  for (let y = y0; y < y1; y++) {
-    for (let i = y * width + x0, p = i * stride, end = y * width + x1; i < end; i++, p += stride) {
-      out[i] = (rgb[p]! * 19595 + rgb[p + 1]! * 38470 + rgb[p + 2]! * 7471 + 0x8000) >>> 16;
-    }
-  }
-  return out;
-}
-
-function plane(rgb: Uint8Array, channel: number, width: number, height: number, stride: number, region: Box = [0, 0, width, height]): Uint8Array {
-  const out = new Uint8Array(width * height);
-  const [x0, y0, x1, y1] = region;
-  for (let y = y0; y < y1; y++) {
-    for (let i = y * width + x0, p = i * stride + channel, end = y * width + x1; i < end; i++, p += stride) out[i] = rgb[p]!;
   }
   return out;
 }

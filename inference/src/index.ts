@@ -24,6 +24,8 @@ export { ImagePreprocessor, sniffFormat } from './image.js';
 export { jpegDecoder } from './turbojpeg.js';
 export type { DecodedPixels, ImageFormat, ImageLimits } from './image.js';
 export { INTERPOLATIONS, PILLOW_RESAMPLE } from './filters.js';
+// Whether the resample runs in WebAssembly here, or why it fell back to JavaScript (for a start-up log line).
+export { resampleWasmStatus } from './resample-wasm.js';
 export type { Interpolation } from './filters.js';
 export { inputGeometry, parseModelCard } from './model-card.js';
 export type { InputGeometry, ModelCardV1 } from './model-card.js';

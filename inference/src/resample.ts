@@ -7,72 +7,16 @@
  * levels (640x480 JPEG) and 114 levels (20x20 upscale). The model was trained on Pillow's output,
  * so this follows Pillow's Resample.c exactly: the filter's weights, support scaled by the reduction
  * factor, 22-bit fixed-point coefficients, horizontal then vertical pass with rounding and clipping
- * to 8 bits between passes. Decoding and colour conversion stay with sharp/libvips.
+ * to 8 bits between passes. Decoding stays with the decoders (decode.ts, turbojpeg.ts).
+ *
+ * Two implementations of the passes: WebAssembly (resample-wasm.ts, several times faster; used
+ * whenever it loads) and the JavaScript below (`resampleJs`, `resamplePlanesJs`): the reference the
+ * WebAssembly is tested against byte for byte, and the fallback where the module cannot load.
  */
 
-import { FILTERS, type Filter, type Interpolation } from './filters.js';
-
-const PRECISION_BITS = 32 - 8 - 2;
-
-interface Coefficients {
-  ksize: number;
-  /** Per output pixel: first input index and tap count. */
-  bounds: Int32Array;
-  /** Per output pixel: ksize fixed-point weights. */
-  weights: Int32Array;
-}
-
-// The same few (size, box, filter) combinations recur for every image of a model, and readRegion and
-// each colour plane's resample ask for the same axes: keep them, read-only, per filter.
-const CACHE_LIMIT = 64;
-const cache = new WeakMap<Filter, Map<string, Coefficients>>();
-
-/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis; the result is shared, never written. */
-function coefficients(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Coefficients {
-  let perFilter = cache.get(filter);
-  if (!perFilter) cache.set(filter, (perFilter = new Map()));
-  const key = `${inSize},${in0},${in1},${outSize}`;
-  let c = perFilter.get(key);
-  if (!c) {
-    if (perFilter.size >= CACHE_LIMIT) perFilter.clear();
-    c = computeCoefficients(inSize, in0, in1, outSize, filter);
-    perFilter.set(key, c);
-  }
-  return c;
-}
-
-function computeCoefficients(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Coefficients {
-  // Pillow parses the box as C floats and subtracts them as floats (_imaging.c "(ffff)").
-  in0 = Math.fround(in0);
-  in1 = Math.fround(in1);
-  const scale = Math.fround(in1 - in0) / outSize;
-  const filterscale = Math.max(scale, 1);
-  const support = filter.support * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const weights = new Int32Array(outSize * ksize);
-  const k = new Float64Array(ksize);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = in0 + (xx + 0.5) * scale;
-    const ss = 1 / filterscale;
-    // (int)(v + 0.5) in C truncates toward zero.
-    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
-    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const w = filter.weight((x + xmin - center + 0.5) * ss);
-      k[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < ksize; x++) {
-      const w = x < xmax && ww !== 0 ? k[x]! / ww : 0;
-      weights[xx * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * (1 << PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PRECISION_BITS));
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = Math.max(0, xmax);
-  }
-  return { ksize, bounds, weights };
-}
+import { FILTERS, type Interpolation } from './filters.js';
+import { coefficients, PRECISION_BITS, type Coefficients } from './resample-coefficients.js';
+import { resampleWasm } from './resample-wasm.js';
 
 function clip8(v: number): number {
   if (v >= 1 << (PRECISION_BITS + 8)) return 255;
@@ -114,6 +58,72 @@ export function resampleLanczos(src: Uint8Array, width: number, height: number, 
  * "RGB", which Pillow resamples with the same arithmetic band by band).
  */
 export function resample(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  interpolation: Interpolation,
+  box: Box = [0, 0, width, height],
+): Uint8Array {
+  if (interpolation !== 'nearest' && !isNoOp(width, height, outWidth, outHeight, box)) {
+    const planes = resampleWasm(src, width, height, 1, 'plane', outWidth, outHeight, FILTERS[interpolation], box);
+    if (planes) return planes[0]!;
+  }
+  return resampleJs(src, width, height, outWidth, outHeight, interpolation, box);
+}
+
+const isNoOp = (width: number, height: number, outWidth: number, outHeight: number, [x0, y0, x1, y1]: Box): boolean =>
+  outWidth === width && outHeight === height && x0 === 0 && y0 === 0 && x1 === width && y1 === height;
+
+/**
+ * Pillow's convert('L') (`kind` 'luma') or the three colour bands ('rgb') of interleaved RGB(A)
+ * pixels (`stride` 3 or 4), each resized as `resample` does: toTensor's colour and resize steps in one.
+ * The WebAssembly path converts only the pixels the resize reads, strip by strip.
+ */
+export function resamplePlanes(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  stride: 3 | 4,
+  kind: 'luma' | 'rgb',
+  outWidth: number,
+  outHeight: number,
+  interpolation: Interpolation,
+  box: Box = [0, 0, width, height],
+): Uint8Array[] {
+  if (interpolation === 'nearest') {
+    // Nearest may read pixels anywhere in the image, but colour conversion is per pixel: sampling
+    // first and converting only the samples gives the same bytes as converting the whole image.
+    const sampled = resampleNearest(data, width, height, outWidth, outHeight, box, stride);
+    return resamplePlanesJs(sampled, outWidth, outHeight, stride, kind, outWidth, outHeight, 'nearest');
+  }
+  if (!isNoOp(width, height, outWidth, outHeight, box)) {
+    const planes = resampleWasm(data, width, height, stride, kind, outWidth, outHeight, FILTERS[interpolation], box);
+    if (planes) return planes;
+  }
+  return resamplePlanesJs(data, width, height, stride, kind, outWidth, outHeight, interpolation, box);
+}
+
+/** `resamplePlanes` in JavaScript: convert the region the resize reads (readRegion), then `resampleJs` each plane. */
+export function resamplePlanesJs(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  stride: 3 | 4,
+  kind: 'luma' | 'rgb',
+  outWidth: number,
+  outHeight: number,
+  interpolation: Interpolation,
+  box: Box = [0, 0, width, height],
+): Uint8Array[] {
+  const region = readRegion(width, height, outWidth, outHeight, interpolation, box);
+  const planes = kind === 'luma' ? [luma(data, width, height, stride, region)] : [0, 1, 2].map((c) => band(data, c, width, height, stride, region));
+  return planes.map((p) => resampleJs(p, width, height, outWidth, outHeight, interpolation, box));
+}
+
+/** `resample` in JavaScript: the reference for the WebAssembly passes, and their fallback. */
+export function resampleJs(
   src: Uint8Array,
   width: number,
   height: number,
@@ -223,9 +233,9 @@ const coord = (v: number): number => (v < 0 ? -1 : Math.trunc(v));
  * Pillow's NEAREST does not convolve: `_resize` hands it to ImagingTransform's affine scaling
  * (Geometry.c ImagingScaleAffine), which samples the source at the centre of each output pixel,
  * accumulating the step in double precision as the C loop does (so the same pixels are picked), and
- * leaves 0 where the sample falls outside the source.
+ * leaves 0 where the sample falls outside the source. With `stride` > 1, samples whole interleaved pixels.
  */
-function resampleNearest(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, box: Box): Uint8Array {
+function resampleNearest(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, box: Box, stride = 1): Uint8Array {
   const [x0, y0, x1, y1] = box.map(Math.fround) as Box;
   const ax = Math.fround(x1 - x0) / outWidth;
   const ay = Math.fround(y1 - y0) / outHeight;
@@ -236,15 +246,49 @@ function resampleNearest(src: Uint8Array, width: number, height: number, outWidt
     if (xi >= 0 && xi < width) xin[x] = xi;
     xo += ax;
   }
-  const out = new Uint8Array(outWidth * outHeight);
+  const out = new Uint8Array(outWidth * outHeight * stride);
   let yo = y0 + ay * 0.5;
   for (let y = 0; y < outHeight; y++) {
     const yi = coord(yo);
     if (yi >= 0 && yi < height) {
       const row = yi * width;
-      for (let x = 0; x < outWidth; x++) if (xin[x]! >= 0) out[y * outWidth + x] = src[row + xin[x]!]!;
+      if (stride === 1) {
+        for (let x = 0; x < outWidth; x++) if (xin[x]! >= 0) out[y * outWidth + x] = src[row + xin[x]!]!;
+      } else {
+        for (let x = 0; x < outWidth; x++) {
+          if (xin[x]! < 0) continue;
+          const from = (row + xin[x]!) * stride;
+          const to = (y * outWidth + x) * stride;
+          for (let c = 0; c < stride; c++) out[to + c] = src[from + c]!;
+        }
+      }
     }
     yo += ay;
+  }
+  return out;
+}
+
+/**
+ * ITU-R 601-2 luma as Pillow's convert('L') computes it from interleaved RGB(A), in its integer form
+ * with rounding (Convert.c L24), over `region` of a width x height image (the rest left 0, never read).
+ * libvips' own greyscale works in linear light (up to 60 levels off).
+ */
+function luma(rgb: Uint8Array, width: number, height: number, stride: number, region: Box): Uint8Array {
+  const out = new Uint8Array(width * height);
+  const [x0, y0, x1, y1] = region;
+  for (let y = y0; y < y1; y++) {
+    for (let i = y * width + x0, p = i * stride, end = y * width + x1; i < end; i++, p += stride) {
+      out[i] = (rgb[p]! * 19595 + rgb[p + 1]! * 38470 + rgb[p + 2]! * 7471 + 0x8000) >>> 16;
+    }
+  }
+  return out;
+}
+
+function band(rgb: Uint8Array, channel: number, width: number, height: number, stride: number, region: Box): Uint8Array {
+  const out = new Uint8Array(width * height);
+  const [x0, y0, x1, y1] = region;
+  for (let y = y0; y < y1; y++) {
+    for (let i = y * width + x0, p = i * stride + channel, end = y * width + x1; i < end; i++, p += stride) out[i] = rgb[p]!;
   }
   return out;
 }

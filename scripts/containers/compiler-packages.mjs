@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Prints the packages the TypeScript build of some workspaces needs beyond their production
-// dependencies, pinned to the versions in package-lock.json: the compiler and the `@types/*`
-// devDependencies of those workspaces. The Dockerfile installs them outside the app tree:
+// Prints the packages the build of some workspaces needs beyond their production dependencies,
+// pinned to the versions in package-lock.json: the TypeScript compiler, the `@types/*`
+// devDependencies of those workspaces, and the other compilers they declare (COMPILERS: the
+// inference workspace builds its WebAssembly with AssemblyScript). The Dockerfile installs them outside the app tree:
 //   npm install --prefix /build --no-save $(node compiler-packages.mjs inference scoring-service)
 // Run from the directory holding package-lock.json and the workspace folders.
 import { readFileSync } from 'node:fs';
@@ -12,12 +13,14 @@ if (workspaces.length === 0) {
   process.exit(2);
 }
 
+const COMPILERS = new Set(['assemblyscript']);
+
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const names = new Set(['typescript']);
 for (const ws of workspaces) {
   const pkg = JSON.parse(readFileSync(`${ws}/package.json`, 'utf8'));
   for (const name of Object.keys(pkg.devDependencies ?? {})) {
-    if (name.startsWith('@types/')) names.add(name);
+    if (name.startsWith('@types/') || COMPILERS.has(name)) names.add(name);
   }
 }
 // tsconfig.base.json's "types": ["node"] needs @types/node even when no workspace lists it.

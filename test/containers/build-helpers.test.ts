@@ -131,10 +131,12 @@ describe('compiler-packages.mjs', () => {
         'node_modules/@types/node': { version: '20.19.43' },
         'node_modules/@types/pngjs': { version: '6.0.5' },
         'web/node_modules/@types/ws': { version: '8.5.0' },
+        'node_modules/assemblyscript': { version: '0.28.20' },
       },
     });
     write(join(dir, 'core', 'package.json'), { devDependencies: { '@types/pngjs': '^6', autocannon: '^8' } });
     write(join(dir, 'web', 'package.json'), { devDependencies: { '@types/ws': '^8' } });
+    write(join(dir, 'wasm', 'package.json'), { devDependencies: { assemblyscript: '^0.28', eslint: '^9' } });
     write(join(dir, 'bad', 'package.json'), { devDependencies: { '@types/missing': '^1' } });
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -143,6 +145,12 @@ describe('compiler-packages.mjs', () => {
     const r = runScript('compiler-packages.mjs', ['core', 'web'], dir);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), '@types/node@20.19.43 @types/pngjs@6.0.5 @types/ws@8.5.0 typescript@5.9.3');
+  });
+
+  it('adds the other compilers a workspace builds with (AssemblyScript), and no other devDependency', () => {
+    const r = runScript('compiler-packages.mjs', ['core', 'wasm'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '@types/node@20.19.43 @types/pngjs@6.0.5 assemblyscript@0.28.20 typescript@5.9.3');
   });
 
   it('fails, naming the package, when the lock file lacks one', () => {

@@ -133,11 +133,12 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
         const bin = '/app/node_modules/onnxruntime-node/bin';
         out.ortBinaries = fs.readdirSync(bin).flatMap((napi) => fs.readdirSync(bin + '/' + napi)
           .flatMap((os) => fs.readdirSync(bin + '/' + napi + '/' + os).map((cpu) => os + '/' + cpu)));
-        out.present = ['@pulumi', 'typescript', 'azure-iot-device', 'aedes', 'autocannon', '@types/pngjs', 'eslint']
+        out.present = ['@pulumi', 'typescript', 'azure-iot-device', 'aedes', 'autocannon', '@types/pngjs', 'eslint', 'assemblyscript', 'binaryen']
           .filter((p) => fs.existsSync('/app/node_modules/' + p));
         out.leftovers = ['/build', '/out', '/app/.npmrc', '/root/.npmrc', '/root/.npm', '/app/package-lock.json',
           '/app/scoring-service/src', '/app/inference/src', '/app/edge-module'].filter((p) => fs.existsSync(p));
         out.model = fs.readdirSync('/app/model').sort();
+        out.resampleWasm = fs.existsSync('/app/inference/dist/resample.wasm');
         out.appOwner = fs.statSync('/app/node_modules').uid;
         for (const p of ['/app/x', '/tmp/x']) {
           try { fs.writeFileSync(p, 'x'); out[p] = 'written'; } catch (e) { out[p] = e.code; }
@@ -153,6 +154,7 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
       assert.deepEqual(facts.present, [], 'dev, root-package or edge-only dependencies in the scoring image');
       assert.deepEqual(facts.leftovers, [], 'build-stage files in the runtime image');
       assert.deepEqual(facts.model, ['card.json', 'model.onnx']);
+      assert.equal(facts.resampleWasm, true, 'the build stage compiles inference/dist/resample.wasm into the image');
       assert.equal(facts.appOwner, 0, 'the app user must not own its code');
       assert.equal(facts['/app/x'], 'EROFS');
       assert.equal(facts['/tmp/x'], 'EROFS');
