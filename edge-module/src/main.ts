@@ -9,7 +9,7 @@
  * With EdgeHubConnectionString + EdgeModuleCACertificateFile it runs as in the IoT Edge simulator.
  */
 import iotDevice from 'azure-iot-device';
-import { jpegDecoder, type HostedClassifier } from '@model-deploy/inference';
+import { jpegDecoder, resampleWasmStatus, type HostedClassifier } from '@model-deploy/inference';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
 import { scoreMethod } from './direct-methods.js';
 import { buildApp, createServiceMetrics, KeyRing, listenFailure, loadClassifier, type AuthSettings } from './http-contract.js';
@@ -128,9 +128,11 @@ log.info({
   description: classifier.card,
   inference: service.inferenceWorker ? 'worker thread' : 'main thread',
   jpegDecoder: jpegDecoder(),
+  resampleWasm: resampleWasmStatus().loaded,
   auth: auth.mode,
 }, 'edge module starting');
 if (jpegDecoder().decoder !== 'libjpeg-turbo') log.warn({ reason: jpegDecoder().reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
+if (!resampleWasmStatus().loaded) log.warn({ reason: resampleWasmStatus().reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
 module.start().then(
   () => log.info({ http: httpAddress }, 'edge module started'),
   (error: unknown) => {

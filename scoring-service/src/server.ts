@@ -42,7 +42,7 @@ const { KeyRing } = await import('./key-ring.js');
 const { createServiceMetrics } = await import('./metrics.js');
 const { buildApp } = await import('./app.js');
 const { loadClassifier } = await import('./classifier.js');
-const { jpegDecoder } = await import('@model-deploy/inference');
+const { jpegDecoder, resampleWasmStatus } = await import('@model-deploy/inference');
 
 let keyRing: KeyRingType | undefined;
 let auth: AuthSettings;
@@ -88,10 +88,11 @@ if (config.auth.mode === 'disabled') {
 }
 const jpeg = jpegDecoder();
 app.log.info(
-  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process', jpegDecoder: jpeg },
+  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process', jpegDecoder: jpeg, resampleWasm: resampleWasmStatus().loaded },
   'started',
 );
 if (jpeg.decoder !== 'libjpeg-turbo') app.log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
+if (!resampleWasmStatus().loaded) app.log.warn({ reason: resampleWasmStatus().reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals | 'model-load-failure'): Promise<void> {

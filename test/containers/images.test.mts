@@ -122,6 +122,7 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
       // The image carries libjpeg-turbo's TurboJPEG for its platform (Dockerfile), and the core loads it.
       const startLine = logLines(await logs(id)).find((l) => l.msg === 'started');
       assert.deepEqual(startLine?.jpegDecoder, { decoder: 'libjpeg-turbo', library: '/app/lib/turbojpeg/libturbojpeg.so.0' }, 'JPEG decoder in the start-up log');
+      assert.equal(startLine?.resampleWasm, true, 'the resample\'s WebAssembly loaded in the image');
     });
 
     it('runs node as PID 1, as uid 10001, read-only, with only this platform\'s onnxruntime and no build leftovers', async (t) => {
