@@ -31,6 +31,7 @@ interface MqttJsPacket {
 
 interface MqttJsClient {
   handleMessage: (packet: MqttJsPacket, callback: (error?: Error) => void) => void;
+  emit: (event: string | symbol, ...args: unknown[]) => boolean;
   stream?: { setNoDelay?: (noDelay: boolean) => unknown };
 }
 
@@ -55,10 +56,16 @@ export function tappedMqttTransport(tap: DeliveryTap): TransportConstructor {
       if (typeof client.handleMessage !== 'function') {
         throw new Error('mqtt.js has no handleMessage hook: this version cannot hold acknowledgements until inputs are journaled');
       }
+      const tapped = (packet: MqttJsPacket): boolean => packet.cmd === 'publish' && packet.qos > 0 && isInputTopic(packet.topic);
       client.handleMessage = (packet, callback) => {
-        if (packet.cmd === 'publish' && packet.qos > 0 && isInputTopic(packet.topic)) tap(packet.topic, packet.payload, callback);
+        if (tapped(packet)) tap(packet.topic, packet.payload, callback);
         else callback();
       };
+      // A delivery the tap has is not handed to the SDK as well: nothing listens to the SDK's copy, and
+      // making it costs per message a debug line that JSON-encodes the payload as text (evaluated even
+      // with debugging off), a Message and the topic's properties parsed a second time.
+      const emit = client.emit.bind(client);
+      client.emit = (event, ...args) => (event === 'message' && tapped(args[2] as MqttJsPacket) ? false : emit(event, ...args));
       return client;
     },
   };
