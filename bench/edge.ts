@@ -4,11 +4,14 @@
  * journal on: the no-loss guarantee), predictions collected from its `predictions` output once the
  * broker has acknowledged them. Figures: images/s with a window of images in flight, and the latency per
  * image (publish → prediction accepted by the broker) unloaded and under that load, for
- * JOURNAL_FSYNC=batch (the default) with the model on the main thread and in a worker thread
+ * JOURNAL_FSYNC=batch (the default) with the model on the main thread (onnxruntime's threads sleeping
+ * between runs, the module's default, and spinning, the scoring service's) and in a worker thread
  * (INFERENCE_WORKER=true), and for JOURNAL_FSYNC=always, beside the inference core alone in the same run.
  *
  * Needs `npm run build` (npm run bench does it). BENCH_EDGE_IMAGES (default 6000) and
- * BENCH_EDGE_WINDOW (default 256) change the load.
+ * BENCH_EDGE_WINDOW (default 256) change the load. The core alone is driven as the module drives it: one
+ * classifyAll per message, at most 128 images in flight (the module's maxImagesInFlight), so the mean
+ * batch the core forms can be compared; the module's comes from its own /metrics.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +23,8 @@ import { freePort, ModuleProcess } from '../edge-module/test/support/module-proc
 const modelDir = resolve(import.meta.dirname, '../model');
 const IMAGES = Number(process.env.BENCH_EDGE_IMAGES ?? 6000);
 const WINDOW = Number(process.env.BENCH_EDGE_WINDOW ?? 256);
+/** The module's default maxImagesInFlight (module.ts): how many images it hands the core at once. */
+const MODULE_IN_FLIGHT = 128;
 
 export function loadSamples(): Buffer[] {
   const labels = JSON.parse(readFileSync(join(modelDir, 'samples/labels.json'), 'utf8')) as Record<string, string>;
@@ -77,23 +82,33 @@ async function drive(hub: EdgeHub, images: Buffer[], count: number, window: numb
   return { imagesPerSecond: count / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
 
-async function coreAlone(images: Buffer[]): Promise<number> {
-  const classifier = await Classifier.load({ modelDir });
+/** The inference core in this process, fed as the module feeds it; images/s and the mean batch it formed. */
+export async function coreAlone(images: Buffer[], count = Math.min(IMAGES, 4000)): Promise<{ imagesPerSecond: number; meanBatch: number }> {
+  let batches = 0;
+  let batched = 0;
+  const classifier = await Classifier.load({ modelDir, observer: { onBatch: (size) => ((batches += 1), (batched += size)) } });
   try {
-    const count = Math.min(IMAGES, 4000);
     let next = 0;
-    const start = performance.now();
     const worker = async (): Promise<void> => {
       while (next < count) {
         const image = images[next++ % images.length]!;
         await classifier.classifyAll([image]);
       }
     };
-    await Promise.all(Array.from({ length: WINDOW }, worker));
-    return count / ((performance.now() - start) / 1000);
+    await Promise.all(Array.from({ length: MODULE_IN_FLIGHT }, worker));
+    [batches, batched, next] = [0, 0, 0];
+    const start = performance.now();
+    await Promise.all(Array.from({ length: MODULE_IN_FLIGHT }, worker));
+    return { imagesPerSecond: count / ((performance.now() - start) / 1000), meanBatch: batched / batches };
   } finally {
     await classifier.close();
   }
+}
+
+/** Images batched and model runs so far, from the module's Prometheus text (inference_batch_size histogram). */
+function batchTotals(metrics: string): { images: number; runs: number } {
+  const value = (name: string): number => Number(new RegExp(`^inference_batch_size_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1]);
+  return { images: value('sum'), runs: value('count') };
 }
 
 interface Variant {
@@ -101,12 +116,22 @@ interface Variant {
   worker: boolean;
 }
 
-export async function edge(images: Buffer[], { fsync, worker }: Variant, count = IMAGES, env: Record<string, string> = {}, window = WINDOW): Promise<{ unloaded: Figures; loaded: Figures; moduleCpuMsPerImage: number; brokerCpuMsPerImage: number }> {
+export interface EdgeFigures {
+  unloaded: Figures;
+  loaded: Figures;
+  moduleCpuMsPerImage: number;
+  brokerCpuMsPerImage: number;
+  /** Mean batch the module's core formed under load (from its /metrics). */
+  meanBatch: number;
+}
+
+export async function edge(images: Buffer[], { fsync, worker }: Variant, count = IMAGES, env: Record<string, string> = {}, window = WINDOW): Promise<EdgeFigures> {
   const hub = await EdgeHub.start();
   const journalDir = mkdtempSync(join(tmpdir(), 'bench-edge-journal-'));
+  const port = await freePort();
   const proc = new ModuleProcess({
     ...hub.moduleEnv(),
-    PORT: String(await freePort()),
+    PORT: String(port),
     HOST: '127.0.0.1',
     JOURNAL_DIR: journalDir,
     JOURNAL_FSYNC: fsync,
@@ -121,15 +146,20 @@ export async function edge(images: Buffer[], { fsync, worker }: Variant, count =
     const tag = `${fsync}-${worker ? 'worker' : 'main'}`;
     await drive(hub, images, Math.min(500, count), window, `${tag}-warm`);
     const unloaded = await drive(hub, images, Math.min(300, count), 1, `${tag}-one`);
+    const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+    const batchesBefore = batchTotals(await (await fetch(metricsUrl)).text());
     const moduleBefore = cpuMs(proc.child.pid!);
     const brokerBefore = process.cpuUsage();
     const loaded = await drive(hub, images, count, window, `${tag}-load`);
     const brokerUsage = process.cpuUsage(brokerBefore);
+    const moduleCpuMsPerImage = (cpuMs(proc.child.pid!) - moduleBefore) / count;
+    const batches = batchTotals(await (await fetch(metricsUrl)).text());
     return {
       unloaded,
       loaded,
-      moduleCpuMsPerImage: (cpuMs(proc.child.pid!) - moduleBefore) / count,
+      moduleCpuMsPerImage,
       brokerCpuMsPerImage: (brokerUsage.user + brokerUsage.system) / 1000 / count,
+      meanBatch: (batches.images - batchesBefore.images) / (batches.runs - batchesBefore.runs),
     };
   } finally {
     await proc.stop('SIGTERM');
@@ -141,18 +171,26 @@ export async function edge(images: Buffer[], { fsync, worker }: Variant, count =
 export async function run(): Promise<void> {
   const images = loadSamples();
   console.log(`${IMAGES} 28x28 PNG sample images per run, ${WINDOW} in flight; latency = publish → prediction accepted by the broker`);
-  const core = await coreAlone(images);
-  console.log(`inference core alone (in-process, same images, ${WINDOW} in flight): ${core.toFixed(0)} img/s`);
-  const variants: Variant[] = [{ fsync: 'batch', worker: false }, { fsync: 'batch', worker: true }, { fsync: 'always', worker: false }];
+  const alone = await coreAlone(images);
+  const core = alone.imagesPerSecond;
+  console.log(`inference core alone (in-process, same images, one per call, ${MODULE_IN_FLIGHT} in flight as the module hands them): ${core.toFixed(0)} img/s, mean batch ${alone.meanBatch.toFixed(1)}`);
+  // The default, then the default's one difference from the scoring service (onnxruntime's threads sleep
+  // between runs; config.ts) undone, then the other hosting and the stricter journal.
+  const variants: Array<Variant & { env?: Record<string, string> }> = [
+    { fsync: 'batch', worker: false },
+    { fsync: 'batch', worker: false, env: { INTRA_OP_SPINNING: 'true' } },
+    { fsync: 'batch', worker: true },
+    { fsync: 'always', worker: false },
+  ];
   for (const variant of variants) {
-    const r = await edge(images, variant);
-    const name = `JOURNAL_FSYNC=${variant.fsync}${variant.worker ? ', INFERENCE_WORKER=true' : ''}`;
+    const r = await edge(images, variant, IMAGES, variant.env);
+    const name = `JOURNAL_FSYNC=${variant.fsync}${variant.worker ? ', INFERENCE_WORKER=true' : ''}${variant.env ? ', INTRA_OP_SPINNING=true' : ''}`;
     console.log(
-      `edge module, ${name.padEnd(38)}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s ` +
+      `edge module, ${name.padEnd(46)}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s ` +
         `(${((100 * r.loaded.imagesPerSecond) / core).toFixed(0)}% of the core alone), ` +
         `latency loaded p50 ${r.loaded.p50.toFixed(1)} ms p99 ${r.loaded.p99.toFixed(1)} ms, ` +
         `one at a time p50 ${r.unloaded.p50.toFixed(2)} ms p99 ${r.unloaded.p99.toFixed(2)} ms (${r.unloaded.imagesPerSecond.toFixed(0)} img/s); ` +
-        `CPU per image: module ${r.moduleCpuMsPerImage.toFixed(2)} ms, broker ${r.brokerCpuMsPerImage.toFixed(2)} ms`,
+        `CPU per image: module ${r.moduleCpuMsPerImage.toFixed(2)} ms, broker ${r.brokerCpuMsPerImage.toFixed(2)} ms; mean batch ${r.meanBatch.toFixed(1)}`,
     );
   }
 }

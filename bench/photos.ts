@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Classifier, ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
 import { loadPhotoSet, measureFidelity, PHOTO_DIR, type Photo } from '../inference/test/support/photo-set.ts';
-import { edge, loadSamples } from './edge.ts';
+import { coreAlone, edge, loadSamples } from './edge.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -224,7 +224,8 @@ async function serviceTable(photos: Photo[]): Promise<void> {
 async function edgeTable(photos: Photo[]): Promise<void> {
   const bySize = (size: string): Photo[] => photos.filter((p) => p.size === size);
   const files = (size: string): string[] => bySize(size).map((p) => join(PHOTO_DIR, p.file));
-  console.log('\n### Edge module through the MQTT broker, journal on (JOURNAL_FSYNC=batch)');
+  console.log('\n### Edge module through the MQTT broker, journal on (JOURNAL_FSYNC=batch), beside the inference core alone');
+  console.log('Core alone: in this process, one image per call, 128 in flight (as the module hands them to its core).');
   const fixtures = join(root, 'inference/test/fixtures/preprocess');
   const pngs28 = loadSamples();
   const jpeg112 = readFileSync(join(fixtures, 'rgb-112.jpg'));
@@ -235,14 +236,21 @@ async function edgeTable(photos: Photo[]): Promise<void> {
   // 1920-px JPEGs with 16 in flight: with 64 (250-KB messages) the module's p99 reached 25 s and with
   // 256 it stopped making progress — an edge-module problem with large messages, reported separately.
   for (const [name, images, count, reference, window] of [
+    ['28-px PNGs alone, 256 in flight', pngs28, 6000, 1000, 256],
     ['mix: 28-px PNG, 112-px JPEG, 56-px RGBA PNG, 256 in flight', mix, 6000, 1000, 256],
     ['1920-px JPEGs, 16 in flight', photos1920, 300, pillow1920, 16],
   ] as const) {
+    const photo = name.startsWith('1920');
+    const core = photo ? undefined : await coreAlone([...images], 4000);
+    const coreLoad = load1();
     const r = await edge([...images], { fsync: 'batch', worker: false }, count, { MAX_IMAGE_BYTES: String(32 << 20) }, window);
-    const against = name.startsWith('mix') ? `target ${reference} img/s` : `two Pillow processes ${reference.toFixed(1)} img/s`;
+    const against = photo ? `two Pillow processes ${reference.toFixed(1)} img/s` : `target ${reference} img/s`;
+    const beside = core
+      ? `, ${((100 * r.loaded.imagesPerSecond) / core.imagesPerSecond).toFixed(0)}% of the core alone (${core.imagesPerSecond.toFixed(0)} img/s, mean batch ${core.meanBatch.toFixed(1)}, load ${coreLoad})`
+      : '';
     console.log(
-      `- ${name}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s (${against}: ${(r.loaded.imagesPerSecond / reference).toFixed(2)}x), ` +
-        `p50 ${r.loaded.p50.toFixed(0)} ms, p99 ${r.loaded.p99.toFixed(0)} ms; module CPU ${r.moduleCpuMsPerImage.toFixed(2)} ms/image; load ${load1()}`,
+      `- ${name}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s (${against}: ${(r.loaded.imagesPerSecond / reference).toFixed(2)}x${beside}), ` +
+        `p50 ${r.loaded.p50.toFixed(0)} ms, p99 ${r.loaded.p99.toFixed(0)} ms; module CPU ${r.moduleCpuMsPerImage.toFixed(2)} ms/image, mean batch ${r.meanBatch.toFixed(1)}; load ${load1()}`,
     );
   }
 }

@@ -95,7 +95,7 @@ export class EdgeModule {
     await this.connection.open();
     // Listening is what makes the SDK subscribe to the module's inputs; the deliveries themselves come
     // in through the tap, which journals them before they are acknowledged (the SDK's event would come
-    // after the PUBACK, too late for at-least-once), so the event itself has nothing left to do.
+    // after the PUBACK, too late for at-least-once); mqtt-transport.ts keeps those deliveries from the SDK.
     client.on('inputMessage', () => undefined);
     registerDirectMethods(client, { state: this.state, score: this.options.score, topK: () => this.twin.settings.topK, status: () => this.status() });
     await this.twin.load();

@@ -9,6 +9,8 @@
  * `new Mqtt(authProvider, mqttBase)`). So the provider below installs `handleMessage` on each client it
  * creates, and the tap journals the delivery before letting the acknowledgement go.
  *
+ * Those deliveries are not emitted to the SDK as well (its copy had no listener and cost per message).
+ *
  * mqtt.js handles incoming packets one at a time and waits for that callback, so the tap must call back
  * quickly and must never wait for anything that itself needs incoming packets (such as the PUBACKs of the
  * module's own outputs) — that would deadlock the connection.
@@ -31,6 +33,7 @@ interface MqttJsPacket {
 
 interface MqttJsClient {
   handleMessage: (packet: MqttJsPacket, callback: (error?: Error) => void) => void;
+  emit: (event: string | symbol, ...args: unknown[]) => boolean;
   stream?: { setNoDelay?: (noDelay: boolean) => unknown };
 }
 
@@ -55,10 +58,16 @@ export function tappedMqttTransport(tap: DeliveryTap): TransportConstructor {
       if (typeof client.handleMessage !== 'function') {
         throw new Error('mqtt.js has no handleMessage hook: this version cannot hold acknowledgements until inputs are journaled');
       }
+      const tapped = (packet: MqttJsPacket | undefined): boolean => packet?.cmd === 'publish' && packet.qos > 0 && isInputTopic(packet.topic);
       client.handleMessage = (packet, callback) => {
-        if (packet.cmd === 'publish' && packet.qos > 0 && isInputTopic(packet.topic)) tap(packet.topic, packet.payload, callback);
+        if (tapped(packet)) tap(packet.topic, packet.payload, callback);
         else callback();
       };
+      // A delivery the tap has is not handed to the SDK as well: nothing listens to the SDK's copy, and
+      // making it costs per message a debug line that JSON-encodes the payload as text (evaluated even
+      // with debugging off), a Message and the topic's properties parsed a second time.
+      const emit = client.emit.bind(client);
+      client.emit = (event, ...args) => (event === 'message' && tapped(args[2] as MqttJsPacket | undefined) ? false : emit(event, ...args));
       return client;
     },
   };

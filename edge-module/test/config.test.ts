@@ -61,4 +61,13 @@ describe('edge config: journal', () => {
     assert.throws(() => loadEdgeConfig({ EdgeHubConnectionString: CONNECTION }), /no API key configured/);
     assert.equal(loadEdgeConfig({ EdgeHubConnectionString: CONNECTION }, { local: true }).service.auth.mode, 'disabled');
   });
+
+  it('lets onnxruntime threads sleep between runs unless INTRA_OP_SPINNING says otherwise (edgeHub shares the cores)', () => {
+    const spinning = (env: Record<string, string>): boolean => loadEdgeConfig({ EdgeHubConnectionString: CONNECTION, ...env }, { local: true }).service.inference.intraOpSpinning;
+    assert.equal(spinning({}), false);
+    assert.equal(spinning({ INTRA_OP_SPINNING: ' ' }), false);
+    assert.equal(spinning({ INTRA_OP_SPINNING: 'true' }), true);
+    assert.equal(spinning({ INTRA_OP_SPINNING: 'false' }), false);
+    assert.throws(() => spinning({ INTRA_OP_SPINNING: 'sometimes' }), /INTRA_OP_SPINNING/);
+  });
 });
