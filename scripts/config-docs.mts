@@ -39,7 +39,8 @@ function edgeEnv(): string {
     return [names.split(', ').map(code).join(', '), spec.defaultText, accepted, spec.description];
   });
   rows.push([Object.keys(ENV_VARS).map(code).join(', '), 'as the scoring service', 'as the scoring service',
-    'read and validated by the scoring service\'s own schema (table above); in a container set `HOST=0.0.0.0`']);
+    'read and validated by the scoring service\'s own schema (table above); in a container set `HOST=0.0.0.0`. ' +
+      'One default differs: `INTRA_OP_SPINNING` is `false` unless set (edgeHub shares the device\'s cores)']);
   return table(['variable', 'default', 'accepted', 'meaning'], rows);
 }
 
