@@ -118,6 +118,8 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
+const jpeg = jpegDecoder();
+const resample = resampleWasmStatus();
 log.info({
   http: httpAddress,
   connection: config.connection.kind,
@@ -127,12 +129,12 @@ log.info({
   // The whole derived description, so what is served can be reviewed from the log alone.
   description: classifier.card,
   inference: service.inferenceWorker ? 'worker thread' : 'main thread',
-  jpegDecoder: jpegDecoder(),
-  resampleWasm: resampleWasmStatus().loaded,
+  jpegDecoder: jpeg,
+  resampleWasm: resample.loaded,
   auth: auth.mode,
 }, 'edge module starting');
-if (jpegDecoder().decoder !== 'libjpeg-turbo') log.warn({ reason: jpegDecoder().reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
-if (!resampleWasmStatus().loaded) log.warn({ reason: resampleWasmStatus().reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
+if (jpeg.decoder !== 'libjpeg-turbo') log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
+if (!resample.loaded) log.warn({ reason: resample.reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
 module.start().then(
   () => log.info({ http: httpAddress }, 'edge module started'),
   (error: unknown) => {

@@ -60,11 +60,12 @@ export interface DecodedImage {
 export const REDUCE_TO_MULTIPLE = 4;
 
 /**
- * Above this scale (decoded / stored size, per axis) a reduced decode costs more than it saves, and
- * changes pixels for nothing: decode at full size instead. Measured (bench/photos.ts): a 224-px JPEG
- * for a 28-px model (scale 0.5) took 4.6 ms reduced against 3.0 ms at full size, since libvips' resize
- * and the header read cost more per call than the JavaScript resample of so few pixels; a 640x480
- * one (scale 0.23) took 3.4 ms against 9.3 ms.
+ * Above this scale (decoded / stored size, per axis) a libvips reduced decode costs more than it
+ * saves, and changes pixels for nothing: decode at full size instead. Measured through libvips
+ * (bench/photos.ts, when JPEGs still went there): a 224-px JPEG for a 28-px model (scale 0.5) took
+ * 4.6 ms reduced against 3.0 ms at full size, since libvips' resize and the header read cost more per
+ * call than the resample of so few pixels; a 640x480 one (scale 0.23) took 3.4 ms against 9.3 ms.
+ * JPEGs now take libjpeg's DCT scales directly (image.ts), which cost nothing extra at any scale.
  */
 const WORTHWHILE_SCALE = 0.25;
 

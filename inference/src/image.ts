@@ -153,7 +153,7 @@ export class ImagePreprocessor {
     const orientation = this.orient ? jpegOrientation(bytes) : 1;
     const source = orientedSize({ width: header.width, height: header.height }, orientation);
     const factor = this.dctFactor(source, tj.factors);
-    const decoded = tj.decodeRgb(bytes, factor);
+    const decoded = tj.decodeRgb(bytes, factor, header);
     if (!decoded) return undefined;
     const upright = orient(decoded.data, decoded.width, decoded.height, 3, orientation);
     return { data: upright.data, width: upright.width, height: upright.height, stride: 3, source };

@@ -105,3 +105,16 @@ export function splitWeights(c: Coefficients, outSize: number): { kstride: numbe
   }
   return c.split;
 }
+
+/** [first, last) of the input the taps read (taps with no weight excluded). */
+export function span(c: Coefficients, count: number): [number, number] {
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    const n = c.bounds[i * 2 + 1]!;
+    if (n === 0) continue;
+    first = Math.min(first, c.bounds[i * 2]!);
+    last = Math.max(last, c.bounds[i * 2]! + n);
+  }
+  return first === Number.POSITIVE_INFINITY ? [0, 0] : [first, last];
+}

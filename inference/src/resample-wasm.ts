@@ -16,7 +16,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Filter } from './filters.js';
-import { coefficients, paddedWeights, PRECISION_BITS, splitWeights, type Coefficients } from './resample-coefficients.js';
+import { coefficients, paddedWeights, PRECISION_BITS, span, splitWeights, type Coefficients } from './resample-coefficients.js';
 
 // TypeScript types WebAssembly only in its DOM libraries, which this Node-only project does not
 // load: the part used here, typed locally.
@@ -107,18 +107,6 @@ function identity(size: number): Coefficients {
   return c;
 }
 
-/** [first, last) of the input the taps read (taps with no weight excluded). */
-function span(c: Coefficients, count: number): [number, number] {
-  let first = Number.POSITIVE_INFINITY;
-  let last = 0;
-  for (let i = 0; i < count; i++) {
-    const n = c.bounds[i * 2 + 1]!;
-    if (n === 0) continue;
-    first = Math.min(first, c.bounds[i * 2]!);
-    last = Math.max(last, c.bounds[i * 2]! + n);
-  }
-  return first === Number.POSITIVE_INFINITY ? [0, 0] : [first, last];
-}
 
 /**
  * Pillow's `Image.resize(size, filter, box, reducing_gap=None)` of the planes `kind` names, from 8-bit

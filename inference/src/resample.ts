@@ -15,7 +15,7 @@
  */
 
 import { FILTERS, type Interpolation } from './filters.js';
-import { coefficients, PRECISION_BITS, type Coefficients } from './resample-coefficients.js';
+import { coefficients, PRECISION_BITS, span } from './resample-coefficients.js';
 import { resampleWasm } from './resample-wasm.js';
 
 function clip8(v: number): number {
@@ -206,21 +206,8 @@ export function readRegion(
   interpolation: Interpolation,
   box: Box = [0, 0, width, height],
 ): Box {
-  if (interpolation === 'nearest' || (outWidth === width && outHeight === height && box[0] === 0 && box[1] === 0 && box[2] === width && box[3] === height)) {
-    return [0, 0, width, height];
-  }
+  if (interpolation === 'nearest' || isNoOp(width, height, outWidth, outHeight, box)) return [0, 0, width, height];
   const filter = FILTERS[interpolation];
-  const span = (c: Coefficients, count: number): [number, number] => {
-    let first = Number.POSITIVE_INFINITY;
-    let last = 0;
-    for (let i = 0; i < count; i++) {
-      const n = c.bounds[i * 2 + 1]!;
-      if (n === 0) continue;
-      first = Math.min(first, c.bounds[i * 2]!);
-      last = Math.max(last, c.bounds[i * 2]! + n);
-    }
-    return first === Number.POSITIVE_INFINITY ? [0, 0] : [first, last];
-  };
   const [x0, x1] = span(coefficients(width, box[0], box[2], outWidth, filter), outWidth);
   const [y0, y1] = span(coefficients(height, box[1], box[3], outHeight, filter), outHeight);
   return [x0, y0, x1, y1];

@@ -41,10 +41,11 @@ export interface TurboJpeg {
   readonly factors: readonly ScalingFactor[];
   header(bytes: Uint8Array): JpegHeader | undefined;
   /**
-   * Decodes to interleaved 8-bit RGB at `factor` (default 1/1). Undefined when libjpeg-turbo reports
-   * any error or warning (a truncated or corrupt file): libvips then decides and words the refusal.
+   * Decodes to interleaved 8-bit RGB at `factor` (default 1/1), given the header() of the same bytes
+   * (read again when absent). Undefined when libjpeg-turbo reports any error or warning (a truncated
+   * or corrupt file): libvips then decides and words the refusal.
    */
-  decodeRgb(bytes: Uint8Array, factor?: ScalingFactor): { data: Uint8Array; width: number; height: number } | undefined;
+  decodeRgb(bytes: Uint8Array, factor?: ScalingFactor, header?: JpegHeader): { data: Uint8Array; width: number; height: number } | undefined;
 }
 
 /** libjpeg-turbo's TJSCALED(): the size of one dimension decoded at `factor`. */
@@ -125,17 +126,18 @@ function bind(koffi: typeof import('koffi'), lib: ReturnType<typeof import('koff
   const h = [0];
   const subsamp = [0];
   const colorspace = [0];
+  const header = (bytes: Uint8Array): JpegHeader | undefined => {
+    if (tjDecompressHeader3(handle, bytes, bytes.byteLength, w, h, subsamp, colorspace) !== 0) return undefined;
+    return { width: w[0]!, height: h[0]!, colorspace: colorspace[0]! };
+  };
   return {
     library,
     factors,
-    header(bytes) {
-      if (tjDecompressHeader3(handle, bytes, bytes.byteLength, w, h, subsamp, colorspace) !== 0) return undefined;
-      return { width: w[0]!, height: h[0]!, colorspace: colorspace[0]! };
-    },
-    decodeRgb(bytes, factor = { num: 1, denom: 1 }) {
-      if (tjDecompressHeader3(handle, bytes, bytes.byteLength, w, h, subsamp, colorspace) !== 0) return undefined;
-      const width = scaled(w[0]!, factor);
-      const height = scaled(h[0]!, factor);
+    header,
+    decodeRgb(bytes, factor = { num: 1, denom: 1 }, known = header(bytes)) {
+      if (!known) return undefined;
+      const width = scaled(known.width, factor);
+      const height = scaled(known.height, factor);
       const data = new Uint8Array(width * height * 3);
       // Given the scaled size, tjDecompress2 picks exactly that factor (the largest that fits).
       if (tjDecompress2(handle, bytes, bytes.byteLength, data, width, 0, height, TJPF_RGB, TJFLAG_STOPONWARNING) !== 0) return undefined;

@@ -87,12 +87,13 @@ if (config.auth.mode === 'disabled') {
   );
 }
 const jpeg = jpegDecoder();
+const resample = resampleWasmStatus();
 app.log.info(
-  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process', jpegDecoder: jpeg, resampleWasm: resampleWasmStatus().loaded },
+  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process', jpegDecoder: jpeg, resampleWasm: resample.loaded },
   'started',
 );
 if (jpeg.decoder !== 'libjpeg-turbo') app.log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
-if (!resampleWasmStatus().loaded) app.log.warn({ reason: resampleWasmStatus().reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
+if (!resample.loaded) app.log.warn({ reason: resample.reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals | 'model-load-failure'): Promise<void> {
