@@ -50,7 +50,7 @@ export interface PreprocessOptions {
  * (turbojpeg.ts; ~0.4 ms for 224x224), small 8-bit PNGs to pngjs (tens of microseconds), and the
  * rest to sharp/libvips (about a millisecond of set-up per call), which also has the last word on
  * any JPEG TurboJPEG declines. Over-sized images are refused from the header. Unless `exact`, a JPEG
- * much larger than the model's input is decoded at a DCT scale (1/8 .. 7/8, as Pillow's draft()),
+ * much larger than the model's input is decoded at a DCT scale (1/2, 1/4 or 1/8, as Pillow's draft()),
  * and other formats through libvips' shrink-on-load (decode.ts' reducedSize), keeping at least
  * REDUCE_TO_MULTIPLE x the output across the very box geometry.ts plans for the resize mode; the
  * description's filter does the last step.

@@ -37,7 +37,7 @@ export interface ScalingFactor {
 export interface TurboJpeg {
   /** Where the library was loaded from (for the start-up log). */
   readonly library: string;
-  /** Every supported factor at most 1, largest first. */
+  /** The factors used: 1/1, 1/2, 1/4, 1/8 (largest first). */
   readonly factors: readonly ScalingFactor[];
   header(bytes: Uint8Array): JpegHeader | undefined;
   /**
@@ -120,7 +120,10 @@ function bind(koffi: typeof import('koffi'), lib: ReturnType<typeof import('koff
   const count = [0];
   const table = tjGetScalingFactors(count) as unknown;
   const all = koffi.decode(table, koffi.array(factorType, count[0]!)) as ScalingFactor[];
-  const factors = all.filter((f) => f.num > 0 && f.num <= f.denom).sort((a, b) => b.num / b.denom - a.num / a.denom);
+  // Only 1/1, 1/2, 1/4 and 1/8, the scales Pillow's draft() uses: libjpeg-turbo's SIMD IDCTs cover
+  // those, and its scalar 7/8, 3/4 and 5/8 IDCTs decode slower than the full size (measured on
+  // 1920x1080 photos: 17.6, 17.4 and 12.8 ms against 14.4 ms at 1/1 and 6.1 ms at 1/2).
+  const factors = all.filter((f) => f.num === 1 && [1, 2, 4, 8].includes(f.denom)).sort((a, b) => a.denom - b.denom);
 
   const w = [0];
   const h = [0];

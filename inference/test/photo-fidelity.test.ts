@@ -43,7 +43,7 @@ describe('reduced decode of real photos against the exact path', { skip: unavail
   });
 
   it('an image no larger than about 4x the model input is decoded at full size: identical to the exact path', async () => {
-    // 111 px across the crop box: the smallest DCT scale, 7/8, would keep 97 < 4 x 28 pixels.
+    // 111 px across the crop box: the smallest DCT scale, 1/2, would keep 56 < 4 x 28 pixels.
     const small = photos.find((p) => p.size === '224')!;
     const sharp = (await import('sharp')).default;
     for (const side of [28, 56, 111]) {
