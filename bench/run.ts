@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
-const parts = ['inference', 'scoring', 'edge', 'images', 'mobilenet', 'photos', 'resample'];
+const parts = ['inference', 'scoring', 'edge', 'images', 'mobilenet', 'photos', 'exports', 'resample'];
 const wanted = process.argv.slice(2);
 const selected = wanted.length > 0 ? parts.filter((p) => wanted.includes(p)) : parts;
 
