@@ -6,18 +6,21 @@ import { place, type Placement } from './geometry.js';
 import { inputGeometry, type InputGeometry } from './model-card.js';
 import type { ModelDescription } from './model-description.js';
 import { orient } from './orientation.js';
-import { resamplePlanes } from './resample.js';
+import { resample, resamplePlanes } from './resample.js';
 import { scaled, turboJpeg, type ScalingFactor } from './turbojpeg.js';
 
 export { sniffFormat } from './decode.js';
 export type { ImageFormat, ImageLimits } from './decode.js';
 
-/** 8-bit pixels as decoded, interleaved RGB (stride 3) or RGBA (stride 4). */
+/**
+ * 8-bit pixels as decoded: interleaved RGB (stride 3) or RGBA (stride 4), or one grey plane (stride 1,
+ * a reduced JPEG decode for a greyscale model: libjpeg's luma, as Pillow's draft('L') decodes).
+ */
 export interface DecodedPixels {
   data: Uint8Array;
   width: number;
   height: number;
-  stride: 3 | 4;
+  stride: 1 | 3 | 4;
   /**
    * The image's size as stored, when the decoder delivered it reduced (decode.ts' reducedSize): the
    * geometry is always planned on the stored size, then mapped onto the decoded pixels.
@@ -115,7 +118,13 @@ export class ImagePreprocessor {
     const box = scaleBox(at.box, source, { width: w, height: h });
     // Colour (Pillow's convert('L'), or the RGB bands) and resize in one call (resample.ts): colour is
     // converted only where the resize reads, in WebAssembly where it loads.
-    const planes = resamplePlanes(data, w, h, stride, colour === 'grayscale' ? 'luma' : 'rgb', at.width, at.height, resize.interpolation, box);
+    let planes: Uint8Array[];
+    if (stride === 1) {
+      const grey = resample(data, w, h, at.width, at.height, resize.interpolation, box);
+      planes = colour === 'grayscale' ? [grey] : [grey, grey, grey];
+    } else {
+      planes = resamplePlanes(data, w, h, stride, colour === 'grayscale' ? 'luma' : 'rgb', at.width, at.height, resize.interpolation, box);
+    }
     const pixelsPerPlane = width * height;
     const out = new Float32Array(size);
     for (let p = 0; p < channels; p++) {
@@ -142,7 +151,11 @@ export class ImagePreprocessor {
    * orientation says. Undefined for what libvips must decide: no TurboJPEG here, CMYK/YCCK, or any
    * error or warning from libjpeg (libvips then refuses it with its own words, or decodes it).
    * Like Pillow (the reference every exported model was trained with), an embedded ICC profile is
-   * not applied.
+   * not applied. A greyscale model's JPEG decoded at a DCT scale is decoded as luma only, as Pillow's
+   * `draft('L', size)` asks libjpeg for it: libjpeg's Y plane (~15% less decoding at 1/8 scale, the
+   * colour transform and chroma upsampling skipped) instead of Pillow's convert('L') of the RGB, within
+   * a level of it; the reduced decode is an approximation already (bench/README.md's fidelity figures).
+   * A grey JPEG (one component) gives the same bytes either way and is always decoded as one plane.
    */
   private fromTurboJpeg(bytes: Uint8Array): DecodedPixels | undefined {
     const tj = turboJpeg();
@@ -153,10 +166,12 @@ export class ImagePreprocessor {
     const orientation = this.orient ? jpegOrientation(bytes) : 1;
     const source = orientedSize({ width: header.width, height: header.height }, orientation);
     const factor = this.dctFactor(source, tj.factors);
-    const decoded = tj.decodeRgb(bytes, factor, header);
+    const grey = this.pre.colour === 'grayscale' && (factor.denom > 1 || header.colorspace === TJCS_GRAY);
+    const decoded = grey ? tj.decodeGrey(bytes, factor, header) : tj.decodeRgb(bytes, factor, header);
     if (!decoded) return undefined;
-    const upright = orient(decoded.data, decoded.width, decoded.height, 3, orientation);
-    return { data: upright.data, width: upright.width, height: upright.height, stride: 3, source };
+    const stride = grey ? 1 : 3;
+    const upright = orient(decoded.data, decoded.width, decoded.height, stride, orientation);
+    return { data: upright.data, width: upright.width, height: upright.height, stride, source };
   }
 
   /** The smallest DCT scaling factor keeping reduceToMultiple x the output across the resize's box; 1/1 when none may reduce. */
@@ -214,6 +229,9 @@ export class ImagePreprocessor {
  * decoder for their format exists here, and (preprocess-pool.ts) kept on the calling thread.
  */
 export const SMALL_IMAGE_RATIO = 16;
+
+/** TurboJPEG's TJCS_GRAY: a one-component JPEG. */
+const TJCS_GRAY = 2;
 
 /** Filters whose result a reduced decode (decode.ts' reducedSize) keeps within a level. */
 const REDUCIBLE: ReadonlySet<Interpolation> = new Set(['bilinear', 'hamming', 'bicubic', 'lanczos']);

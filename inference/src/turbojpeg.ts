@@ -46,6 +46,12 @@ export interface TurboJpeg {
    * or corrupt file): libvips then decides and words the refusal.
    */
   decodeRgb(bytes: Uint8Array, factor?: ScalingFactor, header?: JpegHeader): { data: Uint8Array; width: number; height: number } | undefined;
+  /**
+   * Decodes to one 8-bit grey plane at `factor`, as decodeRgb does otherwise: libjpeg's own luma
+   * output (the Y of a YCbCr JPEG, as stored), which is what Pillow's `draft('L', ...)` asks libjpeg
+   * for. Its chroma is entropy-decoded but never transformed, upsampled or converted.
+   */
+  decodeGrey(bytes: Uint8Array, factor?: ScalingFactor, header?: JpegHeader): { data: Uint8Array; width: number; height: number } | undefined;
 }
 
 /** libjpeg-turbo's TJSCALED(): the size of one dimension decoded at `factor`. */
@@ -54,6 +60,7 @@ export function scaled(dimension: number, factor: ScalingFactor): number {
 }
 
 const TJPF_RGB = 0;
+const TJPF_GRAY = 6;
 /** TJFLAG_STOPONWARNING: a warning (e.g. "premature end of data") fails the call, as libvips' failOn 'error' refuses. */
 const TJFLAG_STOPONWARNING = 8192;
 
@@ -133,18 +140,25 @@ function bind(koffi: typeof import('koffi'), lib: ReturnType<typeof import('koff
     if (tjDecompressHeader3(handle, bytes, bytes.byteLength, w, h, subsamp, colorspace) !== 0) return undefined;
     return { width: w[0]!, height: h[0]!, colorspace: colorspace[0]! };
   };
+  type Decoded = { data: Uint8Array; width: number; height: number } | undefined;
+  const decode = (bytes: Uint8Array, factor: ScalingFactor | undefined, known: JpegHeader | undefined, pixelFormat: number, channels: number): Decoded => {
+    if (!known) return undefined;
+    const width = scaled(known.width, factor ?? { num: 1, denom: 1 });
+    const height = scaled(known.height, factor ?? { num: 1, denom: 1 });
+    const data = new Uint8Array(width * height * channels);
+    // Given the scaled size, tjDecompress2 picks exactly that factor (the largest that fits).
+    if (tjDecompress2(handle, bytes, bytes.byteLength, data, width, 0, height, pixelFormat, TJFLAG_STOPONWARNING) !== 0) return undefined;
+    return { data, width, height };
+  };
   return {
     library,
     factors,
     header,
-    decodeRgb(bytes, factor = { num: 1, denom: 1 }, known = header(bytes)) {
-      if (!known) return undefined;
-      const width = scaled(known.width, factor);
-      const height = scaled(known.height, factor);
-      const data = new Uint8Array(width * height * 3);
-      // Given the scaled size, tjDecompress2 picks exactly that factor (the largest that fits).
-      if (tjDecompress2(handle, bytes, bytes.byteLength, data, width, 0, height, TJPF_RGB, TJFLAG_STOPONWARNING) !== 0) return undefined;
-      return { data, width, height };
+    decodeRgb(bytes, factor, known = header(bytes)) {
+      return decode(bytes, factor, known, TJPF_RGB, 3);
+    },
+    decodeGrey(bytes, factor, known = header(bytes)) {
+      return decode(bytes, factor, known, TJPF_GRAY, 1);
     },
   };
 }

@@ -80,6 +80,42 @@ describe('JPEG decoding by libjpeg-turbo (TurboJPEG)', () => {
     }
   });
 
+  it('decodes luma only for a greyscale model when it scales (Pillow\'s draft(\'L\')), within a level of convert(\'L\'); a grey JPEG is one plane, identical', async () => {
+    const card = await readModelCard(modelDir);
+    const tj = turboJpeg()!;
+    const photo = await photoLikeJpeg(1920, 1080, 7);
+    const d = await new ImagePreprocessor(card, limits).decode(photo);
+    assert.deepEqual([d.stride, d.width, d.height], [1, 240, 135]);
+    assert.deepEqual(new Uint8Array(d.data), tj.decodeGrey(photo, { num: 1, denom: 8 })!.data);
+    // libjpeg's Y against Pillow's convert('L') of libjpeg's RGB at the same scale.
+    const rgb = tj.decodeRgb(photo, { num: 1, denom: 8 })!.data;
+    let max = 0;
+    let sum = 0;
+    for (let i = 0; i < d.data.length; i++) {
+      const l = (rgb[3 * i]! * 19595 + rgb[3 * i + 1]! * 38470 + rgb[3 * i + 2]! * 7471 + 0x8000) >> 16;
+      const diff = Math.abs(l - d.data[i]!);
+      max = Math.max(max, diff);
+      sum += diff;
+    }
+    assert.ok(max <= 2 && sum / d.data.length < 0.6, `max ${max}, mean ${(sum / d.data.length).toFixed(3)} levels`);
+    // Exact mode, and an image it does not scale, decode RGB and convert as Pillow does.
+    assert.equal((await new ImagePreprocessor(card, limits, { exact: true }).decode(photo)).stride, 3);
+    const small = await readFile(join(fixturesDir, 'preprocess/rgb-112.jpg'));
+    assert.equal((await new ImagePreprocessor(card, limits).decode(small)).stride, 3);
+    // A one-component JPEG: one plane in every mode, the same tensor as its RGB decode converted.
+    const grey = await sharp(small).toColourspace('b-w').jpeg().toBuffer();
+    assert.equal(tj.header(grey)!.colorspace, 2);
+    for (const exact of [false, true]) {
+      const p = new ImagePreprocessor(card, limits, { exact });
+      const g = await p.decode(grey);
+      assert.equal(g.stride, 1);
+      const viaRgb = tj.decodeRgb(grey)!;
+      assert.deepEqual(p.toTensor(g), p.toTensor({ data: viaRgb.data, width: viaRgb.width, height: viaRgb.height, stride: 3 }));
+    }
+    // The RGB model keeps three bands for the grey JPEG.
+    assert.equal((await new ImagePreprocessor(rgbModel(28, 28), limits).decode(grey)).stride, 3);
+  });
+
   it('turns the scaled pixels upright with the EXIF orientation, the box planned on the upright size', async () => {
     const card = rgbModel(28, 28);
     const photo = await photoLikeJpeg(1600, 900, 9);
