@@ -146,9 +146,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       const text = body as string;
       // secure-json-parse walks the whole text with two escape-aware regular expressions before it
       // trusts JSON.parse (~0.5 ms of the event loop for a photo's 400 KB body). Neither key can be
-      // written without the literal "__proto__" / "constructor" or a \u escape, so a body holding none
-      // of those is parsed directly, exactly as secure-json-parse would return it.
-      const suspect = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+      // written without the quoted literal "__proto__" / "constructor" or a \u escape, so a body
+      // holding none of those is parsed directly, exactly as secure-json-parse would return it. The
+      // quotes matter for speed: '"' never occurs in base64, so each search skips 11-13 characters a
+      // step through an image (an unquoted "constructor" took 0.17 ms of a 350 KB body, quoted 0.03).
+      const suspect = text.includes('"__proto__"') || text.includes('"constructor"') || text.includes('\\u');
       done(null, suspect ? secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text));
     } catch (err) {
       const reason = (err as Error).message;

@@ -180,6 +180,17 @@ describe('bad input: 4xx with a JSON body naming the problem', () => {
         status: 400,
         body: { error: 'request body has a "__proto__" or "constructor.prototype" key, which is not allowed', code: 'invalid_json' },
       },
+      ...[
+        // The same keys written with \u escapes, and constructor.prototype beside an image.
+        '{"\\u005f_proto__": {"polluted": true}}',
+        '{"a.png": "iVBORw0KGgo=", "constructor" : {"prototype": {"polluted": true}}}',
+        '{"\\u0063onstructor": {"prototype": {"polluted": true}}}',
+      ].map((payload) => ({
+        what: `prototype poisoning: ${payload.slice(0, 30)}`,
+        payload,
+        status: 400,
+        body: { error: 'request body has a "__proto__" or "constructor.prototype" key, which is not allowed', code: 'invalid_json' },
+      })),
       {
         what: 'wrong content type',
         payload: `a.png=${s().base64}`,
