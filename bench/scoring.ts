@@ -240,14 +240,14 @@ export async function run(): Promise<void> {
     `${ROUNDS} rounds; each: in-process onnxruntime-node (${THREADS} intra-op threads, real sample tensors, ${RAW_SECONDS} s per batch size), ` +
       `then the server under autocannon (this process, ${CONNECTIONS} connections, bearer auth on, ${SECONDS} s per load).`,
   );
-  console.log('| round | in-process b1 img/s | in-process b32 img/s | b32/b1 | 1-image req/s | ratio | p50 ms | p99 ms | mean batch | 32-image img/s | ratio | p99 ms | mean batch | errors | CPU used by others |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| round | in-process b1 img/s | in-process b32 img/s | b32/b1 | 1-image req/s | ratio | mean ms | p50 ms | p99 ms | p99 / mean | mean batch | 32-image img/s | ratio | p99 ms | mean batch | errors | CPU used by others |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   rounds.forEach((r, i) => {
     const errors = r.r1.non2xx + r.r1.errors + r.r32.non2xx + r.r32.errors;
     const others = Math.max(r.raw.others, r.r1.others, r.r32.others);
     console.log(
       `| ${i + 1} | ${r.raw.batch1.toFixed(0)} | ${r.raw.batch32.toFixed(0)} | ${(r.raw.batch32 / r.raw.batch1).toFixed(2)}x | ${r.r1.rps.toFixed(0)} | ${(r.r1.rps / r.raw.batch1).toFixed(2)}x | ` +
-        `${r.r1.latency.p50} | ${r.r1.latency.p99} | ${r.r1.meanBatch.toFixed(1)} | ${(32 * r.r32.rps).toFixed(0)} | ${((32 * r.r32.rps) / r.raw.batch32).toFixed(2)}x | ` +
+        `${r.r1.latency.average.toFixed(1)} | ${r.r1.latency.p50} | ${r.r1.latency.p99} | ${(r.r1.latency.p99 / r.r1.latency.average).toFixed(2)} | ${r.r1.meanBatch.toFixed(1)} | ${(32 * r.r32.rps).toFixed(0)} | ${((32 * r.r32.rps) / r.raw.batch32).toFixed(2)}x | ` +
         `${r.r32.latency.p99} | ${r.r32.meanBatch.toFixed(1)} | ${errors} | ${pct(others)} |`,
     );
   });
@@ -255,9 +255,13 @@ export async function run(): Promise<void> {
   const ratio1 = median(rounds.map((r) => r.r1.rps / r.raw.batch1));
   const ratio32 = median(rounds.map((r) => (32 * r.r32.rps) / r.raw.batch32));
   const p99 = median(rounds.map((r) => r.r1.latency.p99));
+  const tail = median(rounds.map((r) => r.r1.latency.p99 / r.r1.latency.average));
   console.log('\n| target (median of the rounds) | measured | |');
   console.log('|---|---:|---|');
-  console.log(`| 1-image req/s ≥ 1.0x in-process batch-1 images/s | ${ratio1.toFixed(2)}x | ${check(ratio1 >= 1)} |`);
+  // Issue 16's targets for the tutorial's workload (its earlier 1.0x was withdrawn there: the
+  // convolutions already run near this CPU's FP32 peak and batching saves only the dense layer's reads).
+  console.log(`| 1-image req/s ≥ 0.8x in-process batch-1 images/s | ${ratio1.toFixed(2)}x | ${check(ratio1 >= 0.8)} |`);
+  console.log(`| 1-image p99 ≤ 1.5x the mean latency | ${tail.toFixed(2)}x | ${check(tail <= 1.5)} |`);
   console.log(`| 32-image images/s ≥ 0.9x in-process batch-32 images/s | ${ratio32.toFixed(2)}x | ${check(ratio32 >= 0.9)} |`);
   console.log(`| p99 ≤ 25 ms at ${CONNECTIONS} connections (1 image) | ${p99} ms | ${check(p99 <= 25)} |`);
 }
