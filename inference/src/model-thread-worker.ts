@@ -20,6 +20,12 @@ const post = (message: FromModelThread, transfer: ArrayBuffer[] = []): void => {
   }
 };
 
+/** A float16 output may come as a Float16Array view (Node 24); its raw bits go over, as Classifier reads them. */
+function wireData(t: ort.Tensor): ort.Tensor.DataType {
+  const data = t.data as ArrayBufferView & { length: number };
+  return t.type === 'float16' && !(data instanceof Uint16Array) ? new Uint16Array(data.buffer, data.byteOffset, data.length) : t.data;
+}
+
 const { modelPath, sha256, sessionOptions } = workerData as ModelThreadData;
 let session: ort.InferenceSession;
 try {
@@ -46,14 +52,16 @@ port.on('message', (message: ToModelThread) => {
     post({ type: 'error', id, message: (error as Error).message });
     return;
   }
-  session.run(feeds).then(
-    (results) => {
+  const fail = (error: unknown): void => post({ type: 'error', id, message: error instanceof Error ? error.message : String(error) });
+  session.run(feeds).then((results) => {
+    try {
       const outputs: Record<string, WireTensor> = {};
-      for (const [name, t] of Object.entries(results)) outputs[name] = { type: t.type, data: t.data, dims: t.dims };
+      for (const [name, t] of Object.entries(results)) outputs[name] = { type: t.type, data: wireData(t), dims: t.dims };
       post({ type: 'result', id, outputs }, transferList(outputs));
-    },
-    (error: unknown) => post({ type: 'error', id, message: error instanceof Error ? error.message : String(error) }),
-  );
+    } catch (error) {
+      fail(error);
+    }
+  }, fail);
 });
 
 post({ type: 'ready' });

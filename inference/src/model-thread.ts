@@ -83,9 +83,14 @@ export class ModelThread implements ModelRunner {
     const wire: Record<string, WireTensor> = {};
     for (const [name, tensor] of Object.entries(feeds)) wire[name] = { type: tensor.type, data: tensor.data, dims: tensor.dims };
     return new Promise((resolve, reject) => {
+      try {
+        worker.postMessage({ type: 'run', id, feeds: wire } satisfies ToModelThread, transferList(wire));
+      } catch (error) {
+        reject(error as Error);
+        return;
+      }
       this.pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ type: 'run', id, feeds: wire } satisfies ToModelThread, transferList(wire));
     });
   }
 

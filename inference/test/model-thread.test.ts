@@ -8,9 +8,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from 'node:worker_threads';
-import { Classifier, InferenceFailedError } from '../src/index.js';
+import { Classifier, InferenceFailedError, type ClassifyResult } from '../src/index.js';
 import { ModelThread } from '../src/model-thread.js';
-import { modelDir } from './helpers.js';
+import sharp from 'sharp';
+import { fixturesDir, modelDir } from './helpers.js';
 
 const samples = JSON.parse(await readFile(join(modelDir, 'samples/labels.json'), 'utf8')) as Record<string, string>;
 const files = Object.keys(samples).filter((f) => f.endsWith('.png'));
@@ -53,6 +54,29 @@ describe('Classifier with modelThreads', () => {
     assert.equal(tensor.length, threaded.geometry.size);
     assert.deepEqual([...p!.probabilities], [...q!.probabilities]);
   });
+});
+
+describe('Classifier with a model thread, on every input and output type of the export-folder fixtures', () => {
+  const dir = join(fixturesDir, 'folders');
+  for (const folder of ['card-v2-uint8', 'card-v2-float16', 'hf-keras-nhwc', 'hf-multilabel']) {
+    it(`${folder}: the same scores as in-process`, async () => {
+      const expected = JSON.parse(await readFile(join(dir, 'expected.json'), 'utf8')) as { colour: [number, number, number] };
+      const [r, g, b] = expected.colour;
+      const solid = await sharp({ create: { width: 21, height: 14, channels: 3, background: { r, g, b } } }).png().toBuffer();
+      const [threaded, inProcess] = await Promise.all([
+        Classifier.load({ modelDir: join(dir, folder), modelThreads: 1, intraOpThreads: 1, preprocessThreads: 0 }),
+        Classifier.load({ modelDir: join(dir, folder), intraOpThreads: 1, preprocessThreads: 0 }),
+      ]);
+      try {
+        const [[a], [b2]] = (await Promise.all([threaded.classifyAll([solid]), inProcess.classifyAll([solid])])) as [[ClassifyResult], [ClassifyResult]];
+        assert.ok(a!.ok && b2!.ok, JSON.stringify([a, b2]));
+        assert.deepEqual([...a.prediction.probabilities], [...b2.prediction.probabilities]);
+        assert.deepEqual(a.prediction.labels, b2.prediction.labels);
+      } finally {
+        await Promise.all([threaded.close(), inProcess.close()]);
+      }
+    });
+  }
 });
 
 describe('ModelThread', () => {
