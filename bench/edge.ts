@@ -4,8 +4,9 @@
  * journal on: the no-loss guarantee), predictions collected from its `predictions` output once the
  * broker has acknowledged them. Figures: images/s with a window of images in flight, and the latency per
  * image (publish → prediction accepted by the broker) unloaded and under that load, for
- * JOURNAL_FSYNC=batch (the default) with the model on the main thread (onnxruntime's threads sleeping
- * between runs, the module's default, and spinning, the scoring service's) and in a worker thread
+ * JOURNAL_FSYNC=batch (the default) with the model on threads of its own (MODEL_THREADS, the module's
+ * default), on the main thread (MODEL_THREADS=0, onnxruntime's threads sleeping between runs, and
+ * spinning, the scoring service's default) and with the whole core in a worker thread
  * (INFERENCE_WORKER=true), and for JOURNAL_FSYNC=always, beside the inference core alone in the same run.
  *
  * Needs `npm run build` (npm run bench does it). BENCH_EDGE_IMAGES (default 6000) and
@@ -174,19 +175,22 @@ export async function run(): Promise<void> {
   const alone = await coreAlone(images);
   const core = alone.imagesPerSecond;
   console.log(`inference core alone (in-process, same images, one per call, ${MODULE_IN_FLIGHT} in flight as the module hands them): ${core.toFixed(0)} img/s, mean batch ${alone.meanBatch.toFixed(1)}`);
-  // The default, then the default's one difference from the scoring service (onnxruntime's threads sleep
-  // between runs; config.ts) undone, then the other hosting and the stricter journal.
+  // The default, then the model on the main thread (as before MODEL_THREADS) with onnxruntime's threads
+  // sleeping between runs (the module's default; config.ts) and spinning (the scoring service's), then
+  // the whole core in a worker and the stricter journal.
   const variants: Array<Variant & { env?: Record<string, string> }> = [
     { fsync: 'batch', worker: false },
-    { fsync: 'batch', worker: false, env: { INTRA_OP_SPINNING: 'true' } },
+    { fsync: 'batch', worker: false, env: { MODEL_THREADS: '0' } },
+    { fsync: 'batch', worker: false, env: { MODEL_THREADS: '0', INTRA_OP_SPINNING: 'true' } },
     { fsync: 'batch', worker: true },
     { fsync: 'always', worker: false },
   ];
   for (const variant of variants) {
     const r = await edge(images, variant, IMAGES, variant.env);
-    const name = `JOURNAL_FSYNC=${variant.fsync}${variant.worker ? ', INFERENCE_WORKER=true' : ''}${variant.env ? ', INTRA_OP_SPINNING=true' : ''}`;
+    const settings = Object.entries(variant.env ?? {}).map(([k, v]) => `, ${k}=${v}`).join('');
+    const name = `JOURNAL_FSYNC=${variant.fsync}${variant.worker ? ', INFERENCE_WORKER=true' : ''}${settings}`;
     console.log(
-      `edge module, ${name.padEnd(46)}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s ` +
+      `edge module, ${name.padEnd(62)}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s ` +
         `(${((100 * r.loaded.imagesPerSecond) / core).toFixed(0)}% of the core alone), ` +
         `latency loaded p50 ${r.loaded.p50.toFixed(1)} ms p99 ${r.loaded.p99.toFixed(1)} ms, ` +
         `one at a time p50 ${r.unloaded.p50.toFixed(2)} ms p99 ${r.unloaded.p99.toFixed(2)} ms (${r.unloaded.imagesPerSecond.toFixed(0)} img/s); ` +

@@ -40,7 +40,10 @@ let classifier: HostedClassifier;
 try {
   // INFERENCE_WORKER=true (the scoring service's switch) runs the model in a worker thread, so MQTT
   // traffic — the acknowledgements that retire journal entries included — is handled during a batch.
-  classifier = await loadClassifier(service, metrics.classifierObserver, (error) => {
+  // MODEL_THREADS (by default one per CPU) keeps preprocessing here and runs only the model on threads
+  // of its own; loadClassifier hands `inference` to the core's Classifier.load as it is.
+  const inference = { ...service.inference, modelThreads: config.modelThreads };
+  classifier = await loadClassifier({ ...service, inference }, metrics.classifierObserver, (error) => {
     process.stderr.write(`edge-module: the inference worker thread died (${error.message}); exiting so that IoT Edge restarts the module\n`);
     process.exit(1);
   });
@@ -128,7 +131,7 @@ log.info({
   model: { name: classifier.card.name, version: classifier.card.version },
   // The whole derived description, so what is served can be reviewed from the log alone.
   description: classifier.card,
-  inference: service.inferenceWorker ? 'worker thread' : 'main thread',
+  inference: service.inferenceWorker ? 'worker thread' : config.modelThreads > 0 ? `main thread, the model on ${config.modelThreads} thread(s) of its own` : 'main thread',
   jpegDecoder: jpeg,
   resampleWasm: resample.loaded,
   auth: auth.mode,

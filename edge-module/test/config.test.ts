@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, connectionFromEnv, DEFAULT_JOURNAL_DIR, journalFromEnv, loadEdgeConfig } from '../src/config.js';
+import { ConfigError, connectionFromEnv, DEFAULT_JOURNAL_DIR, journalFromEnv, loadEdgeConfig, modelThreadsFromEnv } from '../src/config.js';
 
 const KEY = Buffer.alloc(32, 1).toString('base64');
 const CONNECTION = `HostName=hub.azure-devices.net;GatewayHostName=localhost:8883;DeviceId=dev;ModuleId=classifier;SharedAccessKey=${KEY}`;
@@ -69,5 +69,24 @@ describe('edge config: journal', () => {
     assert.equal(spinning({ INTRA_OP_SPINNING: 'true' }), true);
     assert.equal(spinning({ INTRA_OP_SPINNING: 'false' }), false);
     assert.throws(() => spinning({ INTRA_OP_SPINNING: 'sometimes' }), /INTRA_OP_SPINNING/);
+  });
+
+  it('runs the model on threads of its own, one per CPU up to 4, each session with one intra-op thread unless told otherwise', () => {
+    const load = (env: Record<string, string>) => loadEdgeConfig({ EdgeHubConnectionString: CONNECTION, ...env }, { local: true });
+    assert.equal(modelThreadsFromEnv({}, 2), 2);
+    assert.equal(modelThreadsFromEnv({}, 16), 4);
+    assert.equal(modelThreadsFromEnv({ MODEL_THREADS: '3' }, 2), 3);
+    assert.throws(() => modelThreadsFromEnv({ MODEL_THREADS: 'many' }), /MODEL_THREADS must be an integer from 0 to 64 \(got "many"\)/);
+    const threaded = load({ MODEL_THREADS: '2' });
+    assert.equal(threaded.modelThreads, 2);
+    assert.equal(threaded.service.inference.intraOpThreads, 1);
+    assert.equal(load({ MODEL_THREADS: '2', INTRA_OP_THREADS: '2' }).service.inference.intraOpThreads, 2);
+    // On the main thread, or with the whole core in a worker: the service's own default (undefined: the CPUs).
+    const main = load({ MODEL_THREADS: '0' });
+    assert.equal(main.modelThreads, 0);
+    assert.equal(main.service.inference.intraOpThreads, undefined);
+    const worker = load({ INFERENCE_WORKER: 'true' });
+    assert.equal(worker.modelThreads, 0);
+    assert.equal(worker.service.inference.intraOpThreads, undefined);
   });
 });
