@@ -8,7 +8,6 @@
  * the same HTTP contract. The journal variables are the module's own.
  */
 import { accessSync, constants } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, type ServiceConfig } from './http-contract.js';
 import type { FsyncMode } from './journal.js';
@@ -38,8 +37,8 @@ export interface JournalConfig {
 
 export interface EdgeConfig {
   connection: EdgeConnectionMode;
-  /** Threads the model runs on, each with its own session (MODEL_THREADS); 0: on the main thread. */
-  modelThreads: number;
+  /** Threads the model runs on, each with its own session (MODEL_THREADS); 0: on the main thread; 'auto' when unset (the core decides from CPUs and model size). */
+  modelThreads: number | 'auto';
   /** PORT, HOST, MODEL_DIR, auth, inference, limits, shutdown, LOG_LEVEL ... as the scoring service reads them. */
   service: ServiceConfig;
   journal: JournalConfig;
@@ -117,9 +116,9 @@ export const EDGE_ENV_VARS = {
   },
   EdgeModuleCACertificateFile: { defaultText: '—', description: "PEM file of the CA that signed edgeHub's server certificate" },
   MODEL_THREADS: {
-    defaultText: 'number of CPUs, at most 4',
+    defaultText: 'number of CPUs, at most 4, and at most as many copies of the model as fit in 256 MiB (at least 1)',
     range: { min: 0, max: 64, default: 4 },
-    description: 'threads the model runs on, each with its own onnxruntime session and batches (one copy of the model each), while the main thread preprocesses images and handles messages; unless `INTRA_OP_THREADS` is set each session then uses one intra-op thread, which on a small device does more per CPU-second than one session spread over the cores. `0`: the model runs on the main thread, which every run stops. Ignored with `INFERENCE_WORKER=true`, which moves the whole inference core into a worker',
+    description: 'threads the model runs on, each with its own onnxruntime session and batches (one copy of the model each: a 100 MB model gets 2 by default, a 330 MB one 1), while the main thread preprocesses images and handles messages; unless `INTRA_OP_THREADS` is set the CPUs are divided among the sessions (one intra-op thread each when there are as many sessions as CPUs), which on a small device does more per CPU-second than one session spread over the cores, at the cost of a slower single image (for the lowest latency one frame at a time: `MODEL_THREADS=1`, which then uses every CPU). `0`: the model runs on the main thread, which every run stops. Ignored with `INFERENCE_WORKER=true`, which moves the whole inference core into a worker',
   },
   JOURNAL_DIR: {
     defaultText: '`.cache/edge-module/journal` in the checkout; `/var/lib/edge-module/journal` in the image',
@@ -176,16 +175,18 @@ export function loadEdgeConfig(env: NodeJS.ProcessEnv, options: { local?: boolea
   const service = loadConfig(withEdgeDefaults(env), { local: options.local });
   // INFERENCE_WORKER moves the whole core, model included, into a worker: no model threads then.
   const modelThreads = service.inferenceWorker ? 0 : modelThreadsFromEnv(env);
-  // With model threads, one intra-op thread per session unless INTRA_OP_THREADS says otherwise: on
-  // 2 cores, 2 single-threaded sessions side by side did 1,590-1,690 img/s at 1.17-1.24 CPU-ms per
-  // image, one session over 2 intra-op threads 1,150-1,490 img/s at 1.28-1.67 ms (batch 32).
-  if (modelThreads > 0 && !env.INTRA_OP_THREADS?.trim()) service.inference.intraOpThreads = 1;
+  // With model threads the core divides the CPUs among them unless INTRA_OP_THREADS says otherwise
+  // (classifier.ts): on 2 cores, 2 single-threaded sessions side by side did 1,590-1,690 img/s at
+  // 1.17-1.24 CPU-ms per image, one session over 2 intra-op threads 1,150-1,490 img/s at 1.28-1.67 ms (batch 32).
   return { connection, modelThreads, service, journal: journalFromEnv(env) };
 }
 
-/** MODEL_THREADS, by default the CPUs (availableParallelism honours a container's quota), at most 4: one session each. */
-export function modelThreadsFromEnv(env: NodeJS.ProcessEnv, cpus = availableParallelism()): number {
-  return integer(env, 'MODEL_THREADS', Math.min(cpus, EDGE_ENV_VARS.MODEL_THREADS.range.default));
+/**
+ * MODEL_THREADS; unset: 'auto', which the core resolves once it knows the model file's size (one per CPU,
+ * availableParallelism honouring a container's quota, at most 4, and at most 256 MiB of model copies).
+ */
+export function modelThreadsFromEnv(env: NodeJS.ProcessEnv): number | 'auto' {
+  return env.MODEL_THREADS?.trim() ? integer(env, 'MODEL_THREADS') : 'auto';
 }
 
 /**

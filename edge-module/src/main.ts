@@ -131,7 +131,7 @@ log.info({
   model: { name: classifier.card.name, version: classifier.card.version },
   // The whole derived description, so what is served can be reviewed from the log alone.
   description: classifier.card,
-  inference: service.inferenceWorker ? 'worker thread' : config.modelThreads > 0 ? `main thread, the model on ${config.modelThreads} thread(s) of its own` : 'main thread',
+  inference: service.inferenceWorker ? 'worker thread' : config.modelThreads !== 0 ? `main thread, the model on thread(s) of its own (MODEL_THREADS ${config.modelThreads})` : 'main thread',
   jpegDecoder: jpeg,
   resampleWasm: resample.loaded,
   auth: auth.mode,

@@ -71,17 +71,18 @@ describe('edge config: journal', () => {
     assert.throws(() => spinning({ INTRA_OP_SPINNING: 'sometimes' }), /INTRA_OP_SPINNING/);
   });
 
-  it('runs the model on threads of its own, one per CPU up to 4, each session with one intra-op thread unless told otherwise', () => {
+  it('runs the model on threads of its own: MODEL_THREADS, else auto (the core sizes it from the CPUs and the model)', () => {
     const load = (env: Record<string, string>) => loadEdgeConfig({ EdgeHubConnectionString: CONNECTION, ...env }, { local: true });
-    assert.equal(modelThreadsFromEnv({}, 2), 2);
-    assert.equal(modelThreadsFromEnv({}, 16), 4);
-    assert.equal(modelThreadsFromEnv({ MODEL_THREADS: '3' }, 2), 3);
+    assert.equal(modelThreadsFromEnv({}), 'auto');
+    assert.equal(modelThreadsFromEnv({ MODEL_THREADS: ' ' }), 'auto');
+    assert.equal(modelThreadsFromEnv({ MODEL_THREADS: '3' }), 3);
     assert.throws(() => modelThreadsFromEnv({ MODEL_THREADS: 'many' }), /MODEL_THREADS must be an integer from 0 to 64 \(got "many"\)/);
+    assert.equal(load({}).modelThreads, 'auto');
+    // INTRA_OP_THREADS stays unset unless given: the core then divides the CPUs among the model threads.
     const threaded = load({ MODEL_THREADS: '2' });
     assert.equal(threaded.modelThreads, 2);
-    assert.equal(threaded.service.inference.intraOpThreads, 1);
+    assert.equal(threaded.service.inference.intraOpThreads, undefined);
     assert.equal(load({ MODEL_THREADS: '2', INTRA_OP_THREADS: '2' }).service.inference.intraOpThreads, 2);
-    // On the main thread, or with the whole core in a worker: the service's own default (undefined: the CPUs).
     const main = load({ MODEL_THREADS: '0' });
     assert.equal(main.modelThreads, 0);
     assert.equal(main.service.inference.intraOpThreads, undefined);

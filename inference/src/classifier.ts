@@ -6,6 +6,7 @@
  * Longer than 300 lines because the options and result types that every adapter reads are documented
  * here beside the one class whose admission, batching and answer paths share its state.
  */
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -73,8 +74,11 @@ export interface ClassifierOptions {
    * while batches run. Up to this many batches run at once; an image goes to the thread with the fewest
    * images. Default 0: the model runs on the calling thread. On a small machine, N threads with one
    * intra-op thread each do more per CPU-second than one session spread over N intra-op threads.
+   * 'auto': one per CPU, at most 4, and at most as many copies of the model file as fit in
+   * AUTO_MODEL_THREADS_BYTES (256 MiB: a 100 MB model gets 2 threads, a 330 MB ViT-B 1), at least 1.
+   * With threads, intraOpThreads defaults to the CPUs divided among them (1 each when they match).
    */
-  modelThreads?: number;
+  modelThreads?: number | 'auto';
   /** Hooks for metrics; called synchronously, must not throw. */
   observer?: ClassifierObserver;
 }
@@ -174,7 +178,8 @@ export class Classifier {
    * against the model (model-folder.ts), and warms the session up at batch 1 and at the largest batch.
    */
   static async load(options: ClassifierOptions): Promise<Classifier> {
-    const threads = positiveInt('intraOpThreads', options.intraOpThreads, availableParallelism());
+    const cpus = availableParallelism();
+    const threads = positiveInt('intraOpThreads', options.intraOpThreads, cpus);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -184,14 +189,18 @@ export class Classifier {
       // Session config key "session.intra_op.allow_spinning" (onnxruntime_session_options_config_keys.h).
       ...(options.intraOpSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
-    const modelThreads = options.modelThreads ?? 0;
-    if (!Number.isInteger(modelThreads) || modelThreads < 0) throw new RangeError(`modelThreads must be a non-negative integer (got ${modelThreads})`);
+    const asked = options.modelThreads ?? 0;
+    if (asked !== 'auto' && (!Number.isInteger(asked) || asked < 0)) throw new RangeError(`modelThreads must be a non-negative integer or 'auto' (got ${asked})`);
     const opened = await openModel(options.modelDir, sessionOptions, options.modelName);
     const { description } = opened;
+    const modelPath = join(resolve(options.modelDir), description.file);
+    const modelThreads = asked === 'auto' ? autoModelThreads(cpus, statSync(modelPath).size) : asked;
     let sessions: ModelRunner[] = [opened.session];
     if (modelThreads > 0) {
-      // The model was verified and described here; each thread opens its own session on the same file.
-      const data = { modelPath: join(resolve(options.modelDir), description.file), sha256: description.sha256, sessionOptions };
+      // The model was verified and described here; each thread opens its own session on the same file,
+      // with the CPUs divided among the threads unless intraOpThreads was given.
+      const threadOptions = { ...sessionOptions, intraOpNumThreads: options.intraOpThreads ?? Math.max(1, Math.floor(cpus / modelThreads)) };
+      const data = { modelPath, sha256: description.sha256, sessionOptions: threadOptions };
       const started = await Promise.allSettled(Array.from({ length: modelThreads }, () => ModelThread.start(data)));
       await opened.session.release();
       sessions = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -393,6 +402,14 @@ export class Classifier {
       await this.run(session, Array.from({ length: max }, () => new Float32Array(size)));
     }
   }
+}
+
+/** Model copies 'auto' keeps in memory at most (one per model thread): 256 MiB. */
+export const AUTO_MODEL_THREADS_BYTES = 256 * 1024 * 1024;
+
+/** modelThreads 'auto': one per CPU, at most 4, at most as many copies of the model as fit in AUTO_MODEL_THREADS_BYTES, at least 1. */
+export function autoModelThreads(cpus: number, modelBytes: number): number {
+  return Math.max(1, Math.min(cpus, 4, Math.floor(AUTO_MODEL_THREADS_BYTES / Math.max(1, modelBytes))));
 }
 
 function sigmoidInPlace(v: Float32Array): void {

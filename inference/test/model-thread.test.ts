@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from 'node:worker_threads';
+import { AUTO_MODEL_THREADS_BYTES, autoModelThreads } from '../src/classifier.js';
 import { Classifier, InferenceFailedError, type ClassifyResult } from '../src/index.js';
 import { ModelThread } from '../src/model-thread.js';
 import sharp from 'sharp';
@@ -102,5 +103,31 @@ describe('ModelThread', () => {
     } finally {
       await classifier.close();
     }
+  });
+});
+
+describe("modelThreads 'auto'", () => {
+  it('is one per CPU, at most 4, and at most as many model copies as fit in 256 MiB, at least 1', () => {
+    const MB = 1024 * 1024;
+    assert.equal(autoModelThreads(2, 1.6 * MB), 2);
+    assert.equal(autoModelThreads(16, 14 * MB), 4);
+    assert.equal(autoModelThreads(4, 100 * MB), 2);
+    assert.equal(autoModelThreads(4, 330 * MB), 1);
+    assert.equal(autoModelThreads(1, 1 * MB), 1);
+    assert.equal(AUTO_MODEL_THREADS_BYTES, 256 * MB);
+  });
+
+  it('loads and answers with the threads it chose', async () => {
+    const classifier = await Classifier.load({ modelDir, modelThreads: 'auto', preprocessThreads: 0 });
+    try {
+      const results = await classifier.classifyAll(images.slice(0, 4));
+      results.forEach((r, i) => assert.ok(r.ok && r.prediction.label === samples[files[i]!]));
+    } finally {
+      await classifier.close();
+    }
+  });
+
+  it('refuses a modelThreads that is neither a non-negative integer nor auto', async () => {
+    await assert.rejects(Classifier.load({ modelDir, modelThreads: -1 }), /modelThreads must be a non-negative integer or 'auto' \(got -1\)/);
   });
 });
