@@ -19,9 +19,9 @@
  * Longer than 300 lines on purpose: the append path, group commit, rotation with compaction and recovery
  * at open all share the Journal's segment and live-entry state; the frame format is in journal-format.ts.
  */
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { acceptFrame, readSegment, retireFrame } from './journal-format.js';
+import { acceptFrame, frameBytes, readSegment, retireFrame, type Frame } from './journal-format.js';
 import type { InputRecord } from './input-record.js';
 
 export type FsyncMode = 'always' | 'batch';
@@ -69,7 +69,7 @@ interface Segment {
 
 interface Live {
   entry: JournalEntry;
-  frame: Buffer;
+  frame: Frame;
 }
 
 export class Journal {
@@ -109,7 +109,7 @@ export class Journal {
     this.nextSeq = nextSeq;
     for (const item of recovered) {
       this.live.set(item.entry.seq, item);
-      this.liveBytes += item.frame.length;
+      this.liveBytes += frameBytes(item.frame);
     }
     this.recovered = recovered.map((item) => item.entry);
     if (this.fsyncMode === 'batch') {
@@ -165,14 +165,13 @@ export class Journal {
   }
 
   /** Writes `frames` into a new segment and fdatasyncs it; the segment stays open for appends. */
-  private static createSegment(dir: string, index: number, frames: Buffer[]): Segment {
+  private static createSegment(dir: string, index: number, frames: Frame[]): Segment {
     const path = join(dir, `segment-${String(index).padStart(12, '0')}.log`);
     const fd = openSync(path, 'wx');
-    const all = Buffer.concat(frames);
-    if (all.length > 0) writeAll(fd, all);
+    const bytes = writeAll(fd, frames.flat());
     fdatasyncSync(fd);
     syncDir(dir);
-    return { index, path, fd, bytes: all.length };
+    return { index, path, fd, bytes };
   }
 
   /**
@@ -182,10 +181,10 @@ export class Journal {
   append(record: InputRecord): JournalEntry {
     if (this.closed) throw new Error('journal is closed');
     const entry: JournalEntry = { seq: this.nextSeq++, record, replayed: false };
-    const bytes = acceptFrame(entry.seq, record);
-    this.write(bytes);
-    this.live.set(entry.seq, { entry, frame: bytes });
-    this.liveBytes += bytes.length;
+    const frame = acceptFrame(entry.seq, record);
+    this.write(frame);
+    this.live.set(entry.seq, { entry, frame });
+    this.liveBytes += frameBytes(frame);
     this.counters.appended++;
     if (this.active.bytes > this.segmentBytes) this.rotate();
     return entry;
@@ -196,7 +195,7 @@ export class Journal {
     const item = this.live.get(seq);
     if (!item) return;
     this.live.delete(seq);
-    this.liveBytes -= item.frame.length;
+    this.liveBytes -= frameBytes(item.frame);
     this.counters.retired++;
     this.pendingRetires.push(seq);
     if (!this.retireScheduled) {
@@ -250,9 +249,8 @@ export class Journal {
     this.deleting = [];
   }
 
-  private write(bytes: Buffer): void {
-    writeAll(this.active.fd, bytes);
-    this.active.bytes += bytes.length;
+  private write(frame: Frame): void {
+    this.active.bytes += writeAll(this.active.fd, frame);
     this.writeGeneration++;
   }
 
@@ -261,7 +259,7 @@ export class Journal {
     if (this.pendingRetires.length === 0 || this.closed) return;
     const seqs = this.pendingRetires;
     this.pendingRetires = [];
-    this.write(retireFrame(seqs));
+    this.write([retireFrame(seqs)]);
     if (this.active.bytes > this.segmentBytes) this.rotate();
   }
 
@@ -298,13 +296,12 @@ export class Journal {
     const index = this.active.index + 1;
     const path = join(this.dir, `segment-${String(index).padStart(12, '0')}.log`);
     const fd = openSync(path, 'wx');
-    const all = Buffer.concat(frames);
-    if (all.length > 0) writeAll(fd, all);
+    const bytes = writeAll(fd, frames.flat());
     // This rotation alone owns the segments it replaces; a failed deletion hands them back to `older`.
     const obsolete = [...this.older, this.active];
     this.older = [];
     this.deleting.push(...obsolete);
-    this.active = { index, path, fd, bytes: all.length };
+    this.active = { index, path, fd, bytes };
     this.writeGeneration++;
     this.counters.rotations++;
     this.io = this.io.then(async () => {
@@ -340,7 +337,17 @@ function syncDir(dir: string): void {
   }
 }
 
-function writeAll(fd: number, bytes: Buffer): void {
-  let offset = 0;
-  while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+/** Writes the buffers one after the other (gathered, not concatenated: no copy of a payload); returns the bytes written. */
+function writeAll(fd: number, buffers: Buffer[]): number {
+  const total = buffers.reduce((n, b) => n + b.length, 0);
+  let pending = buffers.filter((b) => b.length > 0);
+  while (pending.length > 0) {
+    // libuv writes every buffer it is given and retries short writes; a short count is handled anyway.
+    let written = writevSync(fd, pending);
+    let i = 0;
+    while (i < pending.length && written >= pending[i]!.length) written -= pending[i++]!.length;
+    pending = pending.slice(i);
+    if (written > 0) pending[0] = pending[0]!.subarray(written);
+  }
+  return total;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { InputRecord } from '../src/input-record.js';
-import { crc32 } from '../src/journal-format.js';
+import { acceptFrame, crc32, readSegment } from '../src/journal-format.js';
 import { Journal } from '../src/journal.js';
 
 let dir: string;
@@ -172,5 +172,34 @@ describe('journal: durability', () => {
     while (journal.stats.fsyncs === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.ok(journal.stats.fsyncs >= 1);
     await journal.close();
+  });
+});
+
+describe('journal: frames', () => {
+  it('keeps the payload uncopied in an accept frame, with the CRC of the whole body as readSegment checks it', () => {
+    const r = record(7, 300_000);
+    const frame = acceptFrame(7, r);
+    assert.equal(frame[1], r.body, 'the payload is the very buffer given');
+    const bytes = Buffer.concat(frame);
+    const parsed = readSegment(bytes);
+    assert.equal(parsed.damage, undefined);
+    assert.equal(parsed.goodBytes, bytes.length);
+    assert.equal(bytes.readUInt32LE(4), crc32(bytes.subarray(8)));
+    const [accepted] = parsed.records;
+    assert.ok(accepted?.type === 'accept' && accepted.seq === 7 && accepted.record.body.equals(r.body));
+  });
+
+  it('rotates segments of large payloads and recovers every live one, byte for byte', async () => {
+    const journal = Journal.open({ dir, fsync: 'batch', segmentBytes: 1 << 20 });
+    const entries = Array.from({ length: 12 }, (_, i) => journal.append(record(i, 250_000)));
+    for (const e of entries.slice(0, 5)) journal.retire(e.seq);
+    for (let i = 12; i < 20; i++) journal.append(record(i, 250_000));
+    assert.ok(journal.stats.rotations >= 2, `rotations ${journal.stats.rotations}`);
+    await journal.close();
+    const reopened = Journal.open({ dir, fsync: 'batch', segmentBytes: 1 << 20 });
+    const seen = reopened.recovered.map((e) => e.record.messageId);
+    assert.deepEqual(seen, Array.from({ length: 15 }, (_, i) => `m${i + 5}`));
+    for (const e of reopened.recovered) assert.ok(e.record.body.equals(record(Number(e.record.messageId!.slice(1)), 250_000).body));
+    await reopened.close();
   });
 });
