@@ -98,8 +98,8 @@ export interface EdgeVarSpec {
   /** The default as a person reads it. */
   defaultText: string;
   description: string;
-  /** For integers: the accepted range and the default. */
-  range?: { min: number; max: number; default: number };
+  /** For integers: the accepted range, and the default when it is a number (not derived at start-up). */
+  range?: { min: number; max: number; default?: number };
   /** For enumerations: the accepted values, the first is the default. */
   values?: readonly string[];
 }
@@ -117,7 +117,7 @@ export const EDGE_ENV_VARS = {
   EdgeModuleCACertificateFile: { defaultText: '—', description: "PEM file of the CA that signed edgeHub's server certificate" },
   MODEL_THREADS: {
     defaultText: 'number of CPUs, at most 4, and at most as many copies of the model as fit in 256 MiB (at least 1)',
-    range: { min: 0, max: 64, default: 4 },
+    range: { min: 0, max: 64 },
     description: 'threads the model runs on, each with its own onnxruntime session and batches (one copy of the model each: a 100 MB model gets 2 by default, a 330 MB one 1), while the main thread preprocesses images and handles messages; unless `INTRA_OP_THREADS` is set the CPUs are divided among the sessions (one intra-op thread each when there are as many sessions as CPUs), which on a small device does more per CPU-second than one session spread over the cores, at the cost of a slower single image (for the lowest latency one frame at a time: `MODEL_THREADS=1`, which then uses every CPU). `0`: the model runs on the main thread, which every run stops. Ignored with `INFERENCE_WORKER=true`, which moves the whole inference core into a worker',
   },
   JOURNAL_DIR: {
@@ -141,10 +141,11 @@ export const EDGE_ENV_VARS = {
   },
 } satisfies Record<string, EdgeVarSpec>;
 
-function integer(env: NodeJS.ProcessEnv, name: 'JOURNAL_FSYNC_INTERVAL_MS' | 'JOURNAL_SEGMENT_BYTES' | 'MODEL_THREADS', fallback = EDGE_ENV_VARS[name].range.default): number {
+/** The variable's integer, checked against its range; undefined when unset or blank. */
+function integer(env: NodeJS.ProcessEnv, name: 'JOURNAL_FSYNC_INTERVAL_MS' | 'JOURNAL_SEGMENT_BYTES' | 'MODEL_THREADS'): number | undefined {
   const { min, max } = EDGE_ENV_VARS[name].range;
   const text = env[name]?.trim();
-  if (text === undefined || text === '') return fallback;
+  if (text === undefined || text === '') return undefined;
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new ConfigError(`Invalid configuration: ${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(text)})`);
@@ -161,8 +162,8 @@ export function journalFromEnv(env: NodeJS.ProcessEnv): JournalConfig {
   return {
     dir: env.JOURNAL_DIR?.trim() || DEFAULT_JOURNAL_DIR,
     fsync: fsync as FsyncMode,
-    fsyncIntervalMs: integer(env, 'JOURNAL_FSYNC_INTERVAL_MS'),
-    segmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES'),
+    fsyncIntervalMs: integer(env, 'JOURNAL_FSYNC_INTERVAL_MS') ?? EDGE_ENV_VARS.JOURNAL_FSYNC_INTERVAL_MS.range.default,
+    segmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES') ?? EDGE_ENV_VARS.JOURNAL_SEGMENT_BYTES.range.default,
   };
 }
 
@@ -186,7 +187,7 @@ export function loadEdgeConfig(env: NodeJS.ProcessEnv, options: { local?: boolea
  * availableParallelism honouring a container's quota, at most 4, and at most 256 MiB of model copies).
  */
 export function modelThreadsFromEnv(env: NodeJS.ProcessEnv): number | 'auto' {
-  return env.MODEL_THREADS?.trim() ? integer(env, 'MODEL_THREADS') : 'auto';
+  return integer(env, 'MODEL_THREADS') ?? 'auto';
 }
 
 /**

@@ -11,7 +11,8 @@
  * The thread opens its own session on the same model file and checks its sha256 against the one the
  * calling thread verified. If the thread dies, the runs in flight fail and the next run starts a new one.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startCoreWorker } from './core-worker.js';
 import type * as ort from 'onnxruntime-node';
 
 /** A tensor as it crosses the thread boundary. */
@@ -109,15 +110,7 @@ export class ModelThread implements ModelRunner {
   }
 
   private spawn(): Promise<Worker> {
-    const here = import.meta.url;
-    // Built, the thread's entry is the JavaScript file next to this one; under tsx (the tests run the
-    // TypeScript sources) the thread registers tsx itself first.
-    const worker = here.endsWith('.ts')
-      ? new Worker(
-          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./model-thread-worker.ts', here).href)}); });`,
-          { eval: true, workerData: this.data },
-        )
-      : new Worker(new URL('./model-thread-worker.js', here), { workerData: this.data });
+    const worker = startCoreWorker(import.meta.url, './model-thread-worker', this.data);
     // The thread keeps the process alive only while a run is in flight (receive() and failAll() unref it).
     worker.unref();
     const ready = new Promise<Worker>((resolve, reject) => {

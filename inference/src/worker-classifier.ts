@@ -11,7 +11,8 @@
  * in-process (bench/README.md has the figures), so the simpler in-process path is the default. It
  * matters where the HTTP thread must stay responsive during long batches, or where spare cores exist.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startCoreWorker } from './core-worker.js';
 import type { Classifier, ClassifierObserver, ClassifierOptions, ClassifyOptions, ClassifyResult, Prediction } from './classifier.js';
 import { inferenceErrorFrom, isInferenceErrorCode, ModelNotReadyError } from './errors.js';
 import type { ModelDescription as ModelCard } from './model-description.js';
@@ -100,15 +101,7 @@ export class WorkerClassifier implements HostedClassifier {
    */
   static load(options: WorkerClassifierOptions): Promise<WorkerClassifier> {
     const { observer, onCrash, ...workerData } = options;
-    const here = import.meta.url;
-    // Built, the thread's entry is the JavaScript file next to this one. Under tsx (the tests run the
-    // TypeScript sources) the worker registers tsx itself first rather than rely on the parent's --import reaching it.
-    const worker = here.endsWith('.ts')
-      ? new Worker(
-          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./worker-classifier-thread.ts', here).href)}); });`,
-          { eval: true, workerData },
-        )
-      : new Worker(new URL('./worker-classifier-thread.js', here), { workerData });
+    const worker = startCoreWorker(import.meta.url, './worker-classifier-thread', workerData);
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker): void => {
         if (message.type === 'ready') {
