@@ -62,18 +62,22 @@ RUN --mount=type=cache,target=/root/.npm \
  && npm ls --all --omit=dev --workspace "@model-deploy/$APP" > /dev/null \
  && npm install --prefix /build --no-save --no-package-lock --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error \
       $(node /build/compiler-packages.mjs $workspaces)
-# libjpeg-turbo's TurboJPEG library (Debian's libturbojpeg0) for the target platform: the core decodes
-# JPEGs with it (inference/src/turbojpeg.ts) and falls back to libvips, several times slower, without
-# it. Downloaded and unpacked here rather than installed in the runtime stage, which runs nothing (so an
-# arm64 image still builds on x64 without emulation); it needs only libc. Its licence file goes with it.
+# The core's two native decoders for the target platform, Debian's libturbojpeg0 (libjpeg-turbo's
+# TurboJPEG: JPEGs, inference/src/turbojpeg.ts; without it libvips, several times slower) and libspng0
+# (small PNGs, inference/src/spng.ts; without it pngjs, 4-5x slower). Downloaded and unpacked here
+# rather than installed in the runtime stage, which runs nothing (so an arm64 image still builds on x64
+# without emulation); they need only libc and zlib (libz.so.1, in every Debian base). Licence files go with them.
 RUN case "$(cat /build/target-cpu)" in x64) debarch=amd64 ;; arm64) debarch=arm64 ;; esac \
  && { [ "$debarch" = "$(dpkg --print-architecture)" ] || dpkg --add-architecture "$debarch"; } \
  && apt-get update -qq \
- && mkdir -p /build/deb /out/lib/turbojpeg && cd /build/deb \
- && apt-get download "libturbojpeg0:$debarch" \
+ && mkdir -p /build/deb /out/lib/turbojpeg /out/lib/spng && cd /build/deb \
+ && apt-get download "libturbojpeg0:$debarch" "libspng0:$debarch" \
  && dpkg -x libturbojpeg0_*.deb /build/deb/root \
+ && dpkg -x libspng0_*.deb /build/deb/root \
  && cp -L /build/deb/root/usr/lib/*/libturbojpeg.so.0 /out/lib/turbojpeg/ \
  && cp /build/deb/root/usr/share/doc/libturbojpeg0/copyright /out/lib/turbojpeg/ \
+ && cp -L /build/deb/root/usr/lib/*/libspng.so.0 /out/lib/spng/ \
+ && cp /build/deb/root/usr/share/doc/libspng0/copyright /out/lib/spng/ \
  && rm -rf /build/deb /var/lib/apt/lists/*
 COPY tsconfig.base.json ./
 COPY inference/tsconfig.json inference/
@@ -136,7 +140,8 @@ ENV NODE_ENV=production \
     PORT=5001 \
     MODEL_DIR=/app/model \
     ORT_DISABLE_TELEMETRY=1 \
-    TURBOJPEG_LIBRARY=/app/lib/turbojpeg/libturbojpeg.so.0
+    TURBOJPEG_LIBRARY=/app/lib/turbojpeg/libturbojpeg.so.0 \
+    SPNG_LIBRARY=/app/lib/spng/libspng.so.0
 # Least to most frequently changed: dependencies, then code (the model comes last, in the final stage).
 COPY --from=build /out/lib/ ./lib/
 COPY --from=build /out/deps/ ./

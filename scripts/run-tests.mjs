@@ -30,9 +30,14 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched', filters);
   process.exit(1);
 }
-// libjpeg-turbo's TurboJPEG for the core's JPEG decoding (scripts/turbojpeg.sh installs or unpacks it).
-const turbojpeg = spawnSync('sh', [join(root, 'scripts', 'turbojpeg.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-const turbojpegEnv = process.env.TURBOJPEG_LIBRARY || !turbojpeg.stdout?.trim() ? {} : { TURBOJPEG_LIBRARY: turbojpeg.stdout.trim() };
+// The core's native decoders, libjpeg-turbo's TurboJPEG and libspng (scripts/debian-lib.sh installs or
+// unpacks each; the variable is set only when the system's loader would not find the library).
+const nativeEnv = {};
+for (const [variable, pkg, soname] of [['TURBOJPEG_LIBRARY', 'libturbojpeg0', 'libturbojpeg.so.0'], ['SPNG_LIBRARY', 'libspng0', 'libspng.so.0']]) {
+  if (process.env[variable]) continue;
+  const found = spawnSync('sh', [join(root, 'scripts', 'debian-lib.sh'), pkg, soname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).stdout?.trim();
+  if (found) nativeEnv[variable] = found;
+}
 console.error(`run-tests: ${files.length} test file(s) on Node ${process.version}`);
 const result = spawnSync(
   process.execPath,
@@ -42,6 +47,6 @@ const result = spawnSync(
     `--test-reporter=${join(root, 'scripts', 'test-progress-reporter.mjs')}`, '--test-reporter-destination=stderr',
     ...files,
   ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, ...turbojpegEnv, MD_TEST_FILE_COUNT: String(files.length) } },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, ...nativeEnv, MD_TEST_FILE_COUNT: String(files.length) } },
 );
 process.exit(result.status ?? 1);

@@ -1,5 +1,5 @@
 /**
- * JPEG decoding through libjpeg-turbo's TurboJPEG (turbojpeg.ts): loaded here (scripts/turbojpeg.sh
+ * JPEG decoding through libjpeg-turbo's TurboJPEG (turbojpeg.ts): loaded here (scripts/debian-lib.sh
  * installs it for the tests), Pillow's / libvips' exact pixels at full size, the DCT scale chosen for
  * the model's box, and everything it must leave to libvips (CMYK, truncated, corrupt) still answered
  * as libvips answers it.
@@ -36,7 +36,7 @@ const rgbModel = (width: number, height: number, interpolation: ModelDescription
 });
 
 describe('JPEG decoding by libjpeg-turbo (TurboJPEG)', () => {
-  it('is loaded in this environment (scripts/turbojpeg.sh installs Debian\'s libturbojpeg0)', () => {
+  it('is loaded in this environment (scripts/debian-lib.sh installs Debian\'s libturbojpeg0)', () => {
     const info = jpegDecoder();
     assert.equal(info.decoder, 'libjpeg-turbo', `JPEGs fall back to libvips: ${info.reason}`);
     assert.deepEqual(turboJpeg()!.factors.map((f) => `${f.num}/${f.denom}`), ['1/1', '1/2', '1/4', '1/8']);

@@ -42,7 +42,7 @@ const { KeyRing } = await import('./key-ring.js');
 const { createServiceMetrics } = await import('./metrics.js');
 const { buildApp } = await import('./app.js');
 const { loadClassifier } = await import('./classifier.js');
-const { jpegDecoder, resampleWasmStatus } = await import('@model-deploy/inference');
+const { jpegDecoder, pngDecoder, resampleWasmStatus } = await import('@model-deploy/inference');
 
 let keyRing: KeyRingType | undefined;
 let auth: AuthSettings;
@@ -87,12 +87,14 @@ if (config.auth.mode === 'disabled') {
   );
 }
 const jpeg = jpegDecoder();
+const png = pngDecoder();
 const resample = resampleWasmStatus();
 app.log.info(
-  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process', jpegDecoder: jpeg, resampleWasm: resample.loaded },
+  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process', jpegDecoder: jpeg, pngDecoder: png, resampleWasm: resample.loaded },
   'started',
 );
 if (jpeg.decoder !== 'libjpeg-turbo') app.log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
+if (png.decoder !== 'libspng') app.log.warn({ reason: png.reason }, 'small PNGs are decoded by pngjs: 4-5x slower');
 if (!resample.loaded) app.log.warn({ reason: resample.reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
 
 let stopping = false;

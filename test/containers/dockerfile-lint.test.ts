@@ -26,11 +26,11 @@ const STAGES = ['build', 'model', 'runtime', 'app-scoring-service', 'app-edge-mo
  * - missing_tag on `FROM … ${BASE_IMAGE}`: the image comes from a build argument whose default carries
  *   the tag (node:24-bookworm-slim); dockerfilelint does not expand ARGs. The default is checked below.
  * - missing_tag on `FROM <stage>` and `FROM app-${APP}`: earlier stages of the same file, not images.
- * - apt-get-update_require_install on the RUN that fetches libturbojpeg0: it runs `apt-get download`
+ * - apt-get-update_require_install on the RUN that fetches libturbojpeg0 and libspng0: it runs `apt-get download`
  *   (the target platform's package, unpacked for the runtime stage), never `apt-get install`.
  */
 function accepted(item: DiagnoticItem, line: string, instruction = line): boolean {
-  if (item.rule === 'apt-get-update_require_install') return /apt-get download "libturbojpeg0:\$debarch"/.test(instruction) && !/apt-get install/.test(instruction);
+  if (item.rule === 'apt-get-update_require_install') return /apt-get download "libturbojpeg0:\$debarch" "libspng0:\$debarch"/.test(instruction) && !/apt-get install/.test(instruction);
   if (item.rule !== 'missing_tag') return false;
   const from = /^FROM\s+(--platform=\S+\s+)?(\S+)(\s|$)/.exec(line)?.[2];
   return from === '${BASE_IMAGE}' || from === 'app-${APP}' || STAGES.includes(from ?? '');

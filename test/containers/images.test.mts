@@ -119,9 +119,10 @@ describe('container images built and run with podman', { timeout: 20 * 60_000 },
         `container process start → ready in ${ready - (await startedAt(id))} ms`);
       const live = await fetch(`${base}/v2/health/live`);
       assert.equal(live.status, 200);
-      // The image carries libjpeg-turbo's TurboJPEG for its platform (Dockerfile), and the core loads it.
+      // The image carries libjpeg-turbo's TurboJPEG and libspng for its platform (Dockerfile), and the core loads them.
       const startLine = logLines(await logs(id)).find((l) => l.msg === 'started');
       assert.deepEqual(startLine?.jpegDecoder, { decoder: 'libjpeg-turbo', library: '/app/lib/turbojpeg/libturbojpeg.so.0' }, 'JPEG decoder in the start-up log');
+      assert.deepEqual(startLine?.pngDecoder, { decoder: 'libspng', library: '/app/lib/spng/libspng.so.0' }, 'PNG decoder in the start-up log');
       assert.equal(startLine?.resampleWasm, true, 'the resample\'s WebAssembly loaded in the image');
     });
 
