@@ -137,7 +137,7 @@ export const EDGE_ENV_VARS = {
   JOURNAL_SEGMENT_BYTES: {
     defaultText: '`8388608`',
     range: { min: 64 * 1024, max: 1024 * 1024 * 1024, default: 8 * 1024 * 1024 },
-    description: 'journal file size that triggers rotation and compaction',
+    description: 'journal file size that triggers rotation and compaction (when more than this is live, twice the bytes carried into the segment, so entries are rewritten about once at most)',
   },
 } satisfies Record<string, EdgeVarSpec>;
 

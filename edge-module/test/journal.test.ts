@@ -146,6 +146,29 @@ describe('journal: size stays bounded', () => {
     assert.deepEqual(reopened.recovered.map((e) => e.seq), keep);
     await reopened.close();
   });
+
+  it('does not rotate at every append when the live entries alone exceed segmentBytes (a window of large photos)', async () => {
+    // 64 entries of 20 KB in flight (~1.3 MB live) against 256 KB segments: before, every append after the
+    // first rotation rotated again and rewrote all 64 (~1,000 rotations, over 1 GB written).
+    const segmentBytes = 256 * 1024;
+    const journal = Journal.open({ dir, segmentBytes });
+    const window: number[] = [];
+    for (let n = 0; n < 1000; n++) {
+      window.push(journal.append(record(n, 20_000)).seq);
+      if (window.length > 64) journal.retire(window.shift()!);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await journal.settled();
+    const { rotations, fileBytes, liveBytes } = journal.stats;
+    const appended = 1000 * 20_000;
+    // Each rotation waits for as many new bytes as it carried (~1.3 MB): ~15 for 20 MB appended.
+    assert.ok(rotations >= 5 && rotations <= Math.ceil(appended / liveBytes) + 2, `rotated ${rotations} times for ${appended} B appended, ${liveBytes} B live`);
+    assert.ok(fileBytes <= 2 * liveBytes + 2 * 20_100, `journal holds ${fileBytes} bytes for ${liveBytes} live`);
+    await journal.close();
+    const reopened = Journal.open({ dir });
+    assert.deepEqual(reopened.recovered.map((e) => e.seq), window);
+    await reopened.close();
+  });
 });
 
 describe('journal: durability', () => {
