@@ -8,8 +8,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import pngjs from 'pngjs';
 import sharp from 'sharp';
-import { Classifier, ImagePreprocessor, inputGeometry, readModelCard, type ModelCard } from '@model-deploy/inference';
+import { Classifier, ImagePreprocessor, inputGeometry, readModelCard, spng, type ModelCard } from '@model-deploy/inference';
 import { rate } from './support.js';
 
 const modelDir = resolve(import.meta.dirname, '../model');
@@ -72,16 +73,32 @@ export async function run(): Promise<void> {
   const jpeg28 = await sharp(pngs[0]!).jpeg({ quality: 95 }).toBuffer();
   const photo = await readFile(join(modelDir, 'samples/sneaker-photo.jpg'));
   const big = await sharp(photo).resize(1280, 960, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+  const fixtures = join(modelDir, '../inference/test/fixtures/preprocess');
+  const rgba56 = await readFile(join(fixtures, 'rgba-56.png'));
+  const rgb112 = await readFile(join(fixtures, 'rgb-112.jpg'));
   console.log('\n| input | decode + preprocess µs/image (one at a time) |');
   console.log('|---|---:|');
   for (const [name, bytes] of [
-    ['28x28 PNG (in-process path)', pngs[0]!],
-    ['28x28 JPEG (libvips path)', jpeg28],
+    ['28x28 grey PNG (libspng)', pngs[0]!],
+    ['56x56 RGBA PNG (libspng)', rgba56],
+    ['28x28 JPEG (libjpeg-turbo)', jpeg28],
+    ['112x112 RGB JPEG (libjpeg-turbo)', rgb112],
     ['224x160 RGB JPEG (sneaker-photo.jpg)', photo],
     ['1280x960 RGB JPEG', big],
   ] as const) {
     const perSecond = await rate(() => preprocessor.preprocess(bytes), Math.min(SECONDS, 2));
     console.log(`| ${name} | ${(1e6 / perSecond).toFixed(0)} |`);
+  }
+
+  // The PNG decoders side by side on the same files (decode alone): libspng, as the core uses it, and
+  // pngjs, where small PNGs went before and still go when libspng is missing or declines a file.
+  const png = spng();
+  console.log(`\n| PNG, decode alone | libspng µs | pngjs µs | pngjs / libspng |`);
+  console.log('|---|---:|---:|---:|');
+  for (const [name, bytes] of [['28x28 grey', pngs[0]!], ['56x56 RGBA', rgba56]] as const) {
+    const viaPngjs = 1e6 / (await rate(() => Promise.resolve(pngjs.PNG.sync.read(bytes)), 1));
+    const viaSpng = png ? 1e6 / (await rate(() => Promise.resolve(png.decode(bytes)), 1)) : Number.NaN;
+    console.log(`| ${name} | ${png ? viaSpng.toFixed(0) : 'not loaded'} | ${viaPngjs.toFixed(0)} | ${(viaPngjs / viaSpng).toFixed(1)}x |`);
   }
 
   await operatorProfile(card, batchOf);

@@ -22,7 +22,7 @@ export {
 export type { InferenceErrorCode } from './errors.js';
 export { ImagePreprocessor, sniffFormat } from './image.js';
 export { jpegDecoder } from './turbojpeg.js';
-export { pngDecoder } from './spng.js';
+export { pngDecoder, spng } from './spng.js';
 export type { DecodedPixels, ImageFormat, ImageLimits } from './image.js';
 export { INTERPOLATIONS, PILLOW_RESAMPLE } from './filters.js';
 // Whether the resample runs in WebAssembly here, or why it fell back to JavaScript (for a start-up log line).
