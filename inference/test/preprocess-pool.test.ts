@@ -96,6 +96,16 @@ describe('PreprocessPool', () => {
     for (let i = 0; i < photos.length; i++) assert.deepEqual(tensors[i], await local.preprocess(photos[i]!));
   });
 
+  it('hands each thread a second image while it works on one; the rest wait in the pool\'s queue', async () => {
+    // A thread then goes on to its next photo without waiting for the calling thread (preprocess-pool.ts).
+    const photos = await Promise.all([1, 2, 3, 4, 5].map((seed) => photoLikeJpeg(1920, 1080, seed)));
+    const pending = photos.map((p) => pool.preprocess(p));
+    assert.equal(pool.waiting, photos.length - 2 * 2);
+    const tensors = await Promise.all(pending);
+    assert.equal(pool.waiting, 0);
+    for (let i = 0; i < photos.length; i++) assert.deepEqual(tensors[i], await local.preprocess(photos[i]!));
+  });
+
   it('carries the core\'s typed errors across the thread boundary', async () => {
     const truncated = photo.subarray(0, photo.length >> 1);
     await assert.rejects(pool.preprocess(truncated), (e) => e instanceof InvalidImageError && /could not decode image: .*premature end/.test(e.message));

@@ -84,6 +84,28 @@ describe('seed contract: POST /score', () => {
     assert.ok(Math.abs(probabilities.reduce((sum, p) => sum + p.probability, 0) - 1) < 1e-3);
   });
 
+  it('answers a body read from its bytes as the same body with escapes (the parser\'s text path), images in answer order', async () => {
+    const a = await app();
+    // Integer-like names come first in the answer (Object.keys order), whatever the body's order.
+    const entries = samples.slice(0, 4).map((s, i) => [i === 1 ? '7' : i === 2 ? '3' : s.name, s] as const);
+    const plain = `{${entries.map(([name, s]) => `"${name}": "${s.base64}"`).join(', ')}}`;
+    const escaped = plain.replace(/\//g, '\\/');
+    assert.notEqual(plain, escaped, 'the samples\' base64 holds a "/"');
+    const answers = [];
+    for (const payload of [plain, escaped]) {
+      const res = await a.inject({ method: 'POST', url: '/score', headers: json, payload });
+      assert.equal(res.statusCode, 200);
+      answers.push(res.json() as Array<Record<string, string>>);
+    }
+    assert.deepEqual(answers[0], answers[1]);
+    const byName = new Map(entries.map(([name, s]) => [name, s]));
+    assert.deepEqual(answers[0]!.map((entry) => Object.keys(entry)[0]), ['3', '7', entries[0]![0], entries[3]![0]]);
+    for (const entry of answers[0]!) {
+      const [name, label] = Object.entries(entry)[0]!;
+      assert.equal(label, (await classifier.classify(byName.get(name)!.bytes)).label, name);
+    }
+  });
+
   it('accepts line-wrapped base64 and a data: URL prefix', async () => {
     const a = await app();
     const s = samples[0]!;

@@ -10,6 +10,7 @@
 import type { FastifyPluginCallback, FastifySchemaValidationError } from 'fastify';
 import { coreTopK, decodeScoreRequest, encodeScoreAnswer, quoteName, SCORE_PROBLEMS, scorePredictions } from '@model-deploy/codecs';
 import { HttpError } from '../errors.js';
+import { predecodedScoreRequest } from '../json-body.js';
 import type { ServiceMetrics } from '../metrics.js';
 
 export interface SeedRoutesOptions {
@@ -130,7 +131,10 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
     },
     async (request, reply) => {
       const classifier = app.scoring.require();
-      const { names, images } = decodeScoreRequest(request.body, maxImagesPerRequest);
+      // A seed body the JSON parser took apart from its bytes arrives with its images decoded.
+      const predecoded = predecodedScoreRequest(request.body);
+      const { names, images } =
+        predecoded && predecoded.names.length <= maxImagesPerRequest ? predecoded : decodeScoreRequest(request.body, maxImagesPerRequest);
       const topK = request.query.top_k;
       const outcomes = await classifier.classifyAll(images, { topK: coreTopK(topK, classifier.card.labels.length) });
       const predictions = scorePredictions(names, outcomes);
