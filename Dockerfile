@@ -64,7 +64,7 @@ RUN --mount=type=cache,target=/root/.npm \
       $(node /build/compiler-packages.mjs $workspaces)
 # The core's two native decoders for the target platform, Debian's libturbojpeg0 (libjpeg-turbo's
 # TurboJPEG: JPEGs, inference/src/turbojpeg.ts; without it libvips, several times slower) and libspng0
-# (small PNGs, inference/src/spng.ts; without it pngjs, 4-5x slower). Downloaded and unpacked here
+# (small PNGs, inference/src/spng.ts; without it pngjs, 2-5x slower). Downloaded and unpacked here
 # rather than installed in the runtime stage, which runs nothing (so an arm64 image still builds on x64
 # without emulation); they need only libc and zlib (libz.so.1, in every Debian base). Licence files go with them.
 RUN case "$(cat /build/target-cpu)" in x64) debarch=amd64 ;; arm64) debarch=arm64 ;; esac \

@@ -139,7 +139,7 @@ log.info({
   auth: auth.mode,
 }, 'edge module starting');
 if (jpeg.decoder !== 'libjpeg-turbo') log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
-if (png.decoder !== 'libspng') log.warn({ reason: png.reason }, 'small PNGs are decoded by pngjs: 4-5x slower');
+if (png.decoder !== 'libspng') log.warn({ reason: png.reason }, 'small PNGs are decoded by pngjs: 2-5x slower');
 if (!resample.loaded) log.warn({ reason: resample.reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
 module.start().then(
   () => log.info({ http: httpAddress }, 'edge module started'),

@@ -196,7 +196,7 @@ export class ImagePreprocessor {
   }
 
   private fromPng(bytes: Uint8Array): DecodedPixels {
-    // libspng gives the same samples 4-5x faster (spng.ts); anything it reports goes on to pngjs,
+    // libspng gives the same samples 2-5x faster (spng.ts); anything it reports goes on to pngjs,
     // which decides as before and words the refusal.
     const fast = spng()?.decode(bytes);
     if (fast) return fast;

@@ -4,7 +4,7 @@
  *
  * Why: pngjs, the pure-JavaScript decoder small PNGs went to, costs 0.3-0.6 ms for a 56x56 RGBA PNG and
  * ~0.1 ms for a 28x28 grey one on this project's machines (its synchronous path replays a stream
- * parser and maps every pixel through closures), 4-5x what libspng takes for the same files; on the
+ * parser and maps every pixel through closures), 2-5x what libspng takes for the same files; on the
  * edge module's mix of small images that was the largest cost on its main thread after the model.
  * libspng is the PNG decoder libvips uses: C, zlib for the inflate, SIMD filters. A libvips call
  * itself costs ~1 ms of set-up (see turbojpeg.ts), so small PNGs never went there.

@@ -94,7 +94,7 @@ app.log.info(
   'started',
 );
 if (jpeg.decoder !== 'libjpeg-turbo') app.log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');
-if (png.decoder !== 'libspng') app.log.warn({ reason: png.reason }, 'small PNGs are decoded by pngjs: 4-5x slower');
+if (png.decoder !== 'libspng') app.log.warn({ reason: png.reason }, 'small PNGs are decoded by pngjs: 2-5x slower');
 if (!resample.loaded) app.log.warn({ reason: resample.reason }, 'resampling in JavaScript: several times slower than its WebAssembly build');
 
 let stopping = false;
