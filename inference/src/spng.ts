@@ -20,7 +20,7 @@
  * Calls are synchronous on the calling thread. Where the library cannot be loaded, `spng()` is
  * undefined and small PNGs go to pngjs (slower, same pixels); both apps log which decoder they use.
  */
-import { createRequire } from 'node:module';
+import { loadNativeLibrary, type Koffi, type KoffiLibrary } from './native-library.js';
 
 export interface DecodedPng {
   data: Uint8Array;
@@ -65,32 +65,12 @@ export function pngDecoder(): { decoder: 'libspng' | 'pngjs'; library?: string; 
 }
 
 function load(): Spng | undefined {
-  if (process.env.SPNG_DISABLED === 'true') {
-    loadError = 'SPNG_DISABLED=true';
-    return undefined;
-  }
-  type Koffi = typeof import('koffi');
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  } catch (cause) {
-    loadError = `koffi could not load: ${(cause as Error).message}`;
-    return undefined;
-  }
-  const names = process.env.SPNG_LIBRARY ? [process.env.SPNG_LIBRARY] : CANDIDATES; // empty = unset
-  const failures: string[] = [];
-  for (const name of names) {
-    try {
-      return bind(koffi, koffi.load(name), name);
-    } catch (cause) {
-      failures.push(`${name}: ${(cause as Error).message.split('\n')[0]}`);
-    }
-  }
-  loadError = `libspng not found (${failures.join('; ')}); install Debian's libspng0 or set SPNG_LIBRARY`;
-  return undefined;
+  const result = loadNativeLibrary({ variablePrefix: 'SPNG', name: 'libspng', debianPackage: 'libspng0', candidates: CANDIDATES, bind });
+  loadError = result.error;
+  return result.value;
 }
 
-function bind(koffi: typeof import('koffi'), lib: ReturnType<typeof import('koffi').load>, library: string): Spng {
+function bind(koffi: Koffi, lib: KoffiLibrary, library: string): Spng {
   // libspng 0.7 (Debian 12 ships 0.7.3); the functions below are its stable public API.
   koffi.struct('spng_ihdr', {
     width: 'uint32_t', height: 'uint32_t', bit_depth: 'uint8_t', color_type: 'uint8_t',

@@ -18,7 +18,7 @@
  * Calls are synchronous on the calling thread, so the caller decides where they run (small images in
  * place, large ones in the preprocessing pool). Each thread opens its own handle.
  */
-import { createRequire } from 'node:module';
+import { loadNativeLibrary, type Koffi, type KoffiLibrary } from './native-library.js';
 
 /** What TurboJPEG reads from a JPEG's headers. */
 export interface JpegHeader {
@@ -89,32 +89,12 @@ export function jpegDecoder(): { decoder: 'libjpeg-turbo' | 'libvips'; library?:
 }
 
 function load(): TurboJpeg | undefined {
-  if (process.env.TURBOJPEG_DISABLED === 'true') {
-    loadError = 'TURBOJPEG_DISABLED=true';
-    return undefined;
-  }
-  type Koffi = typeof import('koffi');
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  } catch (cause) {
-    loadError = `koffi could not load: ${(cause as Error).message}`;
-    return undefined;
-  }
-  const names = process.env.TURBOJPEG_LIBRARY ? [process.env.TURBOJPEG_LIBRARY] : CANDIDATES; // empty = unset
-  const failures: string[] = [];
-  for (const name of names) {
-    try {
-      return bind(koffi, koffi.load(name), name);
-    } catch (cause) {
-      failures.push(`${name}: ${(cause as Error).message.split('\n')[0]}`);
-    }
-  }
-  loadError = `libturbojpeg not found (${failures.join('; ')}); install Debian's libturbojpeg0 or set TURBOJPEG_LIBRARY`;
-  return undefined;
+  const result = loadNativeLibrary({ variablePrefix: 'TURBOJPEG', name: 'libturbojpeg', debianPackage: 'libturbojpeg0', candidates: CANDIDATES, bind });
+  loadError = result.error;
+  return result.value;
 }
 
-function bind(koffi: typeof import('koffi'), lib: ReturnType<typeof import('koffi').load>, library: string): TurboJpeg {
+function bind(koffi: Koffi, lib: KoffiLibrary, library: string): TurboJpeg {
   // The TurboJPEG 2.x API (Debian 12 ships 2.1.5); libjpeg-turbo 3 keeps these functions.
   const tjInitDecompress = lib.func('void *tjInitDecompress()');
   const tjDecompressHeader3 = lib.func('int tjDecompressHeader3(void *handle, const uint8_t *jpegBuf, unsigned long jpegSize, _Out_ int *width, _Out_ int *height, _Out_ int *subsamp, _Out_ int *colorspace)');
