@@ -3,7 +3,8 @@
  * reference in one run. Two descriptions: a Hugging Face ViTImageProcessor at 224x224 (stretch,
  * bilinear, mean/std 0.5) and the timm export folder of the tests (shortest edge + crop_pct, bicubic,
  * ImageNet mean/std); the references are transformers' own steps in Pillow and timm's eval transform in
- * torchvision (bench/pillow/exports.py, Debian's python3-pil and python3-torchvision). Prints, per photo
+ * torchvision (bench/pillow/exports.py, Debian's python3-pil and python3-torchvision, which
+ * bench/pillow/install.sh installs the first time). Prints, per photo
  * size (6 photographs each), the largest and mean difference in grey levels of our exact and default
  * paths from the reference, and the median ms per image of each, one core.
  */
@@ -34,6 +35,9 @@ export async function run(): Promise<void> {
   const photos: Photo[] = SIZES.flatMap((size) => [...new Map(set.photos.filter((p) => p.size === size).map((p) => [p.source, p])).values()].slice(0, 6));
   const dir = mkdtempSync(join(tmpdir(), 'bench-exports-'));
   try {
+    // The references' Python packages, installed by the bench's own script the first time.
+    const install = spawnSync('sh', [join(root, 'bench/pillow/install.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (install.status !== 0) return console.log('skipped: the Python reference is not installed (bench/pillow/install.sh said why)');
     const py = spawnSync('/usr/bin/python3', [join(root, 'bench/pillow/exports.py'), dir, ...photos.map((p) => join(root, '.cache/photos', p.file))], { encoding: 'utf8' });
     if (py.status !== 0) return console.log(`skipped: the Python reference failed (needs Debian's python3-pil, python3-numpy and python3-torchvision): ${py.stderr.trim().split('\n').at(-1)}`);
     const reference = Object.values(JSON.parse(py.stdout) as Record<string, { vit: number; timm: number }>);
