@@ -1,4 +1,4 @@
-import pngjs from 'pngjs';
+import pngjs, { type PNGWithMetadata } from 'pngjs';
 import { checkEncoded, checkPixels, decode, REDUCE_TO_MULTIPLE, jpegOrientation, orientedSize, pngHasExif, pngSize, scaleBox, type ImageFormat, type ImageLimits, type ResizePlan, type Size } from './decode.js';
 import { InvalidImageError } from './errors.js';
 import type { Interpolation } from './filters.js';
@@ -200,14 +200,7 @@ export class ImagePreprocessor {
     // which decides as before and words the refusal.
     const fast = spng()?.decode(bytes);
     if (fast) return fast;
-    try {
-      // pngjs expands every colour type and bit depth to 8-bit RGBA, and caps inflation at the
-      // declared image size, so a zlib bomb cannot expand beyond the small-image bound.
-      const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      return { data: png.data, width: png.width, height: png.height, stride: 4 };
-    } catch (cause) {
-      throw new InvalidImageError(`invalid PNG: ${(cause as Error).message}`, { cause });
-    }
+    return decodeWithPngjs(bytes);
   }
 
   private plan(): ResizePlan | undefined {
@@ -253,4 +246,37 @@ function fitWindow(resized: Uint8Array, at: Placement, width: number, height: nu
     for (let y = 0; y < at.height; y++) out.set(resized.subarray(y * at.width, (y + 1) * at.width), (y + at.top) * width + at.left);
   }
   return out;
+}
+
+/**
+ * The fallback PNG decoder: pngjs expands every colour type and bit depth to 8-bit RGBA, and caps
+ * inflation at the declared image size, so a zlib bomb cannot expand beyond the small-image bound.
+ * One difference from Pillow is mended here: for a grey or RGB PNG whose tRNS chunk keys a colour
+ * as transparent, pngjs zeroes the keyed pixels' colour along with their alpha, while Pillow keeps
+ * the colour (tRNS only ever gives alpha, which convert('L') and convert('RGB') ignore). A pixel of
+ * those colour types has alpha 0 only when pngjs keyed it, so its colour is the key's, scaled to
+ * 8 bits as pngjs and Pillow scale samples (v * 255 / (2^depth - 1); 16-bit PNGs never come here).
+ */
+export function decodeWithPngjs(bytes: Uint8Array): DecodedPixels {
+  let png: PNGWithMetadata;
+  try {
+    png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (cause) {
+    throw new InvalidImageError(`invalid PNG: ${(cause as Error).message}`, { cause });
+  }
+  const key = (png as { transColor?: number[] }).transColor;
+  if (key && (png.colorType === 0 || png.colorType === 2) && png.depth <= 8) {
+    const max = 2 ** png.depth - 1;
+    const [r, g, b] = key.length === 1 ? [key[0]!, key[0]!, key[0]!] : key;
+    const rgb = [r!, g!, b!].map((v) => Math.floor((v * 255) / max + 0.5));
+    const data = png.data;
+    for (let i = 3; i < data.length; i += 4) {
+      if (data[i] === 0) {
+        data[i - 3] = rgb[0]!;
+        data[i - 2] = rgb[1]!;
+        data[i - 1] = rgb[2]!;
+      }
+    }
+  }
+  return { data: png.data, width: png.width, height: png.height, stride: 4 };
 }
