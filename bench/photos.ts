@@ -132,6 +132,16 @@ interface ServiceLoad {
   /** CPU ms per answered photo: the server (every thread) and this process (the load generator). */
   serverCpu?: number;
   generatorCpu: number;
+  /** Images per model run over the measured load (the service's inference_batch_size histogram). */
+  meanBatch?: number;
+}
+
+/** Sum and count of the service's batch-size histogram, from its /metrics. */
+async function batchTotals(url: string): Promise<{ sum: number; count: number } | undefined> {
+  const text = await fetch(`${url}/metrics`).then((r) => r.text(), () => '');
+  const sum = /^inference_batch_size_sum(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+  const count = /^inference_batch_size_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+  return sum === undefined || count === undefined ? undefined : { sum: Number(sum), count: Number(count) };
 }
 
 async function service(photos: Photo[], env: Record<string, string>): Promise<ServiceLoad> {
@@ -144,16 +154,19 @@ async function service(photos: Photo[], env: Record<string, string>): Promise<Se
   };
   try {
     await autocannon({ ...options, duration: 2 });
+    const batches0 = await batchTotals(server.url);
     const server0 = processCpuMs(server.child.pid!);
     const generator0 = process.cpuUsage();
     const r = await autocannon({ ...options, duration: SECONDS });
     const server1 = processCpuMs(server.child.pid!);
     const generator = process.cpuUsage(generator0);
+    const batches1 = await batchTotals(server.url);
     const answered = Math.max(1, r.requests.total);
     return {
       rps: r.requests.total / r.duration, mean: r.latency.average, p99: r.latency.p99, errors: r.errors + r.non2xx,
       serverCpu: server0 === undefined || server1 === undefined ? undefined : (server1 - server0) / answered,
       generatorCpu: (generator.user + generator.system) / 1000 / answered,
+      meanBatch: batches0 && batches1 && batches1.count > batches0.count ? (batches1.sum - batches0.sum) / (batches1.count - batches0.count) : undefined,
     };
   } finally {
     server.child.kill('SIGTERM');
@@ -240,21 +253,26 @@ async function serviceTable(photos: Photo[]): Promise<void> {
   console.log(`\n### Scoring service, one photo per request, ${CONNECTIONS} connections, ${SECONDS} s, beside two Pillow processes (exact, no model, no HTTP; mean of the runs right before and right after)`);
   // CPU per photo says what the ratio hides: the two cores' time per photo (the server's, the load
   // generator's in this process) against Pillow's (two single-threaded processes: 2,000 ms / their img/s).
-  console.log('| photos | configuration | img/s | mean ms | p99 ms | p99 / mean | errors | server CPU ms/photo | load generator CPU ms/photo | two Pillow processes img/s | Pillow CPU ms/photo | ratio | load |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const configurations = [['default', {}], ['PREPROCESS_THREADS=0 (no pool)', { PREPROCESS_THREADS: '0' }], ['EXACT_PREPROCESSING=true', { EXACT_PREPROCESSING: 'true' }]] as const;
+  console.log('| photos | configuration | img/s | mean ms | p99 ms | p99 / mean | errors | server CPU ms/photo | load generator CPU ms/photo | mean batch | two Pillow processes img/s | Pillow CPU ms/photo | ratio | load |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  // BENCH_PHOTO_SERVICE_ENV adds configurations while tuning: "A=1 B=2;C=3" is two of them.
+  const extra = (process.env.BENCH_PHOTO_SERVICE_ENV ?? '').split(';').filter((c) => c.trim() !== '');
+  const configurations: [string, Record<string, string>][] = [
+    ['default', {}], ['PREPROCESS_THREADS=0 (no pool)', { PREPROCESS_THREADS: '0' }], ['EXACT_PREPROCESSING=true', { EXACT_PREPROCESSING: 'true' }],
+    ...extra.map((c): [string, Record<string, string>] => [c.trim(), Object.fromEntries(c.trim().split(/\s+/).map((kv) => kv.split('=', 2) as [string, string]))]),
+  ];
   for (const size of SERVICE_SIZES) {
     // The reference is measured right before and right after each load and averaged: on a shared host
     // the CPU left to this machine drifts by tens of percent within minutes, in either direction.
     let before = await pillowTwoProcesses(files(size), SECONDS);
-    for (const [name, env] of configurations.filter(([n]) => SERVICE_CONFIGS === undefined || SERVICE_CONFIGS.some((c) => n.startsWith(c)))) {
+    for (const [name, env] of configurations.filter(([n], i) => i >= 3 || SERVICE_CONFIGS === undefined || SERVICE_CONFIGS.some((c) => n.startsWith(c)))) {
       const r = await service(bySize(size), env);
       const after = await pillowTwoProcesses(files(size), SECONDS);
       const pillow = (before + after) / 2;
       before = after;
       console.log(
         `| ${size} | ${name} | ${r.rps.toFixed(1)} | ${r.mean.toFixed(0)} | ${r.p99} | ${(r.p99 / r.mean).toFixed(2)} | ${r.errors} | ` +
-          `${r.serverCpu?.toFixed(2) ?? '–'} | ${r.generatorCpu.toFixed(2)} | ${pillow.toFixed(1)} | ${(2000 / pillow).toFixed(2)} | ${(r.rps / pillow).toFixed(2)}x | ${load1()} |`,
+          `${r.serverCpu?.toFixed(2) ?? '–'} | ${r.generatorCpu.toFixed(2)} | ${r.meanBatch?.toFixed(1) ?? '–'} | ${pillow.toFixed(1)} | ${(2000 / pillow).toFixed(2)} | ${(r.rps / pillow).toFixed(2)}x | ${load1()} |`,
       );
     }
   }
