@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Classifier, ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
 import { loadPhotoSet, measureFidelity, PHOTO_DIR, type Photo } from '../inference/test/support/photo-set.ts';
 import { coreAlone, edge, loadSamples } from './edge.ts';
+import { Latencies, type AutocannonClient } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -150,20 +151,22 @@ async function service(photos: Photo[], env: Record<string, string>): Promise<Se
   let next = 0;
   const options = {
     url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': 'application/json' },
-    body: bodies[0], setupClient: (client: { setBody(b: string): void }) => client.setBody(bodies[next++ % bodies.length]!),
+    body: bodies[0], setupClient: (client: AutocannonClient) => client.setBody(bodies[next++ % bodies.length]!),
   };
   try {
     await autocannon({ ...options, duration: 2 });
     const batches0 = await batchTotals(server.url);
     const server0 = processCpuMs(server.child.pid!);
     const generator0 = process.cpuUsage();
-    const r = await autocannon({ ...options, duration: SECONDS });
+    const latencies = new Latencies();
+    const r = await autocannon({ ...options, duration: SECONDS, setupClient: (client: AutocannonClient) => (options.setupClient(client), latencies.watch(client)) });
+    const latency = latencies.summary();
     const server1 = processCpuMs(server.child.pid!);
     const generator = process.cpuUsage(generator0);
     const batches1 = await batchTotals(server.url);
     const answered = Math.max(1, r.requests.total);
     return {
-      rps: r.requests.total / r.duration, mean: r.latency.average, p99: r.latency.p99, errors: r.errors + r.non2xx,
+      rps: r.requests.total / r.duration, mean: latency.average, p99: latency.p99, errors: r.errors + r.non2xx,
       serverCpu: server0 === undefined || server1 === undefined ? undefined : (server1 - server0) / answered,
       generatorCpu: (generator.user + generator.system) / 1000 / answered,
       meanBatch: batches0 && batches1 && batches1.count > batches0.count ? (batches1.sum - batches0.sum) / (batches1.count - batches0.count) : undefined,
@@ -271,7 +274,7 @@ async function serviceTable(photos: Photo[]): Promise<void> {
       const pillow = (before + after) / 2;
       before = after;
       console.log(
-        `| ${size} | ${name} | ${r.rps.toFixed(1)} | ${r.mean.toFixed(0)} | ${r.p99} | ${(r.p99 / r.mean).toFixed(2)} | ${r.errors} | ` +
+        `| ${size} | ${name} | ${r.rps.toFixed(1)} | ${r.mean.toFixed(0)} | ${r.p99.toFixed(0)} | ${(r.p99 / r.mean).toFixed(2)} | ${r.errors} | ` +
           `${r.serverCpu?.toFixed(2) ?? '–'} | ${r.generatorCpu.toFixed(2)} | ${r.meanBatch?.toFixed(1) ?? '–'} | ${pillow.toFixed(1)} | ${(2000 / pillow).toFixed(2)} | ${(r.rps / pillow).toFixed(2)}x | ${load1()} |`,
       );
     }
