@@ -10,8 +10,8 @@
  * (INFERENCE_WORKER=true), and for JOURNAL_FSYNC=always, beside the inference core alone in the same run.
  *
  * Needs `npm run build` (npm run bench does it). BENCH_EDGE_IMAGES (default 6000) and
- * BENCH_EDGE_WINDOW (default 256) change the load. The core alone is driven as the module drives it: one
- * classifyAll per message, at most 128 images in flight (the module's maxImagesInFlight), so the mean
+ * BENCH_EDGE_WINDOW (default 256) change the load. The core alone is configured as the module's core
+ * (model threads, not spinning) and driven as the module drives it: one classifyAll per message, at most 128 images in flight (the module's maxImagesInFlight), so the mean
  * batch the core forms can be compared; the module's comes from its own /metrics.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -87,7 +87,11 @@ async function drive(hub: EdgeHub, images: Buffer[], count: number, window: numb
 export async function coreAlone(images: Buffer[], count = Math.min(IMAGES, 4000)): Promise<{ imagesPerSecond: number; meanBatch: number }> {
   let batches = 0;
   let batched = 0;
-  const classifier = await Classifier.load({ modelDir, observer: { onBatch: (size) => ((batches += 1), (batched += size)) } });
+  // Configured as the module configures its core by default (edge-module/src/config.ts): the model on
+  // threads of its own ('auto': one per CPU here, the CPUs divided among them) that sleep between runs.
+  // (The core's own defaults, the model on the calling thread over every CPU, spinning, did 719 against
+  // 887 img/s on the mix in one run: not the module's reference.)
+  const classifier = await Classifier.load({ modelDir, modelThreads: 'auto', intraOpSpinning: false, observer: { onBatch: (size) => ((batches += 1), (batched += size)) } });
   try {
     let next = 0;
     const worker = async (): Promise<void> => {
