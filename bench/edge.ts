@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { Classifier } from '@model-deploy/inference';
 import { EdgeHub, type OutputMessage } from '../edge-module/test/support/edge-hub.ts';
 import { freePort, ModuleProcess } from '../edge-module/test/support/module-process.ts';
+import { batchTotals, processCpuMs } from './support.js';
 
 const modelDir = resolve(import.meta.dirname, '../model');
 const IMAGES = Number(process.env.BENCH_EDGE_IMAGES ?? 6000);
@@ -34,12 +35,6 @@ export function loadSamples(): Buffer[] {
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-}
-
-/** utime + stime of a process in ms, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 interface Figures {
@@ -110,12 +105,6 @@ export async function coreAlone(images: Buffer[], count = Math.min(IMAGES, 4000)
   }
 }
 
-/** Images batched and model runs so far, from the module's Prometheus text (inference_batch_size histogram). */
-function batchTotals(metrics: string): { images: number; runs: number } {
-  const value = (name: string): number => Number(new RegExp(`^inference_batch_size_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1]);
-  return { images: value('sum'), runs: value('count') };
-}
-
 interface Variant {
   fsync: 'batch' | 'always';
   worker: boolean;
@@ -152,19 +141,19 @@ export async function edge(images: Buffer[], { fsync, worker }: Variant, count =
     await drive(hub, images, Math.min(500, count), window, `${tag}-warm`);
     const unloaded = await drive(hub, images, Math.min(300, count), 1, `${tag}-one`);
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    const batchesBefore = batchTotals(await (await fetch(metricsUrl)).text());
-    const moduleBefore = cpuMs(proc.child.pid!);
+    const batchesBefore = await batchTotals(metricsUrl);
+    const moduleBefore = processCpuMs(proc.child.pid!);
     const brokerBefore = process.cpuUsage();
     const loaded = await drive(hub, images, count, window, `${tag}-load`);
     const brokerUsage = process.cpuUsage(brokerBefore);
-    const moduleCpuMsPerImage = (cpuMs(proc.child.pid!) - moduleBefore) / count;
-    const batches = batchTotals(await (await fetch(metricsUrl)).text());
+    const moduleCpuMsPerImage = (processCpuMs(proc.child.pid!) - moduleBefore) / count;
+    const batches = await batchTotals(metricsUrl);
     return {
       unloaded,
       loaded,
       moduleCpuMsPerImage,
       brokerCpuMsPerImage: (brokerUsage.user + brokerUsage.system) / 1000 / count,
-      meanBatch: (batches.images - batchesBefore.images) / (batches.runs - batchesBefore.runs),
+      meanBatch: (batches.sum - batchesBefore.sum) / (batches.count - batchesBefore.count),
     };
   } finally {
     await proc.stop('SIGTERM');

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ImagePreprocessor, readModelCard } from '@model-deploy/inference';
-import { rate } from './support.js';
+import { batchTotals, rate } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, '.cache/bench/mobilenet-v2');
@@ -53,16 +53,6 @@ async function startServer(): Promise<{ child: ChildProcess; url: string }> {
   throw new Error(`server not ready within 120 s:\n${output}`);
 }
 
-async function batchStats(url: string): Promise<{ sum: number; count: number; max: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  // The largest bucket bound that still has fewer than all observations tells the largest batch seen.
-  const buckets = [...text.matchAll(/^inference_batch_size_bucket\{le="([^"]+)"\} (\S+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as const);
-  const count = value('inference_batch_size_count');
-  const max = buckets.find(([, c]) => c >= count)?.[0] ?? NaN;
-  return { sum: value('inference_batch_size_sum'), count, max };
-}
-
 export async function run(): Promise<void> {
   if (!existsSync(join(modelDir, 'model.onnx'))) {
     const made = spawnSync('/usr/bin/python3', [join(root, 'bench/make-mobilenet.py'), modelDir], { stdio: 'inherit' });
@@ -79,9 +69,9 @@ export async function run(): Promise<void> {
   try {
     const opts = { url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body };
     await autocannon({ ...opts, duration: 2 });
-    const before = await batchStats(server.url);
+    const before = await batchTotals(`${server.url}/metrics`);
     served = await autocannon({ ...opts, duration: SECONDS });
-    const after = await batchStats(server.url);
+    const after = await batchTotals(`${server.url}/metrics`);
     formed = { mean: (after.sum - before.sum) / (after.count - before.count), max: after.max };
   } finally {
     server.child.kill('SIGTERM');

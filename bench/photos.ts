@@ -27,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Classifier, ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
 import { loadPhotoSet, measureFidelity, PHOTO_DIR, type Photo } from '../inference/test/support/photo-set.ts';
 import { coreAlone, edge, loadSamples } from './edge.ts';
-import { Latencies, type AutocannonClient } from './support.js';
+import { batchTotals, Latencies, processCpuMs, type AutocannonClient } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -112,37 +112,16 @@ async function startServer(env: Record<string, string>): Promise<{ child: ChildP
   throw new Error(`server not ready within 60 s:\n${output}`);
 }
 
-/**
- * CPU time a process has used, in ms (utime + stime of /proc/<pid>/stat, all its threads; clock ticks
- * of 10 ms, USER_HZ on Linux), or undefined where there is no /proc.
- */
-function processCpuMs(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
 interface ServiceLoad {
   rps: number;
   mean: number;
   p99: number;
   errors: number;
   /** CPU ms per answered photo: the server (every thread) and this process (the load generator). */
-  serverCpu?: number;
+  serverCpu: number;
   generatorCpu: number;
   /** Images per model run over the measured load (the service's inference_batch_size histogram). */
-  meanBatch?: number;
-}
-
-/** Sum and count of the service's batch-size histogram, from its /metrics. */
-async function batchTotals(url: string): Promise<{ sum: number; count: number } | undefined> {
-  const text = await fetch(`${url}/metrics`).then((r) => r.text(), () => '');
-  const sum = /^inference_batch_size_sum(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
-  const count = /^inference_batch_size_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
-  return sum === undefined || count === undefined ? undefined : { sum: Number(sum), count: Number(count) };
+  meanBatch: number;
 }
 
 async function service(photos: Photo[], env: Record<string, string>): Promise<ServiceLoad> {
@@ -155,7 +134,7 @@ async function service(photos: Photo[], env: Record<string, string>): Promise<Se
   };
   try {
     await autocannon({ ...options, duration: 2 });
-    const batches0 = await batchTotals(server.url);
+    const batches0 = await batchTotals(`${server.url}/metrics`);
     const server0 = processCpuMs(server.child.pid!);
     const generator0 = process.cpuUsage();
     const latencies = new Latencies();
@@ -163,13 +142,13 @@ async function service(photos: Photo[], env: Record<string, string>): Promise<Se
     const latency = latencies.summary();
     const server1 = processCpuMs(server.child.pid!);
     const generator = process.cpuUsage(generator0);
-    const batches1 = await batchTotals(server.url);
+    const batches1 = await batchTotals(`${server.url}/metrics`);
     const answered = Math.max(1, r.requests.total);
     return {
       rps: r.requests.total / r.duration, mean: latency.average, p99: latency.p99, errors: r.errors + r.non2xx,
-      serverCpu: server0 === undefined || server1 === undefined ? undefined : (server1 - server0) / answered,
+      serverCpu: (server1 - server0) / answered,
       generatorCpu: (generator.user + generator.system) / 1000 / answered,
-      meanBatch: batches0 && batches1 && batches1.count > batches0.count ? (batches1.sum - batches0.sum) / (batches1.count - batches0.count) : undefined,
+      meanBatch: (batches1.sum - batches0.sum) / (batches1.count - batches0.count),
     };
   } finally {
     server.child.kill('SIGTERM');
@@ -260,22 +239,23 @@ async function serviceTable(photos: Photo[]): Promise<void> {
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   // BENCH_PHOTO_SERVICE_ENV adds configurations while tuning: "A=1 B=2;C=3" is two of them.
   const extra = (process.env.BENCH_PHOTO_SERVICE_ENV ?? '').split(';').filter((c) => c.trim() !== '');
-  const configurations: [string, Record<string, string>][] = [
-    ['default', {}], ['PREPROCESS_THREADS=0 (no pool)', { PREPROCESS_THREADS: '0' }], ['EXACT_PREPROCESSING=true', { EXACT_PREPROCESSING: 'true' }],
+  const standard: [string, Record<string, string>][] = [['default', {}], ['PREPROCESS_THREADS=0 (no pool)', { PREPROCESS_THREADS: '0' }], ['EXACT_PREPROCESSING=true', { EXACT_PREPROCESSING: 'true' }]];
+  const configurations = [
+    ...standard.filter(([n]) => SERVICE_CONFIGS === undefined || SERVICE_CONFIGS.some((c) => n.startsWith(c))),
     ...extra.map((c): [string, Record<string, string>] => [c.trim(), Object.fromEntries(c.trim().split(/\s+/).map((kv) => kv.split('=', 2) as [string, string]))]),
   ];
   for (const size of SERVICE_SIZES) {
     // The reference is measured right before and right after each load and averaged: on a shared host
     // the CPU left to this machine drifts by tens of percent within minutes, in either direction.
     let before = await pillowTwoProcesses(files(size), SECONDS);
-    for (const [name, env] of configurations.filter(([n], i) => i >= 3 || SERVICE_CONFIGS === undefined || SERVICE_CONFIGS.some((c) => n.startsWith(c)))) {
+    for (const [name, env] of configurations) {
       const r = await service(bySize(size), env);
       const after = await pillowTwoProcesses(files(size), SECONDS);
       const pillow = (before + after) / 2;
       before = after;
       console.log(
         `| ${size} | ${name} | ${r.rps.toFixed(1)} | ${r.mean.toFixed(0)} | ${r.p99.toFixed(0)} | ${(r.p99 / r.mean).toFixed(2)} | ${r.errors} | ` +
-          `${r.serverCpu?.toFixed(2) ?? '–'} | ${r.generatorCpu.toFixed(2)} | ${r.meanBatch?.toFixed(1) ?? '–'} | ${pillow.toFixed(1)} | ${(2000 / pillow).toFixed(2)} | ${(r.rps / pillow).toFixed(2)}x | ${load1()} |`,
+          `${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.meanBatch.toFixed(1)} | ${pillow.toFixed(1)} | ${(2000 / pillow).toFixed(2)} | ${(r.rps / pillow).toFixed(2)}x | ${load1()} |`,
       );
     }
   }

@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import { ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
-import { Latencies, rate, type AutocannonClient } from './support.js';
+import { batchTotals, Latencies, rate, type AutocannonClient } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -154,13 +154,6 @@ async function startServer(): Promise<{ child: ChildProcess; url: string; log: (
   throw new Error(`server not ready within 60 s:\n${output}`);
 }
 
-/** Mean formed batch size from the server's own histogram (cumulative since start). */
-async function batchStats(url: string): Promise<{ sum: number; count: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { sum: value('inference_batch_size_sum'), count: value('inference_batch_size_count') };
-}
-
 async function load(url: string, bodies: string[], seconds: number, serverPid?: number): Promise<AutocannonResult & { others: number }> {
   let next = 0;
   const pids = serverPid === undefined ? [process.pid] : [process.pid, serverPid];
@@ -214,9 +207,9 @@ export async function run(): Promise<void> {
   /** One HTTP load, after a settle pause, with the mean batch the server formed during it. */
   const phase = async (bodies: string[]): Promise<Round['r1']> => {
     await sleep(SETTLE_MS);
-    const before = await batchStats(server.url);
+    const before = await batchTotals(`${server.url}/metrics`);
     const result = await load(server.url, bodies, SECONDS, server.child.pid);
-    const after = await batchStats(server.url);
+    const after = await batchTotals(`${server.url}/metrics`);
     return {
       ...result,
       rps: result.requests.total / result.duration,

@@ -1,4 +1,5 @@
 /** Helpers shared by the benchmarks. */
+import { readFileSync } from 'node:fs';
 
 /** Calls fn repeatedly for about `seconds` after a warm-up of `warmUpMs`; returns calls per second. */
 export async function rate(fn: () => Promise<unknown>, seconds: number, warmUpMs = 300): Promise<number> {
@@ -39,5 +40,31 @@ export class Latencies {
     const at = (q: number): number => (v.length === 0 ? NaN : v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!);
     const average = v.length === 0 ? NaN : v.reduce((a, b) => a + b, 0) / v.length;
     return { average, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1), count: v.length };
+  }
+}
+
+/**
+ * The batch-size histogram (`inference_batch_size`) in the Prometheus text at `metricsUrl`, the scoring
+ * service's or the edge module's: images batched (sum) and model runs (count) so far, and the largest
+ * batch seen (the smallest bucket bound holding every observation). NaN where a figure is missing.
+ */
+export async function batchTotals(metricsUrl: string): Promise<{ sum: number; count: number; max: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (name: string): number => Number(new RegExp(`^inference_batch_size_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const count = value('count');
+  const buckets = [...text.matchAll(/^inference_batch_size_bucket\{le="([^"]+)"\} (\S+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as const);
+  return { sum: value('sum'), count, max: buckets.find(([, c]) => c >= count)?.[0] ?? NaN };
+}
+
+/**
+ * CPU time a process has used, in ms (utime + stime of /proc/<pid>/stat, all its threads; clock ticks
+ * of 10 ms, USER_HZ on Linux), or NaN where there is no /proc.
+ */
+export function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
   }
 }
