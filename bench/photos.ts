@@ -93,7 +93,7 @@ async function startServer(env: Record<string, string>): Promise<{ child: ChildP
   const child = spawn(process.execPath, [join(root, 'scoring-service/dist/server.js')], {
     env: {
       ...process.env, PORT: '0', HOST: '127.0.0.1', SCORING_AUTH: 'disabled', SCORING_API_KEYS: '', SCORING_API_KEYS_FILE: '',
-      APPLICATIONINSIGHTS_CONNECTION_STRING: '', INTRA_OP_THREADS: '2', INTRA_OP_SPINNING: 'false', SHUTDOWN_DELAY_MS: '0',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: '', INTRA_OP_THREADS: '2', SHUTDOWN_DELAY_MS: '0',
       MAX_IMAGE_BYTES: String(32 << 20), BODY_LIMIT_BYTES: String(64 << 20), LOG_LEVEL: 'info', ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -174,8 +174,9 @@ export class ScoringWorkload extends pulumi.ComponentResource {
                     { name: 'SHUTDOWN_GRACE_MS', value: String(s.shutdownGraceMs) },
                     { name: 'LOG_LEVEL', value: s.logLevel },
                     { name: 'INTRA_OP_THREADS', value: String(intraOpThreads(s.cpuLimit)) },
-                    // onnxruntime's threads would otherwise busy-wait ~40 ms after every run, which the
-                    // CPU limit counts (throttling the pod) while it serves HTTP or sits idle.
+                    // The service's default too, set here so that no image's default can change it:
+                    // spinning onnxruntime threads busy-wait ~40 ms after every run, which the CPU
+                    // limit counts (throttling the pod) while it serves HTTP or sits idle.
                     { name: 'INTRA_OP_SPINNING', value: 'false' },
                     {
                       name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',

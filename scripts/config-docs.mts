@@ -40,7 +40,7 @@ function edgeEnv(): string {
   });
   rows.push([Object.keys(ENV_VARS).map(code).join(', '), 'as the scoring service', 'as the scoring service',
     'read and validated by the scoring service\'s own schema (table above); in a container set `HOST=0.0.0.0`. ' +
-      'Two defaults differ: `INTRA_OP_SPINNING` is `false` unless set (edgeHub shares the device\'s cores), and with ' +
+      'One default differs: with ' +
       'model threads (`MODEL_THREADS`) `INTRA_OP_THREADS` is the CPUs divided among them unless set (1 each when they match)']);
   return table(['variable', 'default', 'accepted', 'meaning'], rows);
 }

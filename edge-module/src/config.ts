@@ -173,7 +173,7 @@ export function journalFromEnv(env: NodeJS.ProcessEnv): JournalConfig {
  */
 export function loadEdgeConfig(env: NodeJS.ProcessEnv, options: { local?: boolean } = {}): EdgeConfig {
   const connection = connectionFromEnv(env);
-  const service = loadConfig(withEdgeDefaults(env), { local: options.local });
+  const service = loadConfig(env, { local: options.local });
   // INFERENCE_WORKER moves the whole core, model included, into a worker: no model threads then.
   const modelThreads = service.inferenceWorker ? 0 : modelThreadsFromEnv(env);
   // With model threads the core divides the CPUs among them unless INTRA_OP_THREADS says otherwise
@@ -190,13 +190,3 @@ export function modelThreadsFromEnv(env: NodeJS.ProcessEnv): number | 'auto' {
   return integer(env, 'MODEL_THREADS') ?? 'auto';
 }
 
-/**
- * Where the module's defaults differ from the scoring service's. INTRA_OP_SPINNING is off unless set:
- * on a device, edgeHub (the broker every message goes through) and the other modules share the cores,
- * and onnxruntime threads busy-waiting between runs take them away from it, and from this module's own
- * event loop, which does everything between two runs (the scoring service's AKS workload sets it off
- * for the same reason: a CPU limit).
- */
-export function withEdgeDefaults(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return env.INTRA_OP_SPINNING?.trim() ? env : { ...env, INTRA_OP_SPINNING: 'false' };
-}

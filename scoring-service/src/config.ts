@@ -159,8 +159,8 @@ export const ENV_VARS: Record<string, VarSpec> = {
     defaultText: "number of CPUs",
   },
   INTRA_OP_SPINNING: {
-    schema: { type: 'boolean', default: true }, expected: 'true or false',
-    description: "onnxruntime's default: its threads busy-wait between runs. `false` lets them sleep: the same saturated throughput, less CPU per request and nothing burned while idle — use it where a CPU limit counts (the AKS workload sets it)",
+    schema: { type: 'boolean', default: false }, expected: 'true or false',
+    description: "`true` lets onnxruntime's intra-op threads busy-wait between runs (onnxruntime's own default). Off by default: spinning threads take the cores from the image-decoding threads, the event loop and, under a CPU limit, the pod's quota; off measured the same 28x28 throughput with a shorter tail (p99/mean 1.57 against 1.69) and steadier CPU per photo (see [bench/README.md](../bench/README.md))",
   },
   INFERENCE_WORKER: {
     schema: { type: 'boolean', default: false }, expected: 'true or false',

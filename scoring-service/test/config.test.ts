@@ -28,7 +28,7 @@ describe('loadConfig', () => {
       modelDir: DEFAULT_MODEL_DIR,
       modelName: undefined,
       auth: { mode: 'keys', keys: ['k1'] },
-      inference: { maxBatchSize: 32, maxBatchWaitMs: 2, maxQueue: 512, maxImageBytes: 8 * 1024 * 1024, maxImagePixels: 40_000_000, intraOpThreads: undefined, intraOpSpinning: true, preprocessThreads: undefined, exactPreprocessing: false, exifOrientation: true },
+      inference: { maxBatchSize: 32, maxBatchWaitMs: 2, maxQueue: 512, maxImageBytes: 8 * 1024 * 1024, maxImagePixels: 40_000_000, intraOpThreads: undefined, intraOpSpinning: false, preprocessThreads: undefined, exactPreprocessing: false, exifOrientation: true },
       inferenceWorker: false,
       limits: { maxImagesPerRequest: 64, bodyLimitBytes: 16 * 1024 * 1024 },
       shutdown: { graceMs: 20_000, delayMs: 2000 },
