@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import { ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
-import { batchTotals, Latencies, rate, type AutocannonClient } from './support.js';
+import { batchTotals, Latencies, median, rate, type AutocannonClient } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -182,11 +182,6 @@ interface Round {
   r32: AutocannonResult & { others: number; rps: number; meanBatch: number };
 }
 
-const median = (xs: number[]): number => {
-  const v = [...xs].sort((a, b) => a - b);
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-};
 
 export async function run(): Promise<void> {
   const labels = JSON.parse(await readFile(join(modelDir, 'samples/labels.json'), 'utf8')) as Record<string, string>;

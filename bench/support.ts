@@ -1,6 +1,14 @@
 /** Helpers shared by the benchmarks. */
 import { readFileSync } from 'node:fs';
 
+/** The median of `xs` (the mean of the middle two for an even count); NaN for none. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
 /** Calls fn repeatedly for about `seconds` after a warm-up of `warmUpMs`; returns calls per second. */
 export async function rate(fn: () => Promise<unknown>, seconds: number, warmUpMs = 300): Promise<number> {
   const warmUntil = performance.now() + warmUpMs;
