@@ -36,7 +36,7 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-exports-'));
   try {
     // The references' Python packages, installed by the bench's own script the first time.
-    const install = spawnSync('sh', [join(root, 'bench/pillow/install.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const install = spawnSync('sh', [join(root, 'bench/pillow/install.sh'), 'exports'], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (install.status !== 0) return console.log('skipped: the Python reference is not installed (bench/pillow/install.sh said why)');
     const py = spawnSync('/usr/bin/python3', [join(root, 'bench/pillow/exports.py'), dir, ...photos.map((p) => join(root, '.cache/photos', p.file))], { encoding: 'utf8' });
     if (py.status !== 0) return console.log(`skipped: the Python reference failed (needs Debian's python3-pil, python3-numpy and python3-torchvision): ${py.stderr.trim().split('\n').at(-1)}`);

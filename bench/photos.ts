@@ -13,6 +13,7 @@
  *   4. the edge module through the MQTT broker, journal on: the issue's mix (28-px PNGs, 112-px RGB
  *      JPEGs, 56-px RGBA PNGs) and 1920-px JPEGs.
  *
+ * The Pillow reference (Debian's python3-pil) is installed by bench/pillow/install.sh the first time.
  * Every figure carries the 1-minute load average when it was taken: the machine is shared, compare
  * ratios within a run. BENCH_PHOTO_SECONDS (default 8) sets each HTTP load's length;
  * BENCH_PHOTO_PARTS (default "percall,fidelity,service,edge") picks sections.
@@ -165,6 +166,12 @@ export async function run(): Promise<void> {
     return;
   }
   const { photos } = set;
+  // The Python reference (Debian's python3-pil), installed by the bench's own script the first time.
+  const install = spawnSync('sh', [join(root, 'bench/pillow/install.sh'), 'photos'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (install.status !== 0) {
+    console.log('skipped: the Pillow reference is not installed (bench/pillow/install.sh said why)');
+    return;
+  }
   const card = await readModelCard(modelDir);
   const geometry = inputGeometry(card);
   const exact = new ImagePreprocessor(card, limits, { exact: true });
