@@ -105,21 +105,34 @@ export class PreprocessPool {
   }
 
   private readonly allLoaded: Promise<void> = Promise.resolve();
+  private sent = 0;
+
+  /** Images handed to the worker threads and not yet back (the batcher waits for them; batcher.ts). */
+  get inFlight(): number {
+    return this.sent;
+  }
 
   /** Resolves once every worker thread has loaded, so the first images do not pay for start-up. */
   ready(): Promise<void> {
     return this.allLoaded;
   }
 
-  /** Preprocesses one encoded image into the model's input (in its layout); throws the core's typed errors. */
-  async preprocess(bytes: Uint8Array): Promise<Float32Array> {
+  /**
+   * Preprocesses one encoded image into the model's input (in its layout); throws the core's typed
+   * errors. With `transfer`, an image that alone views its whole ArrayBuffer is moved to the worker
+   * thread (the caller's view is detached) instead of copied (ClassifyOptions.transfer).
+   */
+  async preprocess(bytes: Uint8Array, transfer = false): Promise<Float32Array> {
     const format = checkEncoded(bytes, this.limits);
     if (!this.pool || this.isSmall(bytes, format)) return this.local.preprocess(bytes);
     let answer: WorkerAnswer;
+    this.sent++;
     try {
-      answer = await this.pool.run({ bytes });
+      answer = await this.pool.run({ bytes }, transfer && ownsItsMemory(bytes) ? { transferList: [bytes.buffer] } : {});
     } catch (cause) {
       throw new InferenceFailedError('image preprocessing failed: its worker thread stopped', { cause });
+    } finally {
+      this.sent--;
     }
     if (answer.ok) return answer.tensor;
     if (answer.code === 'image_too_large') throw new ImageTooLargeError(answer.message);
@@ -146,4 +159,9 @@ export class PreprocessPool {
     const size = format === 'png' ? pngSize(bytes) : format === 'jpeg' ? jpegSize(bytes) : undefined;
     return size !== undefined && size.width * size.height <= this.inlineMaxPixels;
   }
+}
+
+/** Whether `bytes` is the only view of its whole ArrayBuffer, so that moving the buffer moves nothing else. */
+export function ownsItsMemory(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }

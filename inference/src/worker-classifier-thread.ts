@@ -46,9 +46,10 @@ port.on('message', (message: ToWorker) => {
     return;
   }
   const { id } = message;
+  // The message's images are this thread's own (copied or moved here), so they are handed on.
   const work =
     message.type === 'classifyAll'
-      ? classifier.classifyAll(message.images, { topK: message.topK }).then((results): FromWorker => ({
+      ? classifier.classifyAll(message.images, { topK: message.topK, transfer: true }).then((results): FromWorker => ({
           type: 'results',
           id,
           results: results.map((r) => (r.ok ? r : { ok: false as const, error: wire(r.error) })),

@@ -15,6 +15,7 @@ import type { Worker } from 'node:worker_threads';
 import { startCoreWorker } from './core-worker.js';
 import type { Classifier, ClassifierObserver, ClassifierOptions, ClassifyOptions, ClassifyResult, Prediction } from './classifier.js';
 import { inferenceErrorFrom, isInferenceErrorCode, ModelNotReadyError } from './errors.js';
+import { ownsItsMemory } from './preprocess-pool.js';
 import type { ModelDescription as ModelCard } from './model-description.js';
 
 /** What a host of the core offers its adapters: Classifier in-process, WorkerClassifier in a thread. */
@@ -131,8 +132,10 @@ export class WorkerClassifier implements HostedClassifier {
   }
 
   async classifyAll(images: Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
-    // Copied, not transferred: a caller's Buffer may share memory with others (Node's pool).
-    const message = await this.call({ type: 'classifyAll', id: 0, images, topK: options.topK }, images.length);
+    // Copied unless the caller hands the images over (ClassifyOptions.transfer): a caller's Buffer may
+    // share memory with others (Node's pool), and only images that own theirs are moved.
+    const transfer = options.transfer ? [...new Set(images.filter(ownsItsMemory).map((image) => image.buffer))] : [];
+    const message = await this.call({ type: 'classifyAll', id: 0, images, topK: options.topK }, images.length, transfer);
     if (message.type !== 'results') throw new Error(`unexpected answer ${message.type}`);
     return message.results.map((r) => (r.ok ? r : { ok: false, error: fromWire(r.error) })) as ClassifyResult[];
   }
@@ -155,7 +158,7 @@ export class WorkerClassifier implements HostedClassifier {
     return this.closed;
   }
 
-  private call(message: ToWorker & { id: number }, images: number): Promise<FromWorker> {
+  private call(message: ToWorker & { id: number }, images: number, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
     if (this.closing) {
       return Promise.reject(new ModelNotReadyError('the model is shutting down'));
     }
@@ -164,7 +167,7 @@ export class WorkerClassifier implements HostedClassifier {
     this.inFlight += images;
     return new Promise<FromWorker>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, images });
-      this.worker.postMessage(message);
+      this.worker.postMessage(message, transfer);
     });
   }
 

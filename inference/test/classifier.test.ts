@@ -17,6 +17,7 @@ import {
   type Prediction,
 } from '../src/index.js';
 import { copyModelDir, encodeGrayPng, modelDir, readIdx } from './helpers.js';
+import { photoLikeJpeg } from './support/photo-like.js';
 
 const card = JSON.parse(await readFile(join(modelDir, 'card.json'), 'utf8')) as ModelCard;
 const evalSet = await readIdx(join(modelDir, card.metrics!.evaluationSet!.images), join(modelDir, card.metrics!.evaluationSet!.labels));
@@ -127,6 +128,23 @@ describe('Classifier — happy paths on the real model', () => {
 });
 
 describe('Classifier — batching', () => {
+  it('classifyAll with transfer moves the photos to the decoding threads and answers as without it', async () => {
+    const sizes: number[] = [];
+    const classifier = await Classifier.load({ modelDir, maxBatchSize: 32, maxBatchWaitMs: 5, preprocessThreads: 2, observer: { onBatch: (n) => sizes.push(n) } });
+    try {
+      const photos = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => photoLikeJpeg(1280, 960, seed)));
+      const handedOver = photos.map((p) => Buffer.from(p));
+      const together = await classifier.classifyAll(handedOver, { transfer: true });
+      const alone = await Promise.all(photos.map((p) => classifier.classify(p)));
+      assert.ok(handedOver.every((b) => b.byteLength === 0), 'handed over: moved to the decoding threads');
+      assert.ok(photos.every((b) => b.byteLength > 0), 'not handed over: copied');
+      together.forEach((r, i) => assert.ok(r.ok && r.prediction.label === alone[i]!.label));
+      assert.equal(sizes.reduce((a, b) => a + b, 0), 16);
+    } finally {
+      await classifier.close();
+    }
+  });
+
   it('forms batches larger than one under concurrent calls, never above maxBatchSize, results in order', async () => {
     const sizes: number[] = [];
     const classifier = await Classifier.load({ modelDir, maxBatchSize: 8, maxBatchWaitMs: 5, observer: { onBatch: (n) => sizes.push(n) } });

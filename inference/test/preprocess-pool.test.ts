@@ -106,6 +106,34 @@ describe('PreprocessPool', () => {
     for (let i = 0; i < photos.length; i++) assert.deepEqual(tensors[i], await local.preprocess(photos[i]!));
   });
 
+  it('counts the images in the threads\' hands (inFlight), which the batcher waits for', async () => {
+    const photos = await Promise.all([1, 2, 3].map((seed) => photoLikeJpeg(1280, 960, seed)));
+    const png = await readFile(join(modelDir, 'samples/bag.png'));
+    const pending = [...photos.map((p) => pool.preprocess(p)), pool.preprocess(png)];
+    assert.equal(pool.inFlight, 3, 'the small PNG is preprocessed in place, not counted');
+    await Promise.all(pending);
+    assert.equal(pool.inFlight, 0);
+    await assert.rejects(pool.preprocess(photo.subarray(0, photo.length >> 1)), InvalidImageError);
+    assert.equal(pool.inFlight, 0, 'a failed image is no longer on its way');
+  });
+
+  it('moves an image it is handed over (transfer) to the thread, and copies one it is not or one that shares its memory', async () => {
+    const expected = await local.preprocess(photo);
+    // Buffer.from(photo) makes a Buffer of its own memory (larger than Node's 4 KB pool slices).
+    const handedOver = Buffer.from(photo);
+    assert.deepEqual(await pool.preprocess(handedOver, true), expected);
+    assert.equal(handedOver.byteLength, 0, 'moved: the caller\'s view is detached');
+    const kept = Buffer.from(photo);
+    assert.deepEqual(await pool.preprocess(kept), expected);
+    assert.equal(kept.byteLength, photo.byteLength, 'not handed over: copied');
+    // A view of part of a larger buffer must not take the rest with it.
+    const larger = Buffer.concat([photo, Buffer.from('the rest of the buffer')]);
+    const part = larger.subarray(0, photo.length);
+    assert.deepEqual(await pool.preprocess(part, true), expected);
+    assert.equal(part.byteLength, photo.byteLength);
+    assert.equal(larger.subarray(photo.length).toString(), 'the rest of the buffer');
+  });
+
   it('carries the core\'s typed errors across the thread boundary', async () => {
     const truncated = photo.subarray(0, photo.length >> 1);
     await assert.rejects(pool.preprocess(truncated), (e) => e instanceof InvalidImageError && /could not decode image: .*premature end/.test(e.message));

@@ -49,6 +49,20 @@ describe('WorkerClassifier', () => {
     assert.deepEqual(t1.map((p) => p.label), t2.map((p) => p.label));
   });
 
+  it('with transfer, moves the images that own their memory to the thread (once each) and copies the others', async () => {
+    const own = new Uint8Array(samples[0]!.bytes);
+    const shared = Buffer.concat([samples[1]!.bytes, Buffer.from('more')]).subarray(0, samples[1]!.bytes.length);
+    const expected = await inProcess.classifyAll([samples[0]!.bytes, samples[1]!.bytes, samples[0]!.bytes]);
+    // The same image twice: its buffer is moved once (a transfer list naming it twice would throw).
+    const results = await remote.classifyAll([own, shared, own], { transfer: true });
+    assert.deepEqual(results.map((r) => r.ok && r.prediction.label), expected.map((r) => r.ok && r.prediction.label));
+    assert.equal(own.byteLength, 0, 'moved: the caller\'s view is detached');
+    assert.equal(shared.byteLength, samples[1]!.bytes.length, 'shares its memory: copied');
+    const kept = new Uint8Array(samples[0]!.bytes);
+    await remote.classifyAll([kept]);
+    assert.equal(kept.byteLength, samples[0]!.bytes.length, 'not handed over: copied');
+  });
+
   it('carries the core errors across with their codes', async () => {
     const results = await remote.classifyAll([Buffer.from('not an image'), samples[0]!.bytes]);
     assert.equal(results[0]!.ok, false);

@@ -136,7 +136,8 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
       const { names, images } =
         predecoded && predecoded.names.length <= maxImagesPerRequest ? predecoded : decodeScoreRequest(request.body, maxImagesPerRequest);
       const topK = request.query.top_k;
-      const outcomes = await classifier.classifyAll(images, { topK: coreTopK(topK, classifier.card.labels.length) });
+      // The images are this request's own, decoded from its body: handed over, not copied (ClassifyOptions.transfer).
+      const outcomes = await classifier.classifyAll(images, { topK: coreTopK(topK, classifier.card.labels.length), transfer: true });
       const predictions = scorePredictions(names, outcomes);
       for (const prediction of predictions) metrics.countImage(prediction.label);
       return reply.type('application/json; charset=utf-8').send(encodeScoreAnswer(names, predictions, topK));

@@ -79,7 +79,7 @@ export const v2Routes: FastifyPluginCallback<V2RoutesOptions> = (app, options, d
       const inference = decodeInferRequest(classifier.card, request.body, maxImagesPerRequest);
       const predictions =
         inference.kind === 'images'
-          ? imagePredictions(await classifier.classifyAll(inference.images))
+          ? imagePredictions(await classifier.classifyAll(inference.images, { transfer: true })) // decoded from this body: handed over
           : await classifier.classifyTensor(inference.tensor, inference.count);
       for (const p of predictions) metrics.countImage(p.label);
       return encodeInferResponse(classifier.card, inference, predictions);
