@@ -10,7 +10,7 @@
  * being decoded by the preprocessing pool, `incoming`) and fewer than maxBatchSize are waiting holds the
  * next run until the last of them arrives, the batch is full, or maxBatchWaitMs passes. Without it, 1920-px
  * photos (16 connections) ran in batches of 2.5 on average, and a model run of one or two images costs
- * 15-60% more CPU per image than one of four or more (tutorial CNN, 1.58 / 1.36 / 1.30 ms per image at
+ * 5-20% more CPU per image than one of four or more (tutorial CNN, 1.58 / 1.36 / 1.30 ms per image at
  * batch 1 / 2 / 4, one thread); with it, batches of 3.5 and ~2.5% less server CPU per photo
  * (bench/README.md). Small images are preprocessed in place, never `incoming`, so the 28x28 workload
  * is not held.
