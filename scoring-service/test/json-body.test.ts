@@ -112,6 +112,30 @@ describe('parseJsonBody: a seed body read from its bytes', () => {
     for (const [text, path] of cases) assert.equal(assertSameAsText(Buffer.from(text), text.slice(0, 60)), path, text.slice(0, 60));
   });
 
+  it('reads values longer than one 64 K-character piece as the text path does, edits at any piece boundary included', () => {
+    // A photo's base64 is read in 64 K-character pieces (json-body.ts PIECE); a value of 2 x 65,536
+    // characters ends exactly on a boundary, the others end inside a piece, with and without padding.
+    const large = Buffer.from(Array.from({ length: 200_001 }, (_, i) => (i * 131 + (i >> 8)) & 255));
+    const exact = large.subarray(0, 98_304).toString('base64');
+    assert.equal(exact.length, 2 * 65_536);
+    const values = [large.toString('base64'), large.toString('base64url'), large.subarray(0, 200_000).toString('base64'), exact, large.subarray(0, 49_153).toString('base64')];
+    for (const v of values) assert.equal(assertSameAsText(Buffer.from(JSON.stringify({ 'photo.jpg': v, 'b.png': b64 })), `${v.length}`), 'fast', `${v.length}`);
+    const v = values[0]!;
+    const at = (k: number, insert: string, remove = 0): string => JSON.stringify({ 'photo.jpg': v.slice(0, k) + insert + v.slice(k + remove) });
+    // A raw line feed inside the string: not JSON.
+    const raw = (k: number): string => `{"photo.jpg":"${v.slice(0, k)}\n${v.slice(k)}"}`;
+    for (const k of [1, 65_535, 65_536, 65_537, 131_071, 131_072, v.length - 3]) {
+      // A character out of the alphabet, padding in the middle, a character too many, one too few.
+      for (const [text, path] of [[at(k, '!', 1), 'text'], [at(k, '=', 1), 'text'], [at(k, 'A'), 'text'], [at(k, '', 1), 'text'], [at(k, ' '), 'text'], [at(k, '\\n'), 'text'], [raw(k), 'error']] as const) {
+        const context = `${k} ${JSON.stringify(text.slice(k, k + 16))}`;
+        const got = assertSameAsText(Buffer.from(text), context);
+        // A removed or added character can leave valid base64 of other bytes: the fast path may take it, as the text path would.
+        if (path === 'error' || got !== 'fast') assert.equal(got, path, context);
+        else assert.ok(text.length % 4 !== v.length % 4 || text === at(k, '', 1) || text === at(k, 'A'), context);
+      }
+    }
+  });
+
   it('agrees with the text path on thousands of mutated seed bodies', () => {
     let seed = 7;
     const random = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
