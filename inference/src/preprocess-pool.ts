@@ -55,6 +55,19 @@ function workerFile(): string {
   return here.endsWith('.ts') ? new URL('./preprocess-worker-tsx.mjs', here).href : new URL('./preprocess-worker.js', here).href;
 }
 
+/**
+ * Tasks a pool thread holds: a thread that finishes a photo starts the next one it already holds
+ * instead of waiting for the calling thread to hand it one, and the calling thread is often
+ * busy (onnxruntime runs a batch synchronously there, ~4-8 ms under load, while a 1920-px
+ * photo decodes in ~2.5 ms): two held tasks still left the threads idle during a run. Only
+ * one task per thread decodes at a time, so the bound on decoded pixels in memory is the
+ * thread count whatever this is. Measured on 1920-px photos, 16 connections, 2 cores
+ * (2026-12-03, alternating loads beside two Pillow processes): the service 1.86-2.05x
+ * against 1.58-1.88x with two (p99/mean 2.07-2.54 against 2.34-2.62; one task per thread
+ * had been worse still), the edge module 307-314 against 287-302 img/s.
+ */
+export const TASKS_PER_THREAD = 4;
+
 export class PreprocessPool {
   readonly threads: number;
   private readonly local: ImagePreprocessor;
@@ -78,12 +91,7 @@ export class PreprocessPool {
         minThreads: threads,
         maxThreads: threads,
         idleTimeout: Number.POSITIVE_INFINITY,
-        // Two tasks per thread: a thread that finishes a photo starts the next one it already holds
-        // instead of waiting for the calling thread to hand it one, and the calling thread is often
-        // busy (onnxruntime runs a batch synchronously there, ~5-8 ms under load). One task per
-        // thread (one FIFO queue, no photo waiting behind another at a busy thread) measured worse:
-        // the service's p99/mean on 1920-px photos 2.35-2.73 against 1.78-1.99, img/s no better.
-        concurrentTasksPerWorker: 2,
+        concurrentTasksPerWorker: TASKS_PER_THREAD,
         // Tasks are async (libvips decodes on libuv's pool): let the worker's event loop run.
         atomics: 'async',
         workerData,
