@@ -16,6 +16,8 @@ export {
   withContext,
 } from './problems.js';
 export type { Problem, ProblemCode, RequestErrorCode } from './problems.js';
+export { readSeedBody } from './seed-body.js';
+export type { SeedBody } from './seed-body.js';
 export { coreTopK, decodeScoreEntries, decodeScoreRequest, encodeScoreAnswer, SCORE_PROBLEMS, scorePredictions } from './score.js';
 export type { ScoreEntry, ScoreRequest } from './score.js';
 export {

@@ -3,7 +3,7 @@
  * `errors` outputs. A JSON body is the seed's scoring format, read per image by @model-deploy/codecs.
  */
 import { InferenceError, type InferenceErrorCode, type Prediction } from '@model-deploy/inference';
-import { decodeScoreEntries, RequestError, tooManyImages, type ProblemCode } from '@model-deploy/codecs';
+import { decodeScoreEntries, readSeedBody, RequestError, tooManyImages, type ProblemCode } from '@model-deploy/codecs';
 import { property, type InputRecord } from './input-record.js';
 import { UNCERTAIN_LABEL, type ModuleSettings } from './settings.js';
 
@@ -71,6 +71,14 @@ export function decodeImagesInput(record: InputRecord, seq: number, settings: Mo
   }
   if (!looksLikeJson(record)) return { ok: true, images: [{ name: binaryName(record, seq), bytes: record.body }] };
 
+  // A body of base64 images only is taken apart from its bytes, its images decoded once (codecs'
+  // readSeedBody: no photo-sized strings); any other JSON body is parsed as text, which words the problems.
+  const seed = readSeedBody(record.body);
+  if (seed) {
+    const names = Object.keys(seed.body);
+    if (names.length > settings.maxImagesPerMessage) return tooManyInMessage(settings, names.length);
+    return { ok: true, images: names.map((name) => ({ name, bytes: seed.images.get(name) as Buffer })) };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(record.body.toString('utf8').replace(/^\ufeff/, ''));
@@ -85,12 +93,14 @@ export function decodeImagesInput(record: InputRecord, seq: number, settings: Mo
   if (count === 0) {
     return { ok: false, problem: { code: 'no_image', message: 'the JSON body holds no image: send {"<file name>": "<base64-encoded image>", ...}' } };
   }
-  if (count > settings.maxImagesPerMessage) {
-    const message = tooManyImages(settings.maxImagesPerMessage, { unit: 'message', setting: 'twin property maxImagesPerMessage', count });
-    return { ok: false, problem: { code: 'too_many_images', message } };
-  }
+  if (count > settings.maxImagesPerMessage) return tooManyInMessage(settings, count);
   const images = decodeScoreEntries(body).map((entry): DecodedImage => ('bytes' in entry ? entry : { name: entry.name, problem: problemOf(entry.problem) }));
   return { ok: true, images };
+}
+
+function tooManyInMessage(settings: ModuleSettings, count: number): DecodedInput {
+  const message = tooManyImages(settings.maxImagesPerMessage, { unit: 'message', setting: 'twin property maxImagesPerMessage', count });
+  return { ok: false, problem: { code: 'too_many_images', message } };
 }
 
 /** The code and user-facing message of a core or request error; anything else is an internal error. */

@@ -96,6 +96,21 @@ describe('images input: bad input becomes a named problem', () => {
 });
 
 describe('images input: good input', () => {
+  it('a JSON message of photos is read from its bytes: the same images, in the same order, as the text path, the body untouched', () => {
+    // 200 KB of image: its base64 spans several of readSeedBody's 64 K-character pieces.
+    const photo = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7 + (i >> 9)) & 255));
+    const text = JSON.stringify({ 'photo.jpg': photo.toString('base64'), '2': PNG.toString('base64'), 'url-safe.png': PNG.toString('base64url') });
+    const body = Buffer.from(text);
+    const fast = decodeImagesInput(rec(body), 1, DEFAULT_SETTINGS);
+    // A byte-order mark is valid for the text path only: the same message, read the other way.
+    const slow = decodeImagesInput(rec(Buffer.concat([Buffer.from('\ufeff'), body])), 1, DEFAULT_SETTINGS);
+    assert.ok(fast.ok && slow.ok);
+    assert.deepEqual(fast.images, slow.images);
+    assert.deepEqual(fast.images.map((i) => i.name), ['2', 'photo.jpg', 'url-safe.png']);
+    assert.ok('bytes' in fast.images[1]! && fast.images[1].bytes.equals(photo));
+    assert.equal(body.toString(), text, 'the journal keeps the body as received');
+  });
+
   it('a binary image is named by fileName, else by message id, else by sequence', () => {
     const named = decodeImagesInput(rec(PNG, { properties: [['fileName', 'shoe.png']], messageId: 'm1' }), 9, DEFAULT_SETTINGS);
     const byId = decodeImagesInput(rec(PNG, { messageId: 'm1' }), 9, DEFAULT_SETTINGS);

@@ -1,23 +1,18 @@
 /**
  * JSON request bodies, read as bytes. A seed body, `{"<name>": "<base64>", ...}`, is taken apart
- * here without making a string of the whole body and without JSON.parse: each image's base64 is
- * sliced out of the bytes and decoded once, and POST /score takes the decoded images from
- * predecodedScoreRequest() instead of decoding the values again. Why: a 1920-px photo's body is
- * ~350 KB, and the whole-body string and JSON.parse's walk over it cost the event loop ~0.3 ms a
- * photo; under load the event loop is the service's bottleneck (onnxruntime runs each batch
- * synchronously on it). Measured: 350 against 321 img/s, 5.27 against 5.65 ms of server CPU and 1.44
- * against 1.80 ms of the event loop per photo (16 connections, 1920-px photos, five alternating
- * rounds). The value is still one large string (the route schema checks it), so the mark-compacts
- * per photo did not change.
+ * from its bytes by @model-deploy/codecs' readSeedBody (no whole-body string, no JSON.parse, each
+ * image's base64 decoded once), and POST /score takes the decoded images from
+ * predecodedScoreRequest() instead of decoding the values again. Under load the event loop is the
+ * service's bottleneck (onnxruntime runs each batch synchronously on it). Measured: 350 against 321
+ * img/s, 5.27 against 5.65 ms of server CPU and 1.44 against 1.80 ms of the event loop per photo (16
+ * connections, 1920-px photos, five alternating rounds); reading the base64 in pieces rather than as
+ * one string then took 0.9 ms more off a photo on a host where fresh pages are dear (seed-body.ts).
  *
- * The fast path takes only bodies it can prove JSON.parse would read the same: ASCII names without
- * escapes or control characters (and neither "__proto__" nor "constructor"), no name twice, and
- * values that decodeBase64Image's own fast check accepts (every character in the base64 alphabet,
- * hence no escape, quote or control character). Anything else, including every malformed body, goes
- * through the text path (secure-json-parse where a key could poison a prototype), which words the errors.
+ * Every body readSeedBody does not take, including every malformed one, goes through the text path
+ * (secure-json-parse where a key could poison a prototype), which words the errors.
  */
 import secureJson from 'secure-json-parse';
-import type { ScoreRequest } from '@model-deploy/codecs';
+import { readSeedBody, type ScoreRequest } from '@model-deploy/codecs';
 import { HttpError } from './errors.js';
 
 const predecoded = new WeakMap<object, Map<string, Buffer>>();
@@ -25,7 +20,10 @@ const predecoded = new WeakMap<object, Map<string, Buffer>>();
 /** Parses a JSON request body; throws HttpError 400 invalid_json naming what is wrong. */
 export function parseJsonBody(bytes: Buffer): unknown {
   if (bytes.length === 0) throw new HttpError(400, 'invalid_json', 'request body is empty; send a JSON object');
-  return parseSeedBody(bytes) ?? parseJsonText(bytes.toString('utf8'));
+  const seed = readSeedBody(bytes);
+  if (!seed) return parseJsonText(bytes.toString('utf8'));
+  predecoded.set(seed.body, seed.images);
+  return seed.body;
 }
 
 /** The images of a body parseJsonBody() decoded on its fast path, in Object.keys order; else undefined. */
@@ -53,95 +51,4 @@ function parseJsonText(text: string): unknown {
       : `request body is not valid JSON: ${reason}`;
     throw new HttpError(400, 'invalid_json', message);
   }
-}
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-// JSON's whitespace: space, tab, line feed, carriage return.
-function skipSpace(bytes: Buffer, at: number): number {
-  let i = at;
-  for (; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
-  }
-  return i;
-}
-
-/** The seed shape taken from the bytes, its images decoded; undefined sends the body to the text path. */
-function parseSeedBody(bytes: Buffer): Record<string, string> | undefined {
-  let i = skipSpace(bytes, 0);
-  if (bytes[i] !== 0x7b /* { */) return undefined;
-  const body: Record<string, string> = {};
-  const images = new Map<string, Buffer>();
-  i = skipSpace(bytes, i + 1);
-  for (;;) {
-    if (bytes[i] !== QUOTE) return undefined;
-    const nameEnd = bytes.indexOf(QUOTE, i + 1);
-    if (nameEnd < 0) return undefined;
-    for (let k = i + 1; k < nameEnd; k++) {
-      const c = bytes[k] as number;
-      if (c < 0x20 || c >= 0x80 || c === BACKSLASH) return undefined;
-    }
-    const name = bytes.toString('latin1', i + 1, nameEnd);
-    if (name === '__proto__' || name === 'constructor' || images.has(name)) return undefined;
-    i = skipSpace(bytes, nameEnd + 1);
-    if (bytes[i] !== 0x3a /* : */) return undefined;
-    i = skipSpace(bytes, i + 1);
-    if (bytes[i] !== QUOTE) return undefined;
-    const valueEnd = bytes.indexOf(QUOTE, i + 1);
-    if (valueEnd < 0) return undefined;
-    const decoded = decodeStrictBase64(bytes, i + 1, valueEnd);
-    if (!decoded) return undefined;
-    body[name] = decoded.value;
-    images.set(name, decoded.image);
-    i = skipSpace(bytes, valueEnd + 1);
-    if (bytes[i] === 0x2c /* , */) {
-      i = skipSpace(bytes, i + 1);
-      continue;
-    }
-    if (bytes[i] !== 0x7d /* } */) return undefined;
-    if (skipSpace(bytes, i + 1) !== bytes.length) return undefined;
-    predecoded.set(body, images);
-    return body;
-  }
-}
-
-/**
- * Base64 is read in pieces of this many characters (a multiple of 4, so each piece decodes on its
- * own), each a string V8 allocates in its young generation. Why not one string of the whole value: a
- * string over 128 KB goes to V8's large-object space, a fresh mapping whose pages are faulted in one
- * by one; on these VMs that cost ~0.9 ms for a 1920-px photo's 318 KB of base64, ten times the copy
- * itself, on the event loop (node bench 2026-12-03: one string 1.05 ms, pieces 0.07-0.10 ms, with
- * the decode). The pieces joined with + make a rope (a V8 cons string): the body keeps its value as
- * JSON.parse would give it, and nothing copies it unless something reads its characters.
- */
-const PIECE = 64 * 1024;
-
-/**
- * The value between `start` and `end` and its bytes, when every character is in the base64 alphabet
- * (standard or URL-safe, padding at the end only), else undefined. The same proof as
- * decodeBase64Image's fast path: Buffer's base64 decoder skips characters outside the alphabet, so n
- * characters before the padding decode to exactly floor(3n/4) bytes only when none was skipped (and
- * n % 4 === 1 is never valid base64); pieces of a multiple of 4 characters add up to the same count.
- */
-function decodeStrictBase64(bytes: Buffer, start: number, end: number): { value: string; image: Buffer } | undefined {
-  const length = end - start;
-  if (length === 0) return undefined;
-  const newline = bytes.indexOf(0x0a, start);
-  const ret = bytes.indexOf(0x0d, start);
-  if ((newline !== -1 && newline < end) || (ret !== -1 && ret < end)) return undefined;
-  const padding = bytes[end - 1] === 0x3d /* = */ ? (bytes[end - 2] === 0x3d && length > 1 ? 2 : 1) : 0;
-  const n = length - padding;
-  if (n % 4 === 1) return undefined;
-  const image = Buffer.allocUnsafe(Math.floor((n * 3) / 4));
-  let value = '';
-  let written = 0;
-  for (let at = start; at < end; at += PIECE) {
-    const piece = bytes.toString('latin1', at, Math.min(end, at + PIECE));
-    // write() stops at the buffer's end: a piece with characters beyond it cannot pass the count below.
-    written += image.write(piece, written, 'base64');
-    value = value === '' ? piece : value + piece;
-  }
-  return written === image.length ? { value, image } : undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * The JSON body parser (json-body.ts): a seed body taken apart from its bytes must read exactly as
+ * The JSON body parser (json-body.ts, with codecs' readSeedBody): a seed body taken apart from its bytes must read exactly as
  * the text path (JSON.parse, secure-json-parse where a key could poison a prototype) reads it, with
  * the same images as decodeScoreRequest decodes; every other body must take the text path and fail
  * with its words. Checked on chosen bodies and on a few thousand mutated ones.
