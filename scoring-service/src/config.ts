@@ -131,7 +131,7 @@ export const ENV_VARS: Record<string, VarSpec> = {
   },
   BATCH_MAX_WAIT_MS: {
     schema: { type: 'number', minimum: 0, maximum: 1000, default: 2 }, expected: 'a number of milliseconds between 0 and 1000',
-    description: "How long an idle model waits for a batch to fill",
+    description: "How long an idle model waits for a batch to fill; after a run, how long the next waits for photos still being decoded in the pool (`PREPROCESS_THREADS`), when fewer than `BATCH_MAX_SIZE` images wait",
   },
   QUEUE_MAX: {
     schema: int(1, 1_000_000, 512), expected: 'an integer between 1 and 1000000',
