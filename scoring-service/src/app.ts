@@ -11,6 +11,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ClassifierSource } from './classifier.js';
 import { errorHandler, HttpError, notFoundHandler } from './errors.js';
+import { BodyBuffers, readBody } from './body-buffers.js';
 import { parseJsonBody } from './json-body.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { authPlugin, type AuthSettings } from './plugins/auth.js';
@@ -138,13 +139,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // secure-json-parse, the same prototype-poisoning refusal) says what is wrong and where, and takes a
   // seed body of photos apart from its bytes (json-body.ts).
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-    try {
-      done(null, parseJsonBody(body as Buffer));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
+  // Photo-sized bodies are read into reused buffers (body-buffers.ts), with Fastify's limits and errors.
+  const bodyBuffers = new BodyBuffers();
+  app.addContentTypeParser('application/json', (request, payload, done) => readBody(request, payload, bodyLimit, bodyBuffers, parseJsonBody, done));
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // Bodies are read as they come; a compressed one would fail as "not valid JSON", which misleads.
