@@ -7,8 +7,8 @@
  * of the event loop in their pauses, and their helper threads' CPU besides), 1-2 with this one;
  * server CPU 4.60-4.75 against 5.1-5.8 ms a photo.
  *
- * A body whose Content-Length is between MIN_POOLED_BYTES and the buffers' size is copied, chunk by
- * chunk as it arrives, into a buffer taken from a small free list, parsed at once (synchronously)
+ * A body whose Content-Length is between 64 KB and 1 MB is copied, chunk by chunk as it arrives,
+ * into a buffer of its size class (BodyBuffers) taken from a small free list, parsed at once (synchronously)
  * and the buffer given back; everything else (small bodies, larger ones, chunked bodies without a
  * Content-Length) is read as Fastify reads it. The parser must keep nothing that views the bytes it
  * is given: json-body.ts copies every name and value into strings and decodes images into their own
@@ -20,34 +20,50 @@
 import type { FastifyRequest } from 'fastify';
 import { errorCodes } from 'fastify';
 
-/** Size of each reused buffer: a 1920-px JPEG's body is ~0.4 MB; a 12-MP photo's (~5 MB) is read the usual way. */
+/** Largest reused buffer: a 1920-px JPEG's body is ~0.4 MB; a 12-MP photo's (~5 MB) is read the usual way. */
 export const POOLED_BUFFER_BYTES = 1 << 20;
 /** Bodies smaller than this are read the usual way (a 28x28 PNG's body is ~1 KB: a fresh Buffer costs nothing there). */
 export const MIN_POOLED_BYTES = 64 << 10;
 
-/** Idle buffers kept for the next bodies; more in use at once are allocated and left to the collector. */
+/**
+ * Reused buffers in power-of-two sizes from MIN_POOLED_BYTES to `largest`: a body takes the smallest
+ * that holds its Content-Length, so it never holds more than twice its size (Fastify's chunks and
+ * their copy held twice too), and a crowd of small uploads cannot each pin a large buffer. Idle
+ * buffers are kept up to `keepBytes` in all; more in use at once are allocated and left to the collector.
+ */
 export class BodyBuffers {
-  private readonly free: Buffer[] = [];
-  /** Buffers currently lent out (for tests and metrics). */
+  private readonly free = new Map<number, Buffer[]>();
+  private idleBytes = 0;
+  /** Buffers currently lent out (for tests). */
   lent = 0;
 
   constructor(
-    readonly bufferBytes = POOLED_BUFFER_BYTES,
-    private readonly keep = 16,
+    readonly largest = POOLED_BUFFER_BYTES,
+    private readonly keepBytes = 16 << 20,
   ) {}
 
-  take(): Buffer {
+  /** A buffer of at least `bytes` (MIN_POOLED_BYTES..largest), or undefined when the body should be read the usual way. */
+  take(bytes: number): Buffer | undefined {
+    if (!(bytes >= MIN_POOLED_BYTES && bytes <= this.largest)) return undefined;
+    const size = Math.max(MIN_POOLED_BYTES, 2 ** Math.ceil(Math.log2(bytes)));
     this.lent++;
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes);
+    const reused = this.free.get(size)?.pop();
+    if (reused) this.idleBytes -= size;
+    return reused ?? Buffer.allocUnsafeSlow(size);
   }
 
   give(buffer: Buffer): void {
     this.lent--;
-    if (this.free.length < this.keep) this.free.push(buffer);
+    if (this.idleBytes + buffer.length > this.keepBytes) return;
+    const list = this.free.get(buffer.length) ?? [];
+    list.push(buffer);
+    this.free.set(buffer.length, list);
+    this.idleBytes += buffer.length;
   }
 
+  /** Bytes of idle buffers kept for the next bodies. */
   get idle(): number {
-    return this.free.length;
+    return this.idleBytes;
   }
 }
 
@@ -62,7 +78,7 @@ export function readBody(request: FastifyRequest, payload: Payload, limit: numbe
   const contentLength = Number(request.headers['content-length']);
   if (contentLength > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
   // A lent buffer while the body fits it; else (or once it no longer fits) copies of the chunks.
-  let buffer = contentLength >= MIN_POOLED_BYTES && contentLength <= buffers.bufferBytes ? buffers.take() : undefined;
+  let buffer = buffers.take(contentLength);
   const chunks: Buffer[] = [];
   let received = 0;
 

@@ -38,7 +38,7 @@ interface Kept {
 describe('request bodies in reused buffers', () => {
   let app: FastifyInstance;
   let port: number;
-  const buffers = new BodyBuffers(1 << 20, 4);
+  const buffers = new BodyBuffers(1 << 20, 4 << 20);
   const kept: Kept[] = [];
 
   before(async () => {
@@ -93,6 +93,23 @@ describe('request bodies in reused buffers', () => {
 
   const seedBody = (name: string, image: Buffer): Buffer => Buffer.from(JSON.stringify({ [name]: image.toString('base64') }));
 
+  it('lends each body the smallest power-of-two buffer that holds it, and keeps idle ones up to its byte budget', () => {
+    const pool = new BodyBuffers(1 << 20, 1 << 20);
+    assert.equal(pool.take(1000), undefined);
+    assert.equal(pool.take(MIN_POOLED_BYTES - 1), undefined);
+    assert.equal(pool.take((1 << 20) + 1), undefined);
+    assert.equal(pool.take(Number.NaN), undefined);
+    const sizes = [MIN_POOLED_BYTES, MIN_POOLED_BYTES + 1, 300_000, 1 << 20].map((n) => pool.take(n)!);
+    assert.deepEqual(sizes.map((b) => b.length), [64 << 10, 128 << 10, 512 << 10, 1 << 20]);
+    assert.equal(pool.lent, 4);
+    for (const b of sizes) pool.give(b);
+    assert.equal(pool.lent, 0);
+    // 64 K + 128 K + 512 K fit the 1 MiB budget; the 1 MiB buffer given last does not.
+    assert.equal(pool.idle, (64 + 128 + 512) << 10);
+    assert.equal(pool.take(400_000), sizes[2], 'the idle buffer of that size is lent again');
+    assert.equal(pool.idle, (64 + 128) << 10);
+  });
+
   it('reads 16 photo-sized bodies arriving at once in interleaved pieces, each whole and alone', async () => {
     const images = Array.from({ length: 16 }, (_, i) => randomBytes(150_000 + i * 20_000));
     const answers = await Promise.all(images.map((image, i) => send(seedBody(`photo-${i}.jpg`, image), { piece: 7_000 + i * 997 })));
@@ -103,7 +120,7 @@ describe('request bodies in reused buffers', () => {
       assert.equal(answer.json.valueSha, sha(images[i]!.toString('base64')), `photo ${i}`);
     });
     assert.equal(buffers.lent, 0);
-    assert.ok(buffers.idle <= 4, `${buffers.idle} idle buffers kept, at most 4`);
+    assert.ok(buffers.idle <= 4 << 20, `${buffers.idle} idle bytes kept, at most 4 MiB`);
   });
 
   it('keeps what earlier requests parsed intact while their buffers serve later ones', async () => {
@@ -122,7 +139,7 @@ describe('request bodies in reused buffers', () => {
     const small = seedBody('small.png', randomBytes(1000));
     assert.ok(small.length < MIN_POOLED_BYTES);
     const large = seedBody('large.jpg', randomBytes(1_200_000));
-    assert.ok(large.length > buffers.bufferBytes && large.length < LIMIT);
+    assert.ok(large.length > buffers.largest && large.length < LIMIT);
     const chunked = seedBody('chunked.jpg', randomBytes(300_000));
     for (const [body, headers] of [[small, undefined], [large, undefined], [chunked, { 'transfer-encoding': 'chunked' }]] as const) {
       const answer = await send(body, headers ? { headers } : {});
