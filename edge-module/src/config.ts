@@ -39,6 +39,8 @@ export interface EdgeConfig {
   connection: EdgeConnectionMode;
   /** Threads the model runs on, each with its own session (MODEL_THREADS); 0: on the main thread; 'auto' when unset (the core decides from CPUs and model size). */
   modelThreads: number | 'auto';
+  /** V8's old-generation growing factor after a full collection, as a percentage (HEAP_GROWING_PERCENT); 0: V8's own heuristics. */
+  heapGrowingPercent: number;
   /** PORT, HOST, MODEL_DIR, auth, inference, limits, shutdown, LOG_LEVEL ... as the scoring service reads them. */
   service: ServiceConfig;
   journal: JournalConfig;
@@ -120,6 +122,11 @@ export const EDGE_ENV_VARS = {
     range: { min: 0, max: 64 },
     description: 'threads the model runs on, each with its own onnxruntime session and batches (one copy of the model each: a 100 MB model gets 2 by default, a 330 MB one 1), while the main thread preprocesses images and handles messages; unless `INTRA_OP_THREADS` is set the CPUs are divided among the sessions (one intra-op thread each when there are as many sessions as CPUs), which on a small device does more per CPU-second than one session spread over the cores, at the cost of a slower single image (for the lowest latency one frame at a time: `MODEL_THREADS=1`, which then uses every CPU). `0`: the model runs on the main thread, which every run stops. Ignored with `INFERENCE_WORKER=true`, which moves the whole inference core into a worker',
   },
+  HEAP_GROWING_PERCENT: {
+    defaultText: '`300`',
+    range: { min: 0, max: 1000, default: 300 },
+    description: "how far V8 lets the JavaScript heap grow past what a full collection left alive before it starts the next one (V8's `--heap-growing-percent`, set at start-up): `300` lets a ~30 MB heap reach ~120 MB. With V8's own heuristics the module's small heap got a limit so close to its live size that V8 started a full mark-compact every ~40 photos of 250 KB; with `300` every ~130 (those left are for the Buffers MQTT over TLS allocates): 1920-px photos through the broker ~10% more img/s, at ~30 MB more peak memory (bench/README.md). `0`: V8's own heuristics (the least memory)",
+  },
   JOURNAL_DIR: {
     defaultText: '`.cache/edge-module/journal` in the checkout; `/var/lib/edge-module/journal` in the image',
     description: 'durable journal of inputs in progress — **put it on a volume**',
@@ -142,7 +149,7 @@ export const EDGE_ENV_VARS = {
 } satisfies Record<string, EdgeVarSpec>;
 
 /** The variable's integer, checked against its range; undefined when unset or blank. */
-function integer(env: NodeJS.ProcessEnv, name: 'JOURNAL_FSYNC_INTERVAL_MS' | 'JOURNAL_SEGMENT_BYTES' | 'MODEL_THREADS'): number | undefined {
+function integer(env: NodeJS.ProcessEnv, name: 'JOURNAL_FSYNC_INTERVAL_MS' | 'JOURNAL_SEGMENT_BYTES' | 'MODEL_THREADS' | 'HEAP_GROWING_PERCENT'): number | undefined {
   const { min, max } = EDGE_ENV_VARS[name].range;
   const text = env[name]?.trim();
   if (text === undefined || text === '') return undefined;
@@ -179,7 +186,8 @@ export function loadEdgeConfig(env: NodeJS.ProcessEnv, options: { local?: boolea
   // With model threads the core divides the CPUs among them unless INTRA_OP_THREADS says otherwise
   // (classifier.ts): on 2 cores, 2 single-threaded sessions side by side did 1,590-1,690 img/s at
   // 1.17-1.24 CPU-ms per image, one session over 2 intra-op threads 1,150-1,490 img/s at 1.28-1.67 ms (batch 32).
-  return { connection, modelThreads, service, journal: journalFromEnv(env) };
+  const heapGrowingPercent = integer(env, 'HEAP_GROWING_PERCENT') ?? EDGE_ENV_VARS.HEAP_GROWING_PERCENT.range.default;
+  return { connection, modelThreads, heapGrowingPercent, service, journal: journalFromEnv(env) };
 }
 
 /**

@@ -16,6 +16,7 @@ import { buildApp, createServiceMetrics, KeyRing, listenFailure, loadClassifier,
 import { Journal } from './journal.js';
 import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
 import { tappedMqttTransport } from './mqtt-transport.js';
+import { applyHeapGrowingPercent } from './v8-heap.js';
 
 function fail(message: string): never {
   process.stderr.write(`edge-module: ${message}\n`);
@@ -34,6 +35,8 @@ try {
   throw error;
 }
 const { service } = config;
+// Before the model and the pool are loaded: see HEAP_GROWING_PERCENT in config.ts.
+applyHeapGrowingPercent(config.heapGrowingPercent);
 
 const metrics = createServiceMetrics({ maxBatchSize: service.inference.maxBatchSize });
 let classifier: HostedClassifier;
@@ -129,6 +132,7 @@ log.info({
   connection: config.connection.kind,
   device: config.connection.deviceId,
   journal: { dir: config.journal.dir, fsync: config.journal.fsync, replaying: journal.recovered.length },
+  heapGrowingPercent: config.heapGrowingPercent || "V8's own",
   model: { name: classifier.card.name, version: classifier.card.version },
   // The whole derived description, so what is served can be reviewed from the log alone.
   description: classifier.card,

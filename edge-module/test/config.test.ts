@@ -90,4 +90,19 @@ describe('edge config: journal', () => {
     assert.equal(worker.modelThreads, 0);
     assert.equal(worker.service.inference.intraOpThreads, undefined);
   });
+
+  it('lets the heap grow to 4x what a full collection left (HEAP_GROWING_PERCENT 300) unless told otherwise; 0 is V8\'s own heuristics', () => {
+    const load = (env: Record<string, string>) => loadEdgeConfig({ EdgeHubConnectionString: CONNECTION, ...env }, { local: true });
+    assert.equal(load({}).heapGrowingPercent, 300);
+    assert.equal(load({ HEAP_GROWING_PERCENT: ' ' }).heapGrowingPercent, 300);
+    assert.equal(load({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent, 0);
+    assert.equal(load({ HEAP_GROWING_PERCENT: '150' }).heapGrowingPercent, 150);
+    for (const bad of ['-1', '1001', '2.5', 'lots']) {
+      assert.throws(() => load({ HEAP_GROWING_PERCENT: bad }), (error: Error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.message, `Invalid configuration: HEAP_GROWING_PERCENT must be an integer from 0 to 1000 (got ${JSON.stringify(bad)})`);
+        return true;
+      });
+    }
+  });
 });

@@ -229,8 +229,10 @@ describe('edge module process: the model in a worker thread (INFERENCE_WORKER=tr
     const journalDir = mkdtempSync(join(tmpdir(), 'edge-journal-worker-'));
     let proc: ModuleProcess | undefined;
     try {
-      ({ proc } = await startModule(hub, journalDir, { INFERENCE_WORKER: 'true' }));
-      assert.equal(proc.lines.find((l) => l.msg === 'edge module starting')?.inference, 'worker thread');
+      ({ proc } = await startModule(hub, journalDir, { INFERENCE_WORKER: 'true', HEAP_GROWING_PERCENT: '150' }));
+      const starting = proc.lines.find((l) => l.msg === 'edge module starting');
+      assert.equal(starting?.inference, 'worker thread');
+      assert.equal(starting?.heapGrowingPercent, 150);
       const files = Object.keys(expected);
       for (const file of files) await hub.sendImage(sample(file), { messageId: `w-${file}`, properties: { fileName: file } });
       const outputs = await hub.waitForOutputs('predictions', files.length, 30_000);

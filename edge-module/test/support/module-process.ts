@@ -25,7 +25,7 @@ export async function freePort(): Promise<number> {
 }
 
 // Variables of the test runner's own environment that must not leak into the module.
-const STRIP = /^(EdgeHub|IotHub|EdgeModule|IOTEDGE_|JOURNAL_|SCORING_|PORT$|HOST$|MODEL_DIR$|LOG_LEVEL$|NODE_OPTIONS$)/;
+const STRIP = /^(EdgeHub|IotHub|EdgeModule|IOTEDGE_|JOURNAL_|SCORING_|PORT$|HOST$|MODEL_DIR$|LOG_LEVEL$|NODE_OPTIONS$|HEAP_GROWING_PERCENT$)/;
 
 export class ModuleProcess {
   readonly child: ChildProcess;
