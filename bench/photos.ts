@@ -266,7 +266,7 @@ async function serviceTable(photos: Photo[]): Promise<void> {
     ...standard
       .filter(({ name }) => SERVICE_CONFIGS === undefined || SERVICE_CONFIGS.some((c) => name.startsWith(c)))
       .flatMap((c) => (c.name === 'default' ? Array.from({ length: ROUNDS }, (_, k) => ({ ...c, round: k + 1 })) : [c])),
-    ...extra.map((c) => ({ name: c.trim(), env: Object.fromEntries(c.trim().split(/\s+/).map((kv) => kv.split('=', 2) as [string, string])) })),
+    ...extra.map((c) => ({ name: c.trim(), env: Object.fromEntries(c.trim().split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) })),
   ];
   for (const size of SERVICE_SIZES) {
     // The reference is measured right before and right after each load and averaged: on a shared host
