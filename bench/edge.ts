@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { Classifier } from '@model-deploy/inference';
 import { EdgeHub, type OutputMessage } from '../edge-module/test/support/edge-hub.ts';
 import { freePort, ModuleProcess } from '../edge-module/test/support/module-process.ts';
-import { batchTotals, processCpuMs } from './support.js';
+import { batchTotals, peakRssMb, processCpuMs } from './support.js';
 
 const modelDir = resolve(import.meta.dirname, '../model');
 const IMAGES = Number(process.env.BENCH_EDGE_IMAGES ?? 6000);
@@ -117,6 +117,8 @@ export interface EdgeFigures {
   brokerCpuMsPerImage: number;
   /** Mean batch the module's core formed under load (from its /metrics). */
   meanBatch: number;
+  /** The module process's peak resident memory over the whole run (warm-up included), MB. */
+  peakRssMb: number;
 }
 
 export async function edge(images: Buffer[], { fsync, worker }: Variant, count = IMAGES, env: Record<string, string> = {}, window = WINDOW): Promise<EdgeFigures> {
@@ -148,12 +150,14 @@ export async function edge(images: Buffer[], { fsync, worker }: Variant, count =
     const brokerUsage = process.cpuUsage(brokerBefore);
     const moduleCpuMsPerImage = (processCpuMs(proc.child.pid!) - moduleBefore) / count;
     const batches = await batchTotals(metricsUrl);
+    const peak = peakRssMb(proc.child.pid!);
     return {
       unloaded,
       loaded,
       moduleCpuMsPerImage,
       brokerCpuMsPerImage: (brokerUsage.user + brokerUsage.system) / 1000 / count,
       meanBatch: (batches.sum - batchesBefore.sum) / (batches.count - batchesBefore.count),
+      peakRssMb: peak,
     };
   } finally {
     await proc.stop('SIGTERM');
@@ -187,7 +191,7 @@ export async function run(): Promise<void> {
         `(${((100 * r.loaded.imagesPerSecond) / core).toFixed(0)}% of the core alone), ` +
         `latency loaded p50 ${r.loaded.p50.toFixed(1)} ms p99 ${r.loaded.p99.toFixed(1)} ms, ` +
         `one at a time p50 ${r.unloaded.p50.toFixed(2)} ms p99 ${r.unloaded.p99.toFixed(2)} ms (${r.unloaded.imagesPerSecond.toFixed(0)} img/s); ` +
-        `CPU per image: module ${r.moduleCpuMsPerImage.toFixed(2)} ms, broker ${r.brokerCpuMsPerImage.toFixed(2)} ms; mean batch ${r.meanBatch.toFixed(1)}`,
+        `CPU per image: module ${r.moduleCpuMsPerImage.toFixed(2)} ms, broker ${r.brokerCpuMsPerImage.toFixed(2)} ms; mean batch ${r.meanBatch.toFixed(1)}; module peak RSS ${r.peakRssMb.toFixed(0)} MB`,
     );
   }
 }

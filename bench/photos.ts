@@ -330,7 +330,7 @@ async function edgeTable(photos: Photo[]): Promise<void> {
       : '';
     console.log(
       `- ${name}: ${r.loaded.imagesPerSecond.toFixed(0)} img/s (${against}: ${(r.loaded.imagesPerSecond / reference).toFixed(2)}x${beside}), ` +
-        `p50 ${r.loaded.p50.toFixed(0)} ms, p99 ${r.loaded.p99.toFixed(0)} ms; module CPU ${r.moduleCpuMsPerImage.toFixed(2)} + broker and driver ${r.brokerCpuMsPerImage.toFixed(2)} ms/image, mean batch ${r.meanBatch.toFixed(1)}; load ${load1()}`,
+        `p50 ${r.loaded.p50.toFixed(0)} ms, p99 ${r.loaded.p99.toFixed(0)} ms; module CPU ${r.moduleCpuMsPerImage.toFixed(2)} + broker and driver ${r.brokerCpuMsPerImage.toFixed(2)} ms/image, mean batch ${r.meanBatch.toFixed(1)}, module peak RSS ${r.peakRssMb.toFixed(0)} MB; load ${load1()}`,
     );
     ratios.set(name, [...(ratios.get(name) ?? []), r.loaded.imagesPerSecond / reference]);
   }

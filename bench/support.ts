@@ -68,6 +68,16 @@ export async function batchTotals(metricsUrl: string): Promise<{ sum: number; co
  * CPU time a process has used, in ms (utime + stime of /proc/<pid>/stat, all its threads; clock ticks
  * of 10 ms, USER_HZ on Linux), or NaN where there is no /proc.
  */
+/** A process's peak resident memory so far in MB (Linux's VmHWM), NaN where /proc does not say. */
+export function peakRssMb(pid: number): number {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
 export function processCpuMs(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
