@@ -19,53 +19,9 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { errorCodes } from 'fastify';
+import { BufferPool, MIN_POOLED_BYTES, POOLED_BUFFER_BYTES } from '@model-deploy/codecs';
 
-/** Largest reused buffer: a 1920-px JPEG's body is ~0.4 MB; a 12-MP photo's (~5 MB) is read the usual way. */
-export const POOLED_BUFFER_BYTES = 1 << 20;
-/** Bodies smaller than this are read the usual way (a 28x28 PNG's body is ~1 KB: a fresh Buffer costs nothing there). */
-export const MIN_POOLED_BYTES = 64 << 10;
-
-/**
- * Reused buffers in power-of-two sizes from MIN_POOLED_BYTES to `largest`: a body takes the smallest
- * that holds its Content-Length, so it never holds more than twice its size (Fastify's chunks and
- * their copy held twice too), and a crowd of small uploads cannot each pin a large buffer. Idle
- * buffers are kept up to `keepBytes` in all; more in use at once are allocated and left to the collector.
- */
-export class BodyBuffers {
-  private readonly free = new Map<number, Buffer[]>();
-  private idleBytes = 0;
-  /** Buffers currently lent out (for tests). */
-  lent = 0;
-
-  constructor(
-    readonly largest = POOLED_BUFFER_BYTES,
-    private readonly keepBytes = 16 << 20,
-  ) {}
-
-  /** A buffer of at least `bytes` (MIN_POOLED_BYTES..largest), or undefined when the body should be read the usual way. */
-  take(bytes: number): Buffer | undefined {
-    if (!(bytes >= MIN_POOLED_BYTES && bytes <= this.largest)) return undefined;
-    const size = Math.max(MIN_POOLED_BYTES, 2 ** Math.ceil(Math.log2(bytes)));
-    this.lent++;
-    const reused = this.free.get(size)?.pop();
-    if (reused) this.idleBytes -= size;
-    return reused ?? Buffer.allocUnsafeSlow(size);
-  }
-
-  give(buffer: Buffer): void {
-    this.lent--;
-    if (this.idleBytes + buffer.length > this.keepBytes) return;
-    const list = this.free.get(buffer.length) ?? [];
-    list.push(buffer);
-    this.free.set(buffer.length, list);
-    this.idleBytes += buffer.length;
-  }
-
-  /** Bytes of idle buffers kept for the next bodies. */
-  get idle(): number {
-    return this.idleBytes;
-  }
-}
+export { BufferPool as BodyBuffers, MIN_POOLED_BYTES, POOLED_BUFFER_BYTES };
 
 type Done = (err: Error | null, body?: unknown) => void;
 type Payload = FastifyRequest['raw'] & { receivedEncodedLength?: number };
@@ -74,7 +30,7 @@ type Payload = FastifyRequest['raw'] & { receivedEncodedLength?: number };
  * Reads a request body and hands its bytes to `parse`, answering through `done` as a Fastify content
  * type parser does. `parse` runs synchronously on bytes that are reused once it returns.
  */
-export function readBody(request: FastifyRequest, payload: Payload, limit: number, buffers: BodyBuffers, parse: (bytes: Buffer) => unknown, done: Done): void {
+export function readBody(request: FastifyRequest, payload: Payload, limit: number, buffers: BufferPool, parse: (bytes: Buffer) => unknown, done: Done): void {
   const contentLength = Number(request.headers['content-length']);
   if (contentLength > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
   // A lent buffer while the body fits it; else (or once it no longer fits) copies of the chunks.
