@@ -164,7 +164,8 @@ LABEL org.opencontainers.image.title="model-deploy edge module" \
 # the app user so a fresh named volume, initialised from the image, is writable.
 COPY --from=build --chown=10001:10001 /out/journal/ /var/lib/edge-module/journal/
 ENV JOURNAL_DIR=/var/lib/edge-module/journal
-CMD ["node", "edge-module/dist/main.js"]
+# The flags are edge-module/src/node-flags.ts (test/node-flags.test.ts keeps them the same).
+CMD ["node", "--max-semi-space-size=2", "edge-module/dist/main.js"]
 
 # ---- the image: the app, then its checked model, read-only (owned by root, like the code).
 FROM app-${APP}

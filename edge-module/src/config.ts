@@ -125,7 +125,7 @@ export const EDGE_ENV_VARS = {
   HEAP_GROWING_PERCENT: {
     defaultText: '`300`',
     range: { min: 0, max: 1000, default: 300 },
-    description: "how far V8 lets the JavaScript heap grow past what a full collection left alive before it starts the next one (V8's `--heap-growing-percent`, set at start-up): `300` lets a ~30 MB heap reach ~120 MB. With V8's own heuristics the module's small heap got a limit so close to its live size that V8 started a full mark-compact every ~40 photos of 250 KB; with `300` every ~130 (those left are for the Buffers MQTT over TLS allocates): 1920-px photos through the broker ~10% more img/s, at ~30 MB more peak memory (bench/README.md). `0`: V8's own heuristics (the least memory)",
+    description: "how far V8 lets the JavaScript heap grow past what a full collection left alive before it starts the next one (V8's `--heap-growing-percent`, set at start-up): `300` lets a ~30 MB heap reach ~120 MB. With V8's own heuristics the module's small heap got a limit so close to its live size that V8 started a full mark-compact every ~40 photos of 250 KB; with `300` every ~130: 1920-px photos through the broker ~10% more img/s, at ~30 MB more peak memory (bench/README.md; most of the rest went with the 2 MB young generation of edge-module/src/node-flags.ts). `0`: V8's own heuristics (the least memory)",
   },
   JOURNAL_DIR: {
     defaultText: '`.cache/edge-module/journal` in the checkout; `/var/lib/edge-module/journal` in the image',

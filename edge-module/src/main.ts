@@ -3,8 +3,10 @@
  * seed contract + health routes over HTTP (the scoring service's own app), connect to edgeHub with
  * ModuleClient.fromEnvironment over MQTT, and stop cleanly on SIGTERM/SIGINT.
  *
- *   node edge-module/dist/main.js            # under the IoT Edge runtime (IOTEDGE_* + workload API)
- *   node edge-module/dist/main.js --local    # from a checkout: HTTP without API keys unless SCORING_API_KEYS is set
+ *   node --max-semi-space-size=2 edge-module/dist/main.js            # under the IoT Edge runtime (IOTEDGE_* + workload API)
+ *   node --max-semi-space-size=2 edge-module/dist/main.js --local    # from a checkout: HTTP without API keys unless SCORING_API_KEYS is set
+ *
+ * (The flag is node-flags.ts: the image's CMD, `npm start` and `npm run start:edge` carry it.)
  *
  * With EdgeHubConnectionString + EdgeModuleCACertificateFile it runs as in the IoT Edge simulator.
  */

@@ -14,6 +14,7 @@ import { setTimeout as wait } from 'node:timers/promises';
 import type { BackOff } from './back-off.js';
 import { Connection } from './connection.js';
 import { registerDirectMethods } from './direct-methods.js';
+import { BufferPool } from '@model-deploy/codecs';
 import { Intake } from './intake.js';
 import type { Journal } from './journal.js';
 import { describeError, type EdgeClassifier, type ModuleClientLike, type ModuleLogger, type ScoreHandler } from './module-client.js';
@@ -43,6 +44,8 @@ export interface EdgeModuleOptions {
   maxBacklog?: number;
   /** Retry delays for sending outputs, re-opening the connection and reading the twin (ms; default 500 → 30 000). */
   retry?: BackOff;
+  /** Reused buffers for photo-sized input payloads (intake.ts); a pool of its own by default. */
+  payloadBuffers?: BufferPool;
 }
 
 export class EdgeModule {
@@ -56,6 +59,7 @@ export class EdgeModule {
     const { client, classifier, journal } = options;
     const state = new ModuleState(options.log, options.retry ?? { initialMs: 500, maxMs: 30_000 });
     this.state = state;
+    const payloadBuffers = options.payloadBuffers ?? new BufferPool();
     this.twin = new TwinSettings({ client, classifier, journal, state });
     this.queue = new WorkQueue({
       client,
@@ -65,8 +69,9 @@ export class EdgeModule {
       settings: () => this.twin.settings,
       maxImagesInFlight: options.maxImagesInFlight ?? 128,
       onClassified: () => this.intake.classified(),
+      payloadBuffers,
     });
-    this.intake = new Intake({ journal, state, queue: this.queue, maxBacklog: options.maxBacklog ?? 256 });
+    this.intake = new Intake({ journal, state, queue: this.queue, maxBacklog: options.maxBacklog ?? 256, payloadBuffers });
     this.connection = new Connection(client, state, this.twin);
   }
 

@@ -4,6 +4,7 @@
  * input from the journal. At most `maxImagesInFlight` images are with the classifier at once.
  */
 import { setTimeout as wait } from 'node:timers/promises';
+import type { BufferPool } from '@model-deploy/codecs';
 import { OverloadedError } from '@model-deploy/inference';
 import { retryWithBackOff, type BackOff } from './back-off.js';
 import type { InputRecord } from './input-record.js';
@@ -25,6 +26,8 @@ export interface Work {
   record: InputRecord;
   seq: number;
   replayed: boolean;
+  /** The reused buffer `record.body` is a view of (intake.ts): given back once the entry is retired, when nothing reads it any more. */
+  pooled?: Buffer;
 }
 
 export interface WorkQueueOptions {
@@ -37,6 +40,8 @@ export interface WorkQueueOptions {
   maxImagesInFlight: number;
   /** Called exactly once per input when it leaves the classification stage (the intake's backlog). */
   onClassified: () => void;
+  /** Where a retired input's pooled payload buffer goes back. */
+  payloadBuffers: BufferPool;
 }
 
 type Outcomes = Awaited<ReturnType<EdgeClassifier['classifyAll']>>;
@@ -168,7 +173,12 @@ export class WorkQueue {
       if (out.output === OUTPUT_PREDICTIONS) state.counters.predicted++;
       else state.counters.errors++;
     }
-    if (work.entry) journal.retire(work.entry.seq);
+    if (work.entry) {
+      journal.retire(work.entry.seq);
+      // Retired: the journal no longer holds the frame (a rotation writes live frames synchronously), the
+      // classifier has answered for every image, and the outputs carry predictions, not the payload.
+      if (work.pooled) this.options.payloadBuffers.give(work.pooled);
+    }
   }
 
   /** classifyAll, waiting out "overloaded" and "model not ready" (the core is shared with HTTP traffic; not the input's fault). */

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { BufferPool } from '@model-deploy/codecs';
 import { Journal } from '../src/journal.js';
 import { EdgeModule, type EdgeModuleOptions } from '../src/module.js';
 import { FakeClassifier, FakeModuleClient, image, LABELS, MemoryLogger } from './support/fakes.js';
@@ -146,6 +147,54 @@ describe('module: nothing is retired before edgeHub acknowledged it', () => {
     assert.equal(counters.replayed, 2);
     assert.equal(counters.redeliveriesSkipped, 1);
     await until(() => journal.stats.live === 0, 'retirement');
+  });
+});
+
+describe('module: photo-sized payloads in reused buffers', () => {
+  /** A payload the fake classifier reads ("IMG" ... label byte last) of `bytes`, with filler unique to `seed`. */
+  const photo = (bytes: number, seed: number, label: number): Buffer => {
+    const buffer = Buffer.alloc(bytes, seed);
+    buffer.write('IMG');
+    for (let i = 3; i < bytes - 1; i += 997) buffer[i] = (seed * 31 + i) & 0xff;
+    buffer[bytes - 1] = label;
+    return buffer;
+  };
+
+  it('copies each into a pooled buffer, gives it back only once retired, and a reused one carries the new bytes', async () => {
+    const payloadBuffers = new BufferPool(1 << 20, 8 << 20);
+    const first = await setup({ payloadBuffers });
+    const sent = [0, 1, 2, 3].map((k) => photo(200_000 + k * 1000, k, k + 1));
+    sent.forEach((body, k) => first.client.deliver('images', body, { messageId: `p-${k}` }));
+    await until(() => first.client.outputsOn('predictions').length === 4, 'four predictions');
+    assert.deepEqual(first.client.outputsOn('predictions').map((o) => o.body.label).sort(), [1, 2, 3, 4].map((i) => LABELS[i]).sort());
+    await until(() => first.journal.stats.live === 0, 'retirement');
+    assert.equal(payloadBuffers.lent, 0, 'every buffer given back once its entry was retired');
+    assert.ok(payloadBuffers.idle >= 4 * 256 * 1024, 'kept for the next payloads');
+
+    // Outputs held: nothing is retired, so nothing may be given back; the buffers are the reused ones.
+    first.client.ackMode = 'hold';
+    const held = [4, 5, 6].map((k) => photo(210_000 + k, k, k + 1));
+    held.forEach((body, k) => first.client.deliver('images', body, { messageId: `h-${k}` }));
+    await until(() => first.client.heldCount === 3, 'three held sends');
+    assert.equal(payloadBuffers.lent, 3);
+    assert.ok(payloadBuffers.idle <= 1 * 256 * 1024, 'the held payloads took buffers given back before');
+    // A small payload is not pooled.
+    first.client.deliver('images', image(2), { messageId: 'small' });
+    await until(() => first.client.heldCount === 4, 'the small one held too');
+    assert.equal(payloadBuffers.lent, 3);
+    await first.module.stop(20);
+    running.splice(running.indexOf(first.module), 1);
+
+    // What the journal kept for the held ones is their bytes exactly (replayed at the next start).
+    const journal = Journal.open({ dir });
+    const recovered = new Map(journal.recovered.map((e) => [e.record.messageId, e.record.body]));
+    await journal.close();
+    held.forEach((body, k) => assert.ok(recovered.get(`h-${k}`)?.equals(body), `h-${k} journaled whole`));
+    assert.equal(payloadBuffers.lent, 3, 'not given back by a stop either (the collector frees them)');
+    const second = await setup();
+    await until(() => second.client.sent.length === 4, 'the replayed outputs');
+    assert.deepEqual(second.client.outputsOn('predictions').filter((o) => String(o.message.correlationId).startsWith('h-')).map((o) => [o.message.correlationId, o.body.label]).sort(),
+      [['h-0', LABELS[5]], ['h-1', LABELS[6]], ['h-2', LABELS[7]]]);
   });
 });
 

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -37,7 +38,7 @@ export class ModuleProcess {
 
   constructor(env: Record<string, string>, args: string[] = ['--local']) {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !STRIP.test(k)));
-    this.child = spawn(process.execPath, [MAIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...NODE_FLAGS, MAIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     // If the test process dies first, the module must not outlive it.
     const reap = (): void => {
       if (this.running) this.child.kill('SIGKILL');
