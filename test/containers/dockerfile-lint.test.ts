@@ -8,13 +8,15 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { run as dockerfilelint, type DiagnoticItem } from 'dockerfilelint';
 import { MODEL_FILE_EXTENSIONS } from '../../infra/model-folder';
+import { NODE_FLAGS } from '../../edge-module/src/node-flags';
 
 const REPO = join(__dirname, '..', '..');
 // package.json's engines field (">=24") is the one place the Node major is chosen.
 const NODE_MAJOR = /^>=(\d+)$/.exec(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).engines.node)![1];
 const APPS = {
   'scoring-service': { cmd: ['node', 'scoring-service/dist/server.js'], workspaces: ['inference', 'codecs', 'scoring-service'] },
-  'edge-module': { cmd: ['node', 'edge-module/dist/main.js'], workspaces: ['inference', 'codecs', 'scoring-service', 'edge-module'] },
+  // The edge module starts with its Node flags (a 2 MB young generation; edge-module/src/node-flags.ts).
+  'edge-module': { cmd: ['node', ...NODE_FLAGS, 'edge-module/dist/main.js'], workspaces: ['inference', 'codecs', 'scoring-service', 'edge-module'] },
 } as const;
 
 const DOCKERFILE = join(REPO, 'Dockerfile');
