@@ -27,6 +27,12 @@ export class BufferPool {
   constructor(
     readonly largest = POOLED_BUFFER_BYTES,
     private readonly keepBytes = 16 << 20,
+    /**
+     * Buffers over SharedArrayBuffers: a worker thread is handed a view of one without a copy
+     * (postMessage shares the memory instead of cloning it). The edge module's payloads go to the
+     * preprocessing threads this way; whoever gives the buffer back must know the thread is done with it.
+     */
+    readonly shared = false,
   ) {}
 
   /** A buffer of at least `bytes` (MIN_POOLED_BYTES..largest), or undefined when such bytes are not pooled. */
@@ -36,7 +42,7 @@ export class BufferPool {
     this.lent++;
     const reused = this.free.get(size)?.pop();
     if (reused) this.idleBytes -= size;
-    return reused ?? Buffer.allocUnsafeSlow(size);
+    return reused ?? (this.shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size));
   }
 
   give(buffer: Buffer): void {

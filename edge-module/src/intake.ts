@@ -54,6 +54,8 @@ export class Intake {
     // A photo's payload (~250 KB) is copied into a reused buffer and the MQTT client's copy dropped at
     // once: a fresh Buffer per photo that stays alive until its outputs are acknowledged is off-heap
     // memory only a full collection frees, and photo loads ran one every ~100 messages (bench/README.md).
+    // The module's pool is over SharedArrayBuffers, so the preprocessing thread reads these same bytes
+    // (a plain Buffer would be copied again into a fresh one in that thread, for its collector to free).
     const pooled = this.options.payloadBuffers.take(payload.length);
     if (pooled) {
       payload.copy(pooled);

@@ -135,6 +135,19 @@ describe('PreprocessPool', () => {
     assert.equal(larger.subarray(photo.length).toString(), 'the rest of the buffer');
   });
 
+  it('reads an image over a SharedArrayBuffer in place (the edge module\'s payloads): the same tensors from every decoder', async () => {
+    const jpeg640 = await readFile(join(fixturesDir, 'preprocess/rgb-640x480.jpg'));
+    // A PNG and a WebP too large to stay on the calling thread: spng and libvips read the shared bytes.
+    const png = await sharp(photo).resize(640, 360).png().toBuffer();
+    const webp = await sharp(photo).webp().toBuffer();
+    for (const bytes of [photo, jpeg640, png, webp]) {
+      const shared = Buffer.from(new SharedArrayBuffer(bytes.length + 4096)).subarray(0, bytes.length);
+      bytes.copy(shared);
+      assert.deepEqual(await pool.preprocess(shared, true), await local.preprocess(bytes));
+      assert.equal(shared.byteLength, bytes.length, 'shared memory is never detached, even when handed over');
+    }
+  });
+
   it('carries the core\'s typed errors across the thread boundary', async () => {
     const truncated = photo.subarray(0, photo.length >> 1);
     await assert.rejects(pool.preprocess(truncated), (e) => e instanceof InvalidImageError && /could not decode image: .*premature end/.test(e.message));
