@@ -13,10 +13,17 @@
  * text path, which words the errors.
  */
 
+import type { BufferPool } from './buffer-pool.js';
+
 /** The body as JSON.parse reads it, and each name's decoded image. */
 export interface SeedBody {
   body: Record<string, string>;
   images: Map<string, Buffer>;
+  /**
+   * The buffers taken from `pool` that the images view (empty without a pool): the caller gives them
+   * back with pool.give() once nothing reads the images any more.
+   */
+  lent: Buffer[];
 }
 
 const QUOTE = 0x22;
@@ -35,8 +42,23 @@ function skipSpace(bytes: Buffer, at: number): number {
 /**
  * A seed body `{"<name>": "<base64>", ...}` read from its bytes, its images decoded, when it can be
  * proved that JSON.parse would read the bytes as `body`; else undefined (the caller parses the text).
+ * With a `pool`, an image of a pooled size is decoded into one of its buffers (SeedBody.lent); a body
+ * it does not take gives them back at once.
  */
-export function readSeedBody(bytes: Buffer): SeedBody | undefined {
+export function readSeedBody(bytes: Buffer, pool?: BufferPool): SeedBody | undefined {
+  const lent: Buffer[] = [];
+  const seed = readSeed(bytes, (size) => {
+    const buffer = pool?.take(size);
+    if (!buffer) return Buffer.allocUnsafe(size);
+    lent.push(buffer);
+    return buffer.subarray(0, size);
+  });
+  if (seed) return { ...seed, lent };
+  for (const buffer of lent) pool!.give(buffer);
+  return undefined;
+}
+
+function readSeed(bytes: Buffer, allocate: (size: number) => Buffer): Omit<SeedBody, 'lent'> | undefined {
   let i = skipSpace(bytes, 0);
   if (bytes[i] !== 0x7b /* { */) return undefined;
   const body: Record<string, string> = {};
@@ -58,7 +80,7 @@ export function readSeedBody(bytes: Buffer): SeedBody | undefined {
     if (bytes[i] !== QUOTE) return undefined;
     const valueEnd = bytes.indexOf(QUOTE, i + 1);
     if (valueEnd < 0) return undefined;
-    const decoded = decodeStrictBase64(bytes, i + 1, valueEnd);
+    const decoded = decodeStrictBase64(bytes, i + 1, valueEnd, allocate);
     if (!decoded) return undefined;
     body[name] = decoded.value;
     images.set(name, decoded.image);
@@ -91,7 +113,7 @@ const PIECE = 64 * 1024;
  * characters before the padding decode to exactly floor(3n/4) bytes only when none was skipped (and
  * n % 4 === 1 is never valid base64); pieces of a multiple of 4 characters add up to the same count.
  */
-function decodeStrictBase64(bytes: Buffer, start: number, end: number): { value: string; image: Buffer } | undefined {
+function decodeStrictBase64(bytes: Buffer, start: number, end: number, allocate: (size: number) => Buffer): { value: string; image: Buffer } | undefined {
   const length = end - start;
   if (length === 0) return undefined;
   const newline = bytes.indexOf(0x0a, start);
@@ -100,7 +122,7 @@ function decodeStrictBase64(bytes: Buffer, start: number, end: number): { value:
   const padding = bytes[end - 1] === 0x3d /* = */ ? (bytes[end - 2] === 0x3d && length > 1 ? 2 : 1) : 0;
   const n = length - padding;
   if (n % 4 === 1) return undefined;
-  const image = Buffer.allocUnsafe(Math.floor((n * 3) / 4));
+  const image = allocate(Math.floor((n * 3) / 4));
   let value = '';
   let written = 0;
   for (let at = start; at < end; at += PIECE) {

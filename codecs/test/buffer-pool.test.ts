@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { BufferPool, MIN_POOLED_BYTES } from '../src/index.js';
+import { BufferPool, MIN_POOLED_BYTES, readSeedBody } from '../src/index.js';
 
 describe('BufferPool, shared', () => {
   it('lends buffers over SharedArrayBuffers, reused like the others; a plain pool lends plain ones', () => {
@@ -39,5 +39,25 @@ describe('BufferPool, shared', () => {
     } finally {
       await worker.terminate();
     }
+  });
+
+  it('readSeedBody decodes photo-sized images into the pool\'s buffers, small ones not; a body it does not take gives them back', () => {
+    const pool = new BufferPool(1 << 20, 4 << 20, true);
+    const photo = Buffer.from(Array.from({ length: 200_000 }, (_, k) => (k * 7) & 0xff));
+    const small = Buffer.from('a small image');
+    const seed = readSeedBody(Buffer.from(`{"big": "${photo.toString('base64')}", "small": "${small.toString('base64')}"}`), pool)!;
+    assert.deepEqual(seed.images.get('big'), photo);
+    assert.deepEqual(seed.images.get('small'), small);
+    assert.equal(seed.lent.length, 1);
+    assert.equal(seed.images.get('big')!.buffer, seed.lent[0]!.buffer, 'the image views the lent buffer');
+    assert.ok(seed.images.get('big')!.buffer instanceof SharedArrayBuffer);
+    assert.equal(pool.lent, 1);
+    for (const buffer of seed.lent) pool.give(buffer);
+    // Decoded, then refused (a second value that is not base64): nothing stays lent.
+    assert.equal(readSeedBody(Buffer.from(`{"big": "${photo.toString('base64')}", "x": "not base64!"}`), pool), undefined);
+    assert.equal(pool.lent, 0);
+    assert.equal(pool.idle, 256 << 10);
+    // Without a pool: fresh buffers, nothing lent.
+    assert.deepEqual(readSeedBody(Buffer.from(`{"big": "${photo.toString('base64')}"}`))!.lent, []);
   });
 });

@@ -14,7 +14,9 @@ import {
   InvalidImageError,
   OverloadedError,
 } from '@model-deploy/inference';
+import { BufferPool, MIN_POOLED_BYTES } from '@model-deploy/codecs';
 import { buildApp, createServiceMetrics, KeyRing, type BuildAppOptions } from '../src/index.js';
+import { photoLikeJpeg } from '../../inference/test/support/photo-like.js';
 import { fakeClassifier, isTrained, loadSamples, modelDir, pngDeclaring, type Sample } from './helpers.js';
 
 const PRIMARY = 'test-primary-key-0f9c';
@@ -119,6 +121,37 @@ describe('seed contract: POST /score', () => {
     assert.equal(res.statusCode, 200);
     const label = (await classifier.classify(s.bytes)).label;
     assert.deepEqual(res.json(), [{ wrapped: label }, { dataUrl: label }]);
+  });
+
+  it('decodes photo-sized images into its shared buffers, gives them back once answered, whatever the outcome', async () => {
+    const imageBuffers = new BufferPool(1 << 20, 8 << 20, true);
+    const a = await app({ imageBuffers });
+    const photos = await Promise.all([1, 2, 3].map((seed) => photoLikeJpeg(1920, 1080, seed)));
+    assert.ok(photos.every((p) => p.length >= MIN_POOLED_BYTES && p.length <= 1 << 20), 'photos of pooled size');
+    const expected = await Promise.all(photos.map(async (p) => (await classifier.classify(p)).label));
+    // Two requests at a time, twice over: the second pair reuses the first pair's buffers, so an answer
+    // read from a buffer still in use by another request would come out wrong.
+    for (const pair of [[0, 1], [2, 0]]) {
+      const answers = await Promise.all(
+        pair.map((k) => a.inject({ method: 'POST', url: '/score', headers: json, payload: `{"photo-${k}.jpg": "${photos[k]!.toString('base64')}"}` })),
+      );
+      pair.forEach((k, i) => assert.deepEqual(answers[i]!.json(), [{ [`photo-${k}.jpg`]: expected[k] }]));
+      assert.equal(imageBuffers.lent, 0, 'every buffer given back');
+    }
+    assert.ok(imageBuffers.idle >= 2 * (256 << 10), 'and kept for the next requests');
+    // Refused after decoding (too many images: 413), and an image the core refuses (400): the buffers come back too.
+    const few = await app({ imageBuffers, limits: { maxImagesPerRequest: 1 } });
+    const two = `{"a.jpg": "${photos[0]!.toString('base64')}", "b.jpg": "${photos[1]!.toString('base64')}"}`;
+    assert.equal((await few.inject({ method: 'POST', url: '/score', headers: json, payload: two })).statusCode, 413);
+    assert.equal(imageBuffers.lent, 0);
+    const broken = photos[0]!.subarray(0, photos[0]!.length >> 1); // truncated: 400 invalid_image
+    const res = await a.inject({ method: 'POST', url: '/score', headers: json, payload: `{"broken.jpg": "${broken.toString('base64')}"}` });
+    assert.equal(res.statusCode, 400);
+    assert.equal(imageBuffers.lent, 0);
+    // Refused before the route (no key): given back when the response has gone.
+    const noKey = await a.inject({ method: 'POST', url: '/score', headers: { 'content-type': 'application/json' }, payload: `{"a.jpg": "${photos[0]!.toString('base64')}"}` });
+    assert.equal(noKey.statusCode, 401);
+    assert.equal(imageBuffers.lent, 0);
   });
 
   it('GET / answers 200 (seed-era liveness)', async () => {

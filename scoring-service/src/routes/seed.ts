@@ -10,7 +10,7 @@
 import type { FastifyPluginCallback, FastifySchemaValidationError } from 'fastify';
 import { coreTopK, decodeScoreRequest, encodeScoreAnswer, quoteName, SCORE_PROBLEMS, scorePredictions } from '@model-deploy/codecs';
 import { HttpError } from '../errors.js';
-import { predecodedScoreRequest } from '../json-body.js';
+import { predecodedScoreRequest, releasePredecoded } from '../json-body.js';
 import type { ServiceMetrics } from '../metrics.js';
 
 export interface SeedRoutesOptions {
@@ -130,14 +130,24 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
       },
     },
     async (request, reply) => {
-      const classifier = app.scoring.require();
-      // A seed body the JSON parser took apart from its bytes arrives with its images decoded.
-      const predecoded = predecodedScoreRequest(request.body);
-      const { names, images } =
-        predecoded && predecoded.names.length <= maxImagesPerRequest ? predecoded : decodeScoreRequest(request.body, maxImagesPerRequest);
       const topK = request.query.top_k;
-      // The images are this request's own, decoded from its body: handed over, not copied (ClassifyOptions.transfer).
-      const outcomes = await classifier.classifyAll(images, { topK: coreTopK(topK, classifier.card.labels.length), transfer: true });
+      let names: string[];
+      let outcomes;
+      try {
+        const classifier = app.scoring.require();
+        // A seed body the JSON parser took apart from its bytes arrives with its images decoded.
+        const predecoded = predecodedScoreRequest(request.body);
+        const decoded = predecoded && predecoded.names.length <= maxImagesPerRequest ? predecoded : decodeScoreRequest(request.body, maxImagesPerRequest);
+        names = decoded.names;
+        // The images are this request's own, decoded from its body: handed over, not copied
+        // (ClassifyOptions.transfer), and a photo the parser decoded into a shared pooled buffer is read
+        // by a preprocessing thread in place.
+        outcomes = await classifier.classifyAll(decoded.images, { topK: coreTopK(topK, classifier.card.labels.length), transfer: true });
+      } finally {
+        // Every image has been preprocessed (or refused) once classifyAll settles, or was never
+        // handed over: nothing reads the predecoded images any more.
+        releasePredecoded(request.body);
+      }
       const predictions = scorePredictions(names, outcomes);
       for (const prediction of predictions) metrics.countImage(prediction.label);
       return reply.type('application/json; charset=utf-8').send(encodeScoreAnswer(names, predictions, topK));
