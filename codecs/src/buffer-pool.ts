@@ -18,22 +18,34 @@ export const MIN_POOLED_BYTES = 64 << 10;
  * their copy held twice too), and a crowd of small uploads cannot each pin a large buffer. Idle
  * buffers are kept up to `keepBytes` in all; more in use at once are allocated and left to the collector.
  */
+export interface BufferPoolOptions {
+  /** Largest size pooled (default POOLED_BUFFER_BYTES); larger bytes are not pooled. */
+  largest?: number;
+  /** Idle buffers kept for the next users, in bytes in all (default 16 MiB). */
+  keepBytes?: number;
+  /**
+   * Buffers over SharedArrayBuffers: a worker thread is handed a view of one without a copy
+   * (postMessage shares the memory instead of cloning it). The service's decoded photos and the edge
+   * module's payloads reach the preprocessing threads this way; whoever gives a buffer back must know
+   * the thread is done with it. Default false.
+   */
+  shared?: boolean;
+}
+
 export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();
   private idleBytes = 0;
   /** Buffers currently lent out (for tests). */
   lent = 0;
+  readonly largest: number;
+  readonly shared: boolean;
+  private readonly keepBytes: number;
 
-  constructor(
-    readonly largest = POOLED_BUFFER_BYTES,
-    private readonly keepBytes = 16 << 20,
-    /**
-     * Buffers over SharedArrayBuffers: a worker thread is handed a view of one without a copy
-     * (postMessage shares the memory instead of cloning it). The edge module's payloads go to the
-     * preprocessing threads this way; whoever gives the buffer back must know the thread is done with it.
-     */
-    readonly shared = false,
-  ) {}
+  constructor(options: BufferPoolOptions = {}) {
+    this.largest = options.largest ?? POOLED_BUFFER_BYTES;
+    this.keepBytes = options.keepBytes ?? 16 << 20;
+    this.shared = options.shared ?? false;
+  }
 
   /** A buffer of at least `bytes` (MIN_POOLED_BYTES..largest), or undefined when such bytes are not pooled. */
   take(bytes: number): Buffer | undefined {

@@ -5,7 +5,7 @@
  * direct-method handlers call it; the dependency rule is core ← codecs ← service / edge module.
  */
 export { decodeBase64Image, quoteName } from './base64.js';
-export { BufferPool, MIN_POOLED_BYTES, POOLED_BUFFER_BYTES } from './buffer-pool.js';
+export { BufferPool, MIN_POOLED_BYTES, POOLED_BUFFER_BYTES, type BufferPoolOptions } from './buffer-pool.js';
 export {
   HTTP_STATUS,
   INTERNAL_PROBLEM,

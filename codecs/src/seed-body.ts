@@ -47,18 +47,12 @@ function skipSpace(bytes: Buffer, at: number): number {
  */
 export function readSeedBody(bytes: Buffer, pool?: BufferPool): SeedBody | undefined {
   const lent: Buffer[] = [];
-  const seed = readSeed(bytes, (size) => {
-    const buffer = pool?.take(size);
-    if (!buffer) return Buffer.allocUnsafe(size);
-    lent.push(buffer);
-    return buffer.subarray(0, size);
-  });
-  if (seed) return { ...seed, lent };
-  for (const buffer of lent) pool!.give(buffer);
-  return undefined;
+  const seed = readSeed(bytes, pool, lent);
+  if (!seed) for (const buffer of lent) pool!.give(buffer);
+  return seed;
 }
 
-function readSeed(bytes: Buffer, allocate: (size: number) => Buffer): Omit<SeedBody, 'lent'> | undefined {
+function readSeed(bytes: Buffer, pool: BufferPool | undefined, lent: Buffer[]): SeedBody | undefined {
   let i = skipSpace(bytes, 0);
   if (bytes[i] !== 0x7b /* { */) return undefined;
   const body: Record<string, string> = {};
@@ -80,7 +74,7 @@ function readSeed(bytes: Buffer, allocate: (size: number) => Buffer): Omit<SeedB
     if (bytes[i] !== QUOTE) return undefined;
     const valueEnd = bytes.indexOf(QUOTE, i + 1);
     if (valueEnd < 0) return undefined;
-    const decoded = decodeStrictBase64(bytes, i + 1, valueEnd, allocate);
+    const decoded = decodeStrictBase64(bytes, i + 1, valueEnd, pool, lent);
     if (!decoded) return undefined;
     body[name] = decoded.value;
     images.set(name, decoded.image);
@@ -91,7 +85,7 @@ function readSeed(bytes: Buffer, allocate: (size: number) => Buffer): Omit<SeedB
     }
     if (bytes[i] !== 0x7d /* } */) return undefined;
     if (skipSpace(bytes, i + 1) !== bytes.length) return undefined;
-    return { body, images };
+    return { body, images, lent };
   }
 }
 
@@ -113,7 +107,7 @@ const PIECE = 64 * 1024;
  * characters before the padding decode to exactly floor(3n/4) bytes only when none was skipped (and
  * n % 4 === 1 is never valid base64); pieces of a multiple of 4 characters add up to the same count.
  */
-function decodeStrictBase64(bytes: Buffer, start: number, end: number, allocate: (size: number) => Buffer): { value: string; image: Buffer } | undefined {
+function decodeStrictBase64(bytes: Buffer, start: number, end: number, pool: BufferPool | undefined, lent: Buffer[]): { value: string; image: Buffer } | undefined {
   const length = end - start;
   if (length === 0) return undefined;
   const newline = bytes.indexOf(0x0a, start);
@@ -122,7 +116,10 @@ function decodeStrictBase64(bytes: Buffer, start: number, end: number, allocate:
   const padding = bytes[end - 1] === 0x3d /* = */ ? (bytes[end - 2] === 0x3d && length > 1 ? 2 : 1) : 0;
   const n = length - padding;
   if (n % 4 === 1) return undefined;
-  const image = allocate(Math.floor((n * 3) / 4));
+  const size = Math.floor((n * 3) / 4);
+  const pooled = pool?.take(size);
+  if (pooled) lent.push(pooled);
+  const image = pooled ? pooled.subarray(0, size) : Buffer.allocUnsafe(size);
   let value = '';
   let written = 0;
   for (let at = start; at < end; at += PIECE) {

@@ -11,7 +11,7 @@ import { BufferPool, MIN_POOLED_BYTES, readSeedBody } from '../src/index.js';
 
 describe('BufferPool, shared', () => {
   it('lends buffers over SharedArrayBuffers, reused like the others; a plain pool lends plain ones', () => {
-    const shared = new BufferPool(1 << 20, 4 << 20, true);
+    const shared = new BufferPool({ largest: 1 << 20, keepBytes: 4 << 20, shared: true });
     const buffer = shared.take(300_000)!;
     assert.ok(buffer.buffer instanceof SharedArrayBuffer);
     assert.equal(buffer.length, 512 << 10);
@@ -22,7 +22,7 @@ describe('BufferPool, shared', () => {
   });
 
   it('a worker thread handed a view reads and writes the same memory: nothing is copied', async () => {
-    const pool = new BufferPool(1 << 20, 4 << 20, true);
+    const pool = new BufferPool({ largest: 1 << 20, keepBytes: 4 << 20, shared: true });
     const payload = pool.take(250_000)!.subarray(0, 250_000);
     payload.fill(7);
     const worker = new Worker(
@@ -42,7 +42,7 @@ describe('BufferPool, shared', () => {
   });
 
   it('readSeedBody decodes photo-sized images into the pool\'s buffers, small ones not; a body it does not take gives them back', () => {
-    const pool = new BufferPool(1 << 20, 4 << 20, true);
+    const pool = new BufferPool({ largest: 1 << 20, keepBytes: 4 << 20, shared: true });
     const photo = Buffer.from(Array.from({ length: 200_000 }, (_, k) => (k * 7) & 0xff));
     const small = Buffer.from('a small image');
     const seed = readSeedBody(Buffer.from(`{"big": "${photo.toString('base64')}", "small": "${small.toString('base64')}"}`), pool)!;

@@ -14,7 +14,7 @@ import { setTimeout as wait } from 'node:timers/promises';
 import type { BackOff } from './back-off.js';
 import { Connection } from './connection.js';
 import { registerDirectMethods } from './direct-methods.js';
-import { BufferPool, POOLED_BUFFER_BYTES } from '@model-deploy/codecs';
+import { BufferPool } from '@model-deploy/codecs';
 import { Intake } from './intake.js';
 import type { Journal } from './journal.js';
 import { describeError, type EdgeClassifier, type ModuleClientLike, type ModuleLogger, type ScoreHandler } from './module-client.js';
@@ -62,7 +62,7 @@ export class EdgeModule {
     const { client, classifier, journal } = options;
     const state = new ModuleState(options.log, options.retry ?? { initialMs: 500, maxMs: 30_000 });
     this.state = state;
-    const payloadBuffers = options.payloadBuffers ?? new BufferPool(POOLED_BUFFER_BYTES, undefined, true);
+    const payloadBuffers = options.payloadBuffers ?? new BufferPool({ shared: true });
     this.twin = new TwinSettings({ client, classifier, journal, state });
     this.queue = new WorkQueue({
       client,

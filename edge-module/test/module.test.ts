@@ -162,7 +162,7 @@ describe('module: photo-sized payloads in reused buffers', () => {
 
   it('copies each into a pooled buffer, gives it back only once retired, and a reused one carries the new bytes', async () => {
     // Shared, as the module's own pool is: the journal writes and checksums the SharedArrayBuffer's bytes.
-    const payloadBuffers = new BufferPool(1 << 20, 8 << 20, true);
+    const payloadBuffers = new BufferPool({ largest: 1 << 20, keepBytes: 8 << 20, shared: true });
     const first = await setup({ payloadBuffers });
     const sent = [0, 1, 2, 3].map((k) => photo(200_000 + k * 1000, k, k + 1));
     sent.forEach((body, k) => first.client.deliver('images', body, { messageId: `p-${k}` }));

@@ -11,8 +11,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ClassifierSource } from './classifier.js';
 import { errorHandler, HttpError, notFoundHandler } from './errors.js';
-import type { BufferPool } from '@model-deploy/codecs';
-import { BodyBuffers, POOLED_BUFFER_BYTES, readBody } from './body-buffers.js';
+import { BufferPool } from '@model-deploy/codecs';
+import { readBody } from './body-buffers.js';
 import { parseJsonBody, releaseUnclaimed } from './json-body.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { authPlugin, type AuthSettings } from './plugins/auth.js';
@@ -148,8 +148,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // seed body of photos apart from its bytes (json-body.ts).
   app.removeContentTypeParser('application/json');
   // Photo-sized bodies are read into reused buffers (body-buffers.ts), with Fastify's limits and errors.
-  const bodyBuffers = new BodyBuffers();
-  const imageBuffers = options.imageBuffers ?? new BodyBuffers(POOLED_BUFFER_BYTES, undefined, true);
+  const bodyBuffers = new BufferPool();
+  const imageBuffers = options.imageBuffers ?? new BufferPool({ shared: true });
   const parse = (bytes: Buffer): unknown => parseJsonBody(bytes, imageBuffers);
   app.addContentTypeParser('application/json', (request, payload, done) => readBody(request, payload, bodyLimit, bodyBuffers, parse, done));
   app.addHook('onRequest', (request, reply, done) => {

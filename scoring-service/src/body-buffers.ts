@@ -8,7 +8,7 @@
  * server CPU 4.60-4.75 against 5.1-5.8 ms a photo.
  *
  * A body whose Content-Length is between 64 KB and 1 MB is copied, chunk by chunk as it arrives,
- * into a buffer of its size class (BodyBuffers) taken from a small free list, parsed at once (synchronously)
+ * into a buffer of its size class (codecs' BufferPool) taken from a small free list, parsed at once (synchronously)
  * and the buffer given back; everything else (small bodies, larger ones, chunked bodies without a
  * Content-Length) is read as Fastify reads it. The parser must keep nothing that views the bytes it
  * is given: json-body.ts copies every name and value into strings and decodes images into their own
@@ -19,9 +19,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { errorCodes } from 'fastify';
-import { BufferPool, MIN_POOLED_BYTES, POOLED_BUFFER_BYTES } from '@model-deploy/codecs';
-
-export { BufferPool as BodyBuffers, MIN_POOLED_BYTES, POOLED_BUFFER_BYTES };
+import type { BufferPool } from '@model-deploy/codecs';
 
 type Done = (err: Error | null, body?: unknown) => void;
 type Payload = FastifyRequest['raw'] & { receivedEncodedLength?: number };

@@ -124,7 +124,7 @@ describe('seed contract: POST /score', () => {
   });
 
   it('decodes photo-sized images into its shared buffers, gives them back once answered, whatever the outcome', async () => {
-    const imageBuffers = new BufferPool(1 << 20, 8 << 20, true);
+    const imageBuffers = new BufferPool({ largest: 1 << 20, keepBytes: 8 << 20, shared: true });
     const a = await app({ imageBuffers });
     const photos = await Promise.all([1, 2, 3].map((seed) => photoLikeJpeg(1920, 1080, seed)));
     assert.ok(photos.every((p) => p.length >= MIN_POOLED_BYTES && p.length <= 1 << 20), 'photos of pooled size');

@@ -13,7 +13,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { BodyBuffers, MIN_POOLED_BYTES, readBody } from '../src/body-buffers.js';
+import { BufferPool, MIN_POOLED_BYTES } from '@model-deploy/codecs';
+import { readBody } from '../src/body-buffers.js';
 import { parseJsonBody, predecodedScoreRequest } from '../src/json-body.js';
 
 const LIMIT = 2 << 20;
@@ -38,7 +39,7 @@ interface Kept {
 describe('request bodies in reused buffers', () => {
   let app: FastifyInstance;
   let port: number;
-  const buffers = new BodyBuffers(1 << 20, 4 << 20);
+  const buffers = new BufferPool({ largest: 1 << 20, keepBytes: 4 << 20 });
   const kept: Kept[] = [];
 
   before(async () => {
@@ -94,7 +95,7 @@ describe('request bodies in reused buffers', () => {
   const seedBody = (name: string, image: Buffer): Buffer => Buffer.from(JSON.stringify({ [name]: image.toString('base64') }));
 
   it('lends each body the smallest power-of-two buffer that holds it, and keeps idle ones up to its byte budget', () => {
-    const pool = new BodyBuffers(1 << 20, 1 << 20);
+    const pool = new BufferPool({ largest: 1 << 20, keepBytes: 1 << 20 });
     assert.equal(pool.take(1000), undefined);
     assert.equal(pool.take(MIN_POOLED_BYTES - 1), undefined);
     assert.equal(pool.take((1 << 20) + 1), undefined);
