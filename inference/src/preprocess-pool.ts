@@ -2,26 +2,36 @@
  * Image preprocessing spread over worker threads, so that decoding and resizing photos neither
  * serialise on one thread nor stall the event loop that answers HTTP requests and MQTT messages.
  *
- * piscina runs the pool: the Node.js project's own worker-pool library (maintained under the
- * nodejs/ organisation's members, used by Fastify's and Vitest's ecosystems), no runtime dependency
- * of its own. It keeps a fixed set of threads, queues tasks, and replaces a thread that dies, failing
- * only the tasks that thread held, which this class turns into InferenceFailedError.
+ * The threads take photos from one queue, in the order they came, without the calling thread
+ * handing each one out. A photo in shared memory (the service's and the edge module's pooled
+ * buffers) is announced to every thread; the first thread free claims it with a compare-and-swap
+ * on a shared state word, and the others skip it. The calling thread is often busy (onnxruntime
+ * runs a batch synchronously there, HTTP and MQTT are read there), so a pool that waits for it to
+ * hand out the next photo leaves threads idle, and one that hands each thread several photos ahead
+ * (piscina's per-thread assignment, used here before) lets a photo wait behind a slow one on its
+ * thread while the other thread overtakes it: 40% of 1920-px photos were overtaken, by 6 ms in the
+ * median and 16 ms at p90 (bench/README.md). A photo that is not in shared memory would be copied to
+ * every thread, so it goes to one thread only (moved when handed over, `transfer`).
+ *
+ * A thread that dies fails the photo it was decoding (InferenceFailedError), and the unshared ones sent
+ * to it alone; the shared photos it had not claimed are done by the others, and a new thread takes its
+ * place. Announcing a photo costs the calling thread one postMessage per thread (a view of shared
+ * memory, nothing copied).
  *
  * Small images stay on the calling thread: a 28x28 PNG costs ~30 µs in place against ~100 µs for
  * the round trip to a worker, and its decoding is not what loads a core.
  */
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import { Worker } from 'node:worker_threads';
 import { checkEncoded, jpegSize, pngSize, type ImageLimits } from './decode.js';
-import { ImageTooLargeError, InferenceFailedError, InvalidImageError } from './errors.js';
+import { InferenceFailedError, inferenceErrorFrom, isInferenceErrorCode } from './errors.js';
 import { ImagePreprocessor, SMALL_IMAGE_RATIO } from './image.js';
 import { inputGeometry } from './model-card.js';
 import type { ModelDescription } from './model-description.js';
 
 export interface PreprocessPoolOptions {
   /**
-   * Worker threads; 0 preprocesses every image on the calling thread. Default: availableParallelism(),
+   * Worker threads (at most 127); 0 preprocesses every image on the calling thread. Default: availableParallelism(),
    * which on Node 24 (libuv 1.49+) is the smaller of the affinity mask and a container's CPU quota.
    */
   threads?: number;
@@ -42,82 +52,101 @@ export interface PreprocessWorkerData {
   limits: ImageLimits;
   exact: boolean;
   exifOrientation: boolean;
+  /** The claim words (Int32Array over it), one per slot: see slotState(). */
+  states: SharedArrayBuffer;
+  /** This thread's owner code in a claim word, 1..MAX_PREPROCESS_THREADS. */
+  code: number;
 }
 
+/** An image announced to a thread: it may preprocess it once it has claimed `slot` for `seq`. */
 export interface PreprocessTask {
+  seq: number;
+  slot: number;
   bytes: Uint8Array;
 }
 
-export type WorkerAnswer = { ok: true; tensor: Float32Array } | { ok: false; code: string; message: string };
+/** A thread's messages: loaded once, then one answer per image it claimed. */
+export type WorkerMessage =
+  | { kind: 'loaded' }
+  | ({ kind: 'done'; seq: number } & ({ ok: true; tensor: Float32Array } | { ok: false; code: string; message: string }));
 
-function workerFile(): string {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('./preprocess-worker-tsx.mjs', here).href : new URL('./preprocess-worker.js', here).href;
-}
+/** Slots of the claim ring: images announced and not answered at once, beyond which they wait in order. */
+export const SLOTS = 4096;
+const OWNER_BITS = 7;
+const SEQ_MASK = (1 << 24) - 1;
+/** Owner codes are 7 bits, 0 meaning "not claimed". */
+export const MAX_PREPROCESS_THREADS = (1 << OWNER_BITS) - 1;
 
 /**
- * Tasks a pool thread holds: a thread that finishes a photo starts the next one it already holds
- * instead of waiting for the calling thread to hand it one, and the calling thread is often
- * busy (onnxruntime runs a batch synchronously there, ~4-8 ms under load, while a 1920-px
- * photo decodes in ~2.5 ms): two held tasks still left the threads idle during a run. Only
- * one task per thread decodes at a time, so the bound on decoded pixels in memory is the
- * thread count whatever this is. Measured on 1920-px photos, 16 connections, 2 cores
- * (2026-12-03, alternating loads beside two Pillow processes): the service 1.86-2.05x
- * against 1.58-1.88x with two (p99/mean 2.07-2.54 against 2.34-2.62; one task per thread
- * had been worse still), the edge module 307-314 against 287-302 img/s.
+ * A claim word: the image's sequence number (24 bits: a slot is reused only once its last image
+ * is answered, so 16 M apart never meet) and its owner (0 until a thread claims it).
  */
-export const TASKS_PER_THREAD = 4;
+export function slotState(seq: number, owner: number): number {
+  return ((seq & SEQ_MASK) << OWNER_BITS) | owner;
+}
+
+function workerFile(): URL {
+  const here = import.meta.url;
+  return new URL(here.endsWith('.ts') ? './preprocess-worker-tsx.mjs' : './preprocess-worker.js', here);
+}
+
+interface Task {
+  bytes: Uint8Array;
+  transfer: boolean;
+  resolve: (tensor: Float32Array) => void;
+  reject: (error: unknown) => void;
+  seq?: number;
+  /** Index of the one thread a non-shared image was sent to. */
+  pinned?: number;
+}
+
+interface Thread {
+  worker: Worker;
+  loaded: boolean;
+  /** Non-shared images sent to this thread and not answered. */
+  pinned: number;
+}
 
 export class PreprocessPool {
   readonly threads: number;
   private readonly local: ImagePreprocessor;
-  private readonly pool: Piscina<PreprocessTask, WorkerAnswer> | undefined;
   private readonly inlineMaxPixels: number;
+  private readonly workerData: Omit<PreprocessWorkerData, 'code'> | undefined;
+  private readonly states: Int32Array<SharedArrayBuffer>;
+  private readonly pool: Thread[] = [];
+  /** Images announced to the threads, by sequence number. */
+  private readonly tasks = new Map<number, Task>();
+  /** Images waiting for their slot to free (more than SLOTS in flight), in order. */
+  private readonly backlog: Task[] = [];
+  private nextSeq = 0;
+  private closing = false;
+  private referenced = false;
+  private readonly allLoaded: Promise<void> = Promise.resolve();
+  private loadedOrFailed: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
   constructor(description: ModelDescription, private readonly limits: ImageLimits, options: PreprocessPoolOptions = {}) {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`preprocess threads must be a non-negative integer (got ${threads})`);
-    this.threads = threads;
+    // Owner codes are 7 bits; more decoding threads than that would wait on the calling thread anyway.
+    this.threads = Math.min(threads, MAX_PREPROCESS_THREADS);
     const exact = options.exact ?? false;
     const exifOrientation = options.exifOrientation ?? true;
     this.local = new ImagePreprocessor(description, limits, { exact, exifOrientation });
     const geometry = inputGeometry(description);
     this.inlineMaxPixels = (options.inlineMaxPixelsRatio ?? SMALL_IMAGE_RATIO) * geometry.width * geometry.height;
-    if (threads > 0) {
-      const workerData: PreprocessWorkerData = { description, limits, exact, exifOrientation };
-      this.pool = new Piscina<PreprocessTask, WorkerAnswer>({
-        filename: workerFile(),
-        name: 'default',
-        minThreads: threads,
-        maxThreads: threads,
-        idleTimeout: Number.POSITIVE_INFINITY,
-        concurrentTasksPerWorker: TASKS_PER_THREAD,
-        // Tasks are async (libvips decodes on libuv's pool): let the worker's event loop run.
-        atomics: 'async',
-        workerData,
-      });
-      let loaded = 0;
-      this.allLoaded = new Promise((resolve, reject) => {
-        this.pool!.on('message', (message: { preprocessWorkerLoaded?: boolean }) => {
-          if (message?.preprocessWorkerLoaded && ++loaded === threads) resolve();
-        });
-        // A worker that dies fails its tasks (handled in preprocess()) and the pool replaces it; one
-        // that cannot even load must fail start-up rather than leave ready() pending for ever.
-        this.pool!.on('error', (error: Error) => {
-          if (loaded < threads) reject(new InferenceFailedError(`image preprocessing threads failed to start: ${error.message}`, { cause: error }));
-        });
-      });
+    this.states = new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));
+    if (this.threads > 0) {
+      this.workerData = { description, limits, exact, exifOrientation, states: this.states.buffer };
+      this.allLoaded = new Promise((resolve, reject) => (this.loadedOrFailed = { resolve, reject }));
       // Only ready() reports a start-up failure; nobody may be waiting on it yet.
       this.allLoaded.catch(() => undefined);
+      for (let index = 0; index < this.threads; index++) this.pool.push(this.start(index));
     }
   }
 
-  private readonly allLoaded: Promise<void> = Promise.resolve();
-  private sent = 0;
-
   /** Images handed to the worker threads and not yet back (the batcher waits for them; batcher.ts). */
   get inFlight(): number {
-    return this.sent;
+    return this.tasks.size + this.backlog.length;
   }
 
   /** Resolves once every worker thread has loaded, so the first images do not pay for start-up. */
@@ -127,46 +156,139 @@ export class PreprocessPool {
 
   /**
    * Preprocesses one encoded image into the model's input (in its layout); throws the core's typed
-   * errors. With `transfer`, an image that alone views its whole ArrayBuffer is moved to the worker
-   * thread (the caller's view is detached) instead of copied (ClassifyOptions.transfer).
+   * errors. An image in shared memory is read in place by whichever thread is free first. Any other
+   * goes to one thread: with `transfer`, an image that alone views its whole ArrayBuffer is moved
+   * there (the caller's view is detached) instead of copied (ClassifyOptions.transfer).
    */
   async preprocess(bytes: Uint8Array, transfer = false): Promise<Float32Array> {
     const format = checkEncoded(bytes, this.limits);
-    if (!this.pool || this.isSmall(bytes, format)) return this.local.preprocess(bytes);
-    let answer: WorkerAnswer;
-    this.sent++;
-    try {
-      answer = await this.pool.run({ bytes }, transfer && ownsItsMemory(bytes) ? { transferList: [bytes.buffer] } : {});
-    } catch (cause) {
-      throw new InferenceFailedError('image preprocessing failed: its worker thread stopped', { cause });
-    } finally {
-      this.sent--;
-    }
-    if (answer.ok) return answer.tensor;
-    if (answer.code === 'image_too_large') throw new ImageTooLargeError(answer.message);
-    if (answer.code === 'invalid_image') throw new InvalidImageError(answer.message);
-    throw new InferenceFailedError(answer.message);
+    if (this.pool.length === 0 || this.isSmall(bytes, format)) return this.local.preprocess(bytes);
+    if (this.closing) throw new InferenceFailedError('image preprocessing failed: the pool is closed');
+    return new Promise<Float32Array>((resolve, reject) => {
+      const task: Task = { bytes, transfer, resolve, reject };
+      if (this.backlog.length > 0 || !this.announce(task)) this.backlog.push(task);
+      this.reference();
+    });
   }
 
   /** Stops the worker threads; images in flight fail with InferenceFailedError. */
   async close(): Promise<void> {
-    await this.pool?.destroy();
+    if (this.closing) return;
+    this.closing = true;
+    const stopped = new InferenceFailedError('image preprocessing failed: the pool was closed');
+    for (const task of [...this.tasks.values(), ...this.backlog]) task.reject(stopped);
+    this.tasks.clear();
+    this.backlog.length = 0;
+    this.loadedOrFailed?.reject(stopped);
+    await Promise.all(this.pool.map(({ worker }) => worker.terminate()));
   }
 
-  /** Images waiting for a free thread (in the pool's queue, not yet handed to a thread). */
+  /** Images no thread has claimed yet (announced or waiting for a slot). */
   get waiting(): number {
-    return this.pool?.queueSize ?? 0;
+    let waiting = this.backlog.length;
+    for (const [seq, task] of this.tasks) if (Atomics.load(this.states, slotOf(seq)) === slotState(seq, 0) && task.seq === seq) waiting++;
+    return waiting;
   }
 
   /** The pool's worker threads (for tests that must stop one). */
   get workers(): readonly Worker[] {
-    return this.pool?.threads ?? [];
+    return this.pool.map(({ worker }) => worker);
+  }
+
+  /** Gives `task` the next sequence number and announces it; false when its slot is still taken. */
+  private announce(task: Task): boolean {
+    const seq = this.nextSeq;
+    if (this.tasks.has(seq - SLOTS)) return false;
+    this.nextSeq++;
+    task.seq = seq;
+    const slot = slotOf(seq);
+    Atomics.store(this.states, slot, slotState(seq, 0));
+    this.tasks.set(seq, task);
+    const message: PreprocessTask = { seq, slot, bytes: task.bytes };
+    if (task.bytes.buffer instanceof SharedArrayBuffer) {
+      for (const { worker } of this.pool) worker.postMessage(message);
+    } else {
+      let index = 0;
+      for (let i = 1; i < this.pool.length; i++) if (this.pool[i]!.pinned < this.pool[index]!.pinned) index = i;
+      task.pinned = index;
+      this.pool[index]!.pinned++;
+      this.pool[index]!.worker.postMessage(message, task.transfer && ownsItsMemory(task.bytes) ? [task.bytes.buffer] : []);
+    }
+    return true;
+  }
+
+  private settle(seq: number, outcome: { tensor: Float32Array } | { error: unknown }): void {
+    const task = this.tasks.get(seq);
+    if (!task) return; // failed already (its thread died after answering)
+    this.tasks.delete(seq);
+    if (task.pinned !== undefined) this.pool[task.pinned]!.pinned--;
+    if ('tensor' in outcome) task.resolve(outcome.tensor);
+    else task.reject(outcome.error);
+    while (this.backlog.length > 0 && this.announce(this.backlog[0]!)) this.backlog.shift();
+    if (this.tasks.size === 0 && this.backlog.length === 0) this.unreference();
+  }
+
+  private start(index: number): Thread {
+    const code = index + 1;
+    const worker = new Worker(workerFile(), { workerData: { ...this.workerData!, code } satisfies PreprocessWorkerData, name: `preprocess-${code}` });
+    const thread: Thread = { worker, loaded: false, pinned: 0 };
+    if (!this.referenced) worker.unref();
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.kind === 'loaded') {
+        thread.loaded = true;
+        if (this.pool.every((t) => t.loaded)) this.loadedOrFailed?.resolve();
+        return;
+      }
+      if (message.ok) this.settle(message.seq, { tensor: message.tensor });
+      else this.settle(message.seq, { error: inferenceErrorFrom(isInferenceErrorCode(message.code) ? message.code : 'inference_failed', message.message) });
+    });
+    let failure: Error | undefined;
+    worker.on('error', (error) => (failure = error));
+    worker.on('exit', () => {
+      if (this.closing || this.pool[index] !== thread) return;
+      if (!thread.loaded) {
+        // One that cannot even load must fail start-up rather than be restarted for ever.
+        const error = new InferenceFailedError(`image preprocessing threads failed to start: ${failure?.message ?? 'the thread exited'}`, { cause: failure });
+        this.loadedOrFailed?.reject(error);
+        void this.close();
+        return;
+      }
+      // What it held fails: the images it claimed, and those only it was sent.
+      const held = [...this.tasks].filter(([seq, task]) => task.pinned === index || Atomics.load(this.states, slotOf(seq)) === slotState(seq, code));
+      for (const [, task] of held) task.pinned = undefined;
+      // A new thread takes its place, told of every shared image no thread has claimed yet.
+      const next = this.start(index);
+      next.loaded = true; // the pool was ready already; images sent meanwhile wait in its queue
+      this.pool[index] = next;
+      for (const [seq, task] of this.tasks) {
+        if (task.pinned === undefined && Atomics.load(this.states, slotOf(seq)) === slotState(seq, 0)) next.worker.postMessage({ seq, slot: slotOf(seq), bytes: task.bytes } satisfies PreprocessTask);
+      }
+      for (const [seq] of held) this.settle(seq, { error: new InferenceFailedError('image preprocessing failed: its worker thread stopped', { cause: failure }) });
+    });
+    return thread;
+  }
+
+  /** Threads keep the process alive only while they have images to do: an idle pool does not hold a CLI open. */
+  private reference(): void {
+    if (this.referenced) return;
+    this.referenced = true;
+    for (const { worker } of this.pool) worker.ref();
+  }
+
+  private unreference(): void {
+    if (!this.referenced) return;
+    this.referenced = false;
+    for (const { worker } of this.pool) worker.unref();
   }
 
   private isSmall(bytes: Uint8Array, format: string): boolean {
     const size = format === 'png' ? pngSize(bytes) : format === 'jpeg' ? jpegSize(bytes) : undefined;
     return size !== undefined && size.width * size.height <= this.inlineMaxPixels;
   }
+}
+
+function slotOf(seq: number): number {
+  return seq & (SLOTS - 1);
 }
 
 /** Whether `bytes` is the only view of its whole ArrayBuffer, so that moving the buffer moves nothing else. */

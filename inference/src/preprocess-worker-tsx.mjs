@@ -2,5 +2,4 @@
 // importing TypeScript: Node 20 workers ignore --import. Built code uses preprocess-worker.js directly.
 const tsx = await import('tsx/esm/api');
 tsx.register();
-const worker = await import('./preprocess-worker.ts');
-export default worker.default;
+await import('./preprocess-worker.ts');

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decode, jpegSize, reducedSize, REDUCE_TO_MULTIPLE } from '../src/decode.js';
 import { ImageTooLargeError, InferenceFailedError, InvalidImageError, readModelCard } from '../src/index.js';
-import { PreprocessPool, TASKS_PER_THREAD } from '../src/preprocess-pool.js';
+import { PreprocessPool, SLOTS } from '../src/preprocess-pool.js';
 import { fitBox } from '../src/resample.js';
 import { fixturesDir, modelDir, repoRoot } from './helpers.js';
 import { photoLikeJpeg } from './support/photo-like.js';
@@ -96,15 +96,30 @@ describe('PreprocessPool', () => {
     for (let i = 0; i < photos.length; i++) assert.deepEqual(tensors[i], await local.preprocess(photos[i]!));
   });
 
-  it('hands each thread TASKS_PER_THREAD images while it works on one; the rest wait in the pool\'s queue', async () => {
-    // A thread then goes on to its next photo without waiting for the calling thread (preprocess-pool.ts).
-    assert.ok(TASKS_PER_THREAD > 1);
-    const photos = await Promise.all(Array.from({ length: 2 * TASKS_PER_THREAD + 1 }, (_, i) => photoLikeJpeg(1920, 1080, i + 1)));
-    const pending = photos.map((p) => pool.preprocess(p));
-    assert.equal(pool.waiting, 1);
+  it('takes shared images in the order they came, from one queue: a free thread claims the oldest, and none is done twice', async () => {
+    const photos = await Promise.all(Array.from({ length: 9 }, (_, i) => photoLikeJpeg(1920, 1080, i + 1)));
+    const shared = photos.map(toShared);
+    const order: number[] = [];
+    const pending = shared.map((p, i) => pool.preprocess(p).then((t) => (order.push(i), t)));
+    assert.ok(pool.waiting >= 7, `two threads hold at most two photos (${pool.waiting} waiting)`);
     const tensors = await Promise.all(pending);
     assert.equal(pool.waiting, 0);
+    assert.equal(pool.inFlight, 0);
     for (let i = 0; i < photos.length; i++) assert.deepEqual(tensors[i], await local.preprocess(photos[i]!));
+    // Two threads, oldest first: no photo is answered after one announced two or more places later.
+    for (let k = 0; k < order.length; k++) assert.ok(order[k]! <= k + 1, `answered in order ${order.join(',')}`);
+  });
+
+  it('keeps images beyond its claim ring waiting in order, and answers every one', async () => {
+    const png = await sharp(photo).resize(240, 135).png().toBuffer();
+    const shared = toShared(png);
+    const expected = await local.preprocess(png);
+    const n = SLOTS + 50;
+    const pending = Array.from({ length: n }, () => pool.preprocess(shared));
+    assert.equal(pool.inFlight, n);
+    const tensors = await Promise.all(pending);
+    assert.equal(pool.inFlight, 0);
+    for (const t of [tensors[0], tensors[SLOTS], tensors[n - 1]]) assert.deepEqual(t, expected);
   });
 
   it('counts the images in the threads\' hands (inFlight), which the batcher waits for', async () => {
@@ -159,7 +174,7 @@ describe('PreprocessPool', () => {
     }
   });
 
-  it('a worker that dies fails its callers with InferenceFailedError, and the pool replaces it', async () => {
+  it('a worker that dies fails the image it was decoding with InferenceFailedError, and the pool replaces it', async () => {
     const one = new PreprocessPool(card, limits, { threads: 1 });
     try {
       await one.ready();
@@ -171,6 +186,41 @@ describe('PreprocessPool', () => {
     } finally {
       await one.close();
     }
+  });
+
+  it('a worker that dies leaves the shared images it had not claimed to the other thread and its replacement', async () => {
+    const two = new PreprocessPool(card, limits, { threads: 2 });
+    try {
+      await two.ready();
+      const photos = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => photoLikeJpeg(1920, 1080, seed)));
+      const outcomes = photos.map(toShared).map((p) => two.preprocess(p).then((t) => ({ t }), (e: unknown) => ({ e })));
+      // Let the threads claim photos, then stop one: at most the one it held fails.
+      while (two.waiting > 4) await new Promise((r) => setTimeout(r, 1));
+      await two.workers[0]!.terminate();
+      const settled = await Promise.all(outcomes);
+      const failed = settled.filter((o) => 'e' in o);
+      assert.ok(failed.length <= 1, `${failed.length} failed`);
+      for (const o of failed) assert.ok(o.e instanceof InferenceFailedError && /worker thread stopped/.test(o.e.message));
+      for (let i = 0; i < photos.length; i++) {
+        const o = settled[i]!;
+        if ('t' in o) assert.deepEqual(o.t, await local.preprocess(photos[i]!));
+      }
+      // The other one stopped too: its replacement and the first one's answer.
+      await two.workers[1]!.terminate();
+      const again = await Promise.all(photos.slice(0, 3).map(toShared).map((p) => two.preprocess(p)));
+      for (let i = 0; i < again.length; i++) assert.deepEqual(again[i], await local.preprocess(photos[i]!));
+    } finally {
+      await two.close();
+    }
+  });
+
+  it('fails what it held once closed, and answers later images with InferenceFailedError', async () => {
+    const one = new PreprocessPool(card, limits, { threads: 1 });
+    await one.ready();
+    const failed = assert.rejects(one.preprocess(photo), (e) => e instanceof InferenceFailedError && /closed/.test(e.message));
+    await one.close();
+    await failed;
+    await assert.rejects(one.preprocess(photo), (e) => e instanceof InferenceFailedError && /closed/.test(e.message));
   });
 
   it('keeps small images on the calling thread: a 28x28 PNG never reaches a worker', async () => {
@@ -222,3 +272,10 @@ describe('a 12-megapixel photo', () => {
     assert.ok(exact.rssGrowthMb > 20 && exact.rssGrowthMb < 5 * 12.2 + 16, `exact decode grew the process by ${exact.rssGrowthMb} MB`);
   });
 });
+
+/** A copy of `bytes` in shared memory, as the service's and the edge module's pooled buffers hold photos. */
+function toShared(bytes: Buffer): Buffer {
+  const shared = Buffer.from(new SharedArrayBuffer(bytes.length));
+  bytes.copy(shared);
+  return shared;
+}
