@@ -28,7 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Classifier, ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
 import { loadPhotoSet, measureFidelity, PHOTO_DIR, type Photo } from '../inference/test/support/photo-set.ts';
 import { coreAlone, edge, loadSamples } from './edge.ts';
-import { batchTotals, Latencies, median, processCpuMs, type AutocannonClient } from './support.js';
+import { batchTotals, median, processCpuMs, steadyLoad, type AutocannonClient } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -137,27 +137,42 @@ interface ServiceLoad {
 }
 
 async function service(photos: Photo[], env: Record<string, string>): Promise<ServiceLoad> {
-  const bodies = photos.map((p) => JSON.stringify({ [p.file.split('/').pop()!]: p.bytes.toString('base64') }));
+  const bodies = photos.map((p) => Buffer.from(JSON.stringify({ [p.file.split('/').pop()!]: p.bytes.toString('base64') })));
   const server = await startServer(env);
+  // Every request takes the next photo of the set, so the service decodes the same photos as the Pillow
+  // reference, as often each. (One photo per connection measured 16 of the 20 photos of a size, and
+  // which 16 moved the CPU per photo by up to a quarter: bench/README.md.)
   let next = 0;
+  const nextBody = (): Buffer => bodies[next++ % bodies.length]!;
   const options = {
     url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': 'application/json' },
-    body: bodies[0], setupClient: (client: AutocannonClient) => client.setBody(bodies[next++ % bodies.length]!),
+    body: bodies[0], setupClient: (client: AutocannonClient) => {
+      client.setBody(nextBody());
+      client.on('response', () => client.setBody(nextBody()));
+    },
   };
   try {
-    await autocannon({ ...options, duration: 2 });
-    const batches0 = await batchTotals(`${server.url}/metrics`);
-    const server0 = processCpuMs(server.child.pid!);
-    const generator0 = process.cpuUsage();
-    const latencies = new Latencies();
-    const r = await autocannon({ ...options, duration: SECONDS, setupClient: (client: AutocannonClient) => (options.setupClient(client), latencies.watch(client)) });
-    const latency = latencies.summary();
-    const server1 = processCpuMs(server.child.pid!);
-    const generator = process.cpuUsage(generator0);
-    const batches1 = await batchTotals(`${server.url}/metrics`);
-    const answered = Math.max(1, r.requests.total);
+    let batches0 = { sum: 0, count: 0, max: 0 };
+    let batches1 = batches0;
+    let server0 = 0;
+    let server1 = 0;
+    let generator0 = process.cpuUsage();
+    let generator = generator0;
+    const r = await steadyLoad(autocannon, options, 2, SECONDS, {
+      start: async () => {
+        batches0 = await batchTotals(`${server.url}/metrics`);
+        server0 = processCpuMs(server.child.pid!);
+        generator0 = process.cpuUsage();
+      },
+      end: async () => {
+        server1 = processCpuMs(server.child.pid!);
+        generator = process.cpuUsage(generator0);
+        batches1 = await batchTotals(`${server.url}/metrics`);
+      },
+    });
+    const answered = Math.max(1, r.answered);
     return {
-      rps: r.requests.total / r.duration, mean: latency.average, p99: latency.p99, errors: r.errors + r.non2xx,
+      rps: r.answered / r.seconds, mean: r.latency.average, p99: r.latency.p99, errors: r.errors,
       serverCpu: (server1 - server0) / answered,
       generatorCpu: (generator.user + generator.system) / 1000 / answered,
       meanBatch: (batches1.sum - batches0.sum) / (batches1.count - batches0.count),

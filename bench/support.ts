@@ -25,7 +25,7 @@ export async function rate(fn: () => Promise<unknown>, seconds: number, warmUpMs
 
 /** A client of autocannon's, as its setupClient sees it: it emits 'response' with the request's duration. */
 export interface AutocannonClient {
-  setBody(body: string): void;
+  setBody(body: string | Buffer): void;
   on(event: 'response', listener: (status: number, bytes: number, ms: number) => void): void;
 }
 
@@ -38,9 +38,11 @@ export interface AutocannonClient {
 export class Latencies {
   private readonly ms: number[] = [];
 
-  /** For setupClient: records every response this client gets from now on. */
-  watch(client: AutocannonClient): void {
-    client.on('response', (_status, _bytes, ms) => this.ms.push(ms));
+  /** For setupClient: records every response this client gets from now on (while `recording()`, if given). */
+  watch(client: AutocannonClient, recording?: () => boolean): void {
+    client.on('response', (_status, _bytes, ms) => {
+      if (recording === undefined || recording()) this.ms.push(ms);
+    });
   }
 
   summary(): { average: number; p50: number; p90: number; p99: number; max: number; count: number } {
@@ -49,6 +51,53 @@ export class Latencies {
     const average = v.length === 0 ? NaN : v.reduce((a, b) => a + b, 0) / v.length;
     return { average, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1), count: v.length };
   }
+}
+
+/** autocannon's options, as far as steadyLoad() sets them. */
+export interface SteadyLoadOptions {
+  setupClient: (client: AutocannonClient) => void;
+  [option: string]: unknown;
+}
+
+/**
+ * One closed-loop autocannon load whose first `warmUpSeconds` are not measured: the same connections
+ * go on from the warm-up into the measured `seconds`, so the measure is the load's steady state. Two
+ * separate runs (a warm-up, then the measured one) measured a transition instead: autocannon ends a run
+ * by dropping its connections with their requests in flight, the server still finishes those, and the
+ * next run's first requests queued behind them. With 1920-px photos at 16 connections that tripled the
+ * first ~160 ms' latencies (129-189 ms against a 50-ms mean): 16 of the run's 29 slowest responses (bench/README.md).
+ * `measure.start` and `measure.end` run at the window's edges (CPU and metrics snapshots).
+ */
+export async function steadyLoad(
+  autocannon: (options: Record<string, unknown>) => Promise<{ errors: number; non2xx: number }>,
+  options: SteadyLoadOptions,
+  warmUpSeconds: number,
+  seconds: number,
+  measure: { start?: () => Promise<void> | void; end?: () => Promise<void> | void } = {},
+): Promise<{ latency: ReturnType<Latencies['summary']>; answered: number; seconds: number; errors: number }> {
+  const latencies = new Latencies();
+  let recording = false;
+  const run = autocannon({
+    ...options,
+    // Past the window's end, so that the run's own end (dropped connections) is not in it.
+    duration: warmUpSeconds + seconds + 1,
+    setupClient: (client: AutocannonClient) => {
+      options.setupClient(client);
+      latencies.watch(client, () => recording);
+    },
+  });
+  await new Promise((r) => setTimeout(r, warmUpSeconds * 1000));
+  await measure.start?.();
+  recording = true;
+  const start = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  recording = false;
+  const elapsed = (performance.now() - start) / 1000;
+  await measure.end?.();
+  const result = await run;
+  const latency = latencies.summary();
+  // Errors over the whole run, warm-up included: none is expected anywhere.
+  return { latency, answered: latency.count, seconds: elapsed, errors: result.errors + result.non2xx };
 }
 
 /**
