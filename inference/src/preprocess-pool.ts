@@ -95,7 +95,6 @@ interface Task {
   transfer: boolean;
   resolve: (tensor: Float32Array) => void;
   reject: (error: unknown) => void;
-  seq?: number;
   /** Index of the one thread a non-shared image was sent to. */
   pinned?: number;
 }
@@ -186,7 +185,7 @@ export class PreprocessPool {
   /** Images no thread has claimed yet (announced or waiting for a slot). */
   get waiting(): number {
     let waiting = this.backlog.length;
-    for (const [seq, task] of this.tasks) if (Atomics.load(this.states, slotOf(seq)) === slotState(seq, 0) && task.seq === seq) waiting++;
+    for (const seq of this.tasks.keys()) if (this.claimWord(seq) === slotState(seq, 0)) waiting++;
     return waiting;
   }
 
@@ -200,11 +199,9 @@ export class PreprocessPool {
     const seq = this.nextSeq;
     if (this.tasks.has(seq - SLOTS)) return false;
     this.nextSeq++;
-    task.seq = seq;
-    const slot = slotOf(seq);
-    Atomics.store(this.states, slot, slotState(seq, 0));
+    Atomics.store(this.states, slotOf(seq), slotState(seq, 0));
     this.tasks.set(seq, task);
-    const message: PreprocessTask = { seq, slot, bytes: task.bytes };
+    const message = taskMessage(seq, task.bytes);
     if (task.bytes.buffer instanceof SharedArrayBuffer) {
       for (const { worker } of this.pool) worker.postMessage(message);
     } else {
@@ -254,14 +251,14 @@ export class PreprocessPool {
         return;
       }
       // What it held fails: the images it claimed, and those only it was sent.
-      const held = [...this.tasks].filter(([seq, task]) => task.pinned === index || Atomics.load(this.states, slotOf(seq)) === slotState(seq, code));
+      const held = [...this.tasks].filter(([seq, task]) => task.pinned === index || this.claimWord(seq) === slotState(seq, code));
       for (const [, task] of held) task.pinned = undefined;
       // A new thread takes its place, told of every shared image no thread has claimed yet.
       const next = this.start(index);
       next.loaded = true; // the pool was ready already; images sent meanwhile wait in its queue
       this.pool[index] = next;
       for (const [seq, task] of this.tasks) {
-        if (task.pinned === undefined && Atomics.load(this.states, slotOf(seq)) === slotState(seq, 0)) next.worker.postMessage({ seq, slot: slotOf(seq), bytes: task.bytes } satisfies PreprocessTask);
+        if (task.pinned === undefined && this.claimWord(seq) === slotState(seq, 0)) next.worker.postMessage(taskMessage(seq, task.bytes));
       }
       for (const [seq] of held) this.settle(seq, { error: new InferenceFailedError('image preprocessing failed: its worker thread stopped', { cause: failure }) });
     });
@@ -281,6 +278,11 @@ export class PreprocessPool {
     for (const { worker } of this.pool) worker.unref();
   }
 
+  /** The claim word of `seq`'s slot: slotState(seq, 0) until a thread claims it, slotState(seq, its code) after. */
+  private claimWord(seq: number): number {
+    return Atomics.load(this.states, slotOf(seq));
+  }
+
   private isSmall(bytes: Uint8Array, format: string): boolean {
     const size = format === 'png' ? pngSize(bytes) : format === 'jpeg' ? jpegSize(bytes) : undefined;
     return size !== undefined && size.width * size.height <= this.inlineMaxPixels;
@@ -291,7 +293,11 @@ function slotOf(seq: number): number {
   return seq & (SLOTS - 1);
 }
 
-/** Whether `bytes` is the only view of its whole ArrayBuffer, so that moving the buffer moves nothing else. */
-export function ownsItsMemory(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
-  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+function taskMessage(seq: number, bytes: Uint8Array): PreprocessTask {
+  return { seq, slot: slotOf(seq), bytes };
+}
+
+/** Whether `view` is the only view of its whole ArrayBuffer, so that moving the buffer moves nothing else. */
+export function ownsItsMemory<T extends ArrayBufferView>(view: T): view is T & { buffer: ArrayBuffer } {
+  return view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }

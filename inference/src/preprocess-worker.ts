@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceError } from './errors.js';
 import { ImagePreprocessor } from './image.js';
-import { slotState, type PreprocessTask, type PreprocessWorkerData, type WorkerMessage } from './preprocess-pool.js';
+import { ownsItsMemory, slotState, type PreprocessTask, type PreprocessWorkerData, type WorkerMessage } from './preprocess-pool.js';
 
 const { description, limits, exact, exifOrientation, states: statesBuffer, code } = workerData as PreprocessWorkerData;
 const states = new Int32Array(statesBuffer);
@@ -30,7 +30,7 @@ async function drain(): Promise<void> {
       const open = slotState(task.seq, 0);
       if (Atomics.compareExchange(states, task.slot, open, slotState(task.seq, code)) !== open) continue; // another thread has it
       const answer = await preprocess(task.bytes);
-      const transfer = answer.ok && answer.tensor.buffer instanceof ArrayBuffer && answer.tensor.byteLength === answer.tensor.buffer.byteLength ? [answer.tensor.buffer] : [];
+      const transfer = answer.ok && ownsItsMemory(answer.tensor) ? [answer.tensor.buffer] : [];
       port.postMessage({ kind: 'done', seq: task.seq, ...answer } satisfies WorkerMessage, transfer);
     }
   } finally {
