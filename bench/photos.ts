@@ -48,6 +48,14 @@ const SERVICE_CONFIGS = process.env.BENCH_PHOTO_SERVICE_CONFIGS?.split(',');
  * read off their median. One load moved by 25% from one minute to the next on these shared hosts.
  */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_PHOTO_ROUNDS ?? 3));
+/**
+ * Seconds of each service load before its measured window. A fresh server under full load with 1920-px
+ * photos ran at 180-250 img/s for its first ~3-4 s, against 380-440 after, while its memory grew to its
+ * working size (RSS 170 -> 430 MB, the main thread's heap 56 -> 168 MB, ~10,000 page faults per 0.5 s,
+ * its event loop ~97% busy; scratch probes, bench/README.md 2026-12-04). With a 2-s warm-up the window
+ * began inside that ramp, and its first seconds held most of the load's slowest responses.
+ */
+const SERVICE_WARM_UP_SECONDS = Number(process.env.BENCH_PHOTO_WARM_UP_SECONDS ?? 6);
 
 interface Histogram { average: number; p50: number; p99: number }
 interface AutocannonResult { requests: { total: number }; latency: Histogram; duration: number; errors: number; non2xx: number }
@@ -139,16 +147,20 @@ interface ServiceLoad {
 async function service(photos: Photo[], env: Record<string, string>): Promise<ServiceLoad> {
   const bodies = photos.map((p) => Buffer.from(JSON.stringify({ [p.file.split('/').pop()!]: p.bytes.toString('base64') })));
   const server = await startServer(env);
-  // Every request takes the next photo of the set, so the service decodes the same photos as the Pillow
-  // reference, as often each. (One photo per connection measured 16 of the 20 photos of a size, and
-  // which 16 moved the CPU per photo by up to a quarter: bench/README.md.)
-  let next = 0;
-  const nextBody = (): Buffer => bodies[next++ % bodies.length]!;
+  // Each connection sends the whole set in turn, from a photo of its own, so the service decodes the same
+  // photos as the Pillow reference, as often each. (One photo per connection measured 16 of the 20 photos
+  // of a size, and which 16 moved the CPU per photo by up to a quarter: bench/README.md.) autocannon builds
+  // a connection's requests once, headers and body in one buffer, and sends them as they are. Setting the
+  // next body on every response instead made it build a new ~320-KB request buffer each time, in the load
+  // generator that shares the two cores: 0.4-0.8 CPU-ms a photo against 0.2-0.4, and its collector's
+  // pauses left responses unread in its sockets for tens of ms, which the bench counted as the service's
+  // latency (bench/README.md, 2026-12-04 17:40-19:00 UTC).
+  let offset = 0;
   const options = {
     url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': 'application/json' },
     body: bodies[0], setupClient: (client: AutocannonClient) => {
-      client.setBody(nextBody());
-      client.on('response', () => client.setBody(nextBody()));
+      const first = offset++;
+      client.setRequests(bodies.map((_, i) => ({ method: 'POST', path: '/score', headers: { 'content-type': 'application/json' }, body: bodies[(first + i) % bodies.length]! })));
     },
   };
   try {
@@ -158,7 +170,7 @@ async function service(photos: Photo[], env: Record<string, string>): Promise<Se
     let server1 = 0;
     let generator0 = process.cpuUsage();
     let generator = generator0;
-    const r = await steadyLoad(autocannon, options, 2, SECONDS, {
+    const r = await steadyLoad(autocannon, options, SERVICE_WARM_UP_SECONDS, SECONDS, {
       start: async () => {
         batches0 = await batchTotals(`${server.url}/metrics`);
         server0 = processCpuMs(server.child.pid!);

@@ -26,6 +26,8 @@ export async function rate(fn: () => Promise<unknown>, seconds: number, warmUpMs
 /** A client of autocannon's, as its setupClient sees it: it emits 'response' with the request's duration. */
 export interface AutocannonClient {
   setBody(body: string | Buffer): void;
+  /** The requests this connection sends in turn, each built into one buffer once. */
+  setRequests(requests: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer }[]): void;
   on(event: 'response', listener: (status: number, bytes: number, ms: number) => void): void;
 }
 
