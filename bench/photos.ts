@@ -155,12 +155,15 @@ async function service(photos: Photo[], env: Record<string, string>): Promise<Se
   // generator that shares the two cores: 0.4-0.8 CPU-ms a photo against 0.2-0.4, and its collector's
   // pauses left responses unread in its sockets for tens of ms, which the bench counted as the service's
   // latency (bench/README.md, 2026-12-04 17:40-19:00 UTC).
+  // The request objects are shared by the connections, so each built buffer is kept once (a 12 MP set
+  // is ~100 MB of requests, not 16 times that).
+  const requests = bodies.map((body) => ({ method: 'POST', path: '/score', headers: { 'content-type': 'application/json' }, body }));
   let offset = 0;
   const options = {
     url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': 'application/json' },
     body: bodies[0], setupClient: (client: AutocannonClient) => {
       const first = offset++;
-      client.setRequests(bodies.map((_, i) => ({ method: 'POST', path: '/score', headers: { 'content-type': 'application/json' }, body: bodies[(first + i) % bodies.length]! })));
+      client.setRequests(requests.map((_, i) => requests[(first + i) % requests.length]!));
     },
   };
   try {
