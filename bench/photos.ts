@@ -150,18 +150,16 @@ async function service(photos: Photo[], env: Record<string, string>): Promise<Se
   // Each connection sends the whole set in turn, from a photo of its own, so the service decodes the same
   // photos as the Pillow reference, as often each. (One photo per connection measured 16 of the 20 photos
   // of a size, and which 16 moved the CPU per photo by up to a quarter: bench/README.md.) autocannon builds
-  // a connection's requests once, headers and body in one buffer, and sends them as they are. Setting the
-  // next body on every response instead made it build a new ~320-KB request buffer each time, in the load
-  // generator that shares the two cores: 0.4-0.8 CPU-ms a photo against 0.2-0.4, and its collector's
-  // pauses left responses unread in its sockets for tens of ms, which the bench counted as the service's
-  // latency (bench/README.md, 2026-12-04 17:40-19:00 UTC).
-  // The request objects are shared by the connections, so each built buffer is kept once (a 12 MP set
-  // is ~100 MB of requests, not 16 times that).
-  const requests = bodies.map((body) => ({ method: 'POST', path: '/score', headers: { 'content-type': 'application/json' }, body }));
+  // each request once (headers from the options, body, one buffer) into the shared request objects, so a
+  // set is kept once (~100 MB at 12 MP). Setting the next body on every response instead made it build a
+  // new ~320-KB buffer each time in the load generator, which shares the two cores: 0.4-0.8 CPU-ms a photo
+  // against 0.2-0.4, and its collector's pauses left responses unread in its sockets for tens of ms,
+  // counted as the service's latency (bench/README.md, 2026-12-04 17:40 UTC).
+  const requests = bodies.map((body) => ({ body }));
   let offset = 0;
   const options = {
     url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': 'application/json' },
-    body: bodies[0], setupClient: (client: AutocannonClient) => {
+    setupClient: (client: AutocannonClient) => {
       const first = offset++;
       client.setRequests(requests.map((_, i) => requests[(first + i) % requests.length]!));
     },

@@ -27,7 +27,7 @@ export async function rate(fn: () => Promise<unknown>, seconds: number, warmUpMs
 export interface AutocannonClient {
   setBody(body: string | Buffer): void;
   /** The requests this connection sends in turn, each built into one buffer once. */
-  setRequests(requests: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer }[]): void;
+  setRequests(requests: { body?: string | Buffer }[]): void;
   on(event: 'response', listener: (status: number, bytes: number, ms: number) => void): void;
 }
 
