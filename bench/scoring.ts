@@ -13,7 +13,7 @@
  * the medians against the targets, the batch sizes the server formed, and how much CPU other
  * processes took meanwhile (figures only mean something when that is near 0). Needs `npm run build`
  * first (npm run bench does it). The server's own variables pass through (e.g. INFERENCE_WORKER,
- * INTRA_OP_SPINNING, INTRA_OP_THREADS, BATCH_MAX_WAIT_MS).
+ * INTRA_OP_SPINNING, INTRA_OP_THREADS, MODEL_THREADS, BATCH_MAX_WAIT_MS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';

@@ -38,7 +38,8 @@ function edgeEnv(): string {
       : 'values' in spec ? spec.values.map((v) => code(v)).join(' or ') : '';
     return [names.split(', ').map(code).join(', '), spec.defaultText, accepted, spec.description];
   });
-  rows.push([Object.keys(ENV_VARS).map(code).join(', '), 'as the scoring service', 'as the scoring service',
+  // A variable both read (MODEL_THREADS) has its own row above: the module's default differs.
+  rows.push([Object.keys(ENV_VARS).filter((name) => !(name in EDGE_ENV_VARS)).map(code).join(', '), 'as the scoring service', 'as the scoring service',
     'read and validated by the scoring service\'s own schema (table above); in a container set `HOST=0.0.0.0`. ' +
       'One default differs: with ' +
       'model threads (`MODEL_THREADS`) `INTRA_OP_THREADS` is the CPUs divided among them unless set (1 each when they match)']);

@@ -47,6 +47,11 @@ export interface ServiceConfig {
     exactPreprocessing: boolean;
     /** Turn images as their EXIF orientation says before preprocessing (Pillow's exif_transpose). */
     exifOrientation: boolean;
+    /**
+     * Threads the model runs on, each with its own session; 0: on the event loop's thread. The service
+     * reads a number; 'auto' is the edge module's default, which passes this object on to the core.
+     */
+    modelThreads: number | 'auto';
   };
   /** Host the inference core in a worker thread, so model runs do not stop the HTTP event loop. */
   inferenceWorker: boolean;
@@ -166,6 +171,10 @@ export const ENV_VARS: Record<string, VarSpec> = {
     schema: { type: 'boolean', default: false }, expected: 'true or false',
     description: "`true` runs the inference core in a worker thread, so that model runs (synchronous in onnxruntime-node) do not stop the HTTP event loop; no faster on 2 cores (see [bench/README.md](../bench/README.md))",
   },
+  MODEL_THREADS: {
+    schema: int(0, 64, 0), expected: 'an integer between 0 and 64 (0 runs the model on the main thread)',
+    description: "Threads the model runs on, each with its own onnxruntime session and batches (an image goes to the thread with the fewest waiting), while the main thread goes on reading requests and decoding images; with threads, `INTRA_OP_THREADS` defaults to the CPUs divided among them. `0`: the model runs on the main thread, which each run stops (the most images/s on 2 cores). On 2 cores shared with the load generator, `MODEL_THREADS=1` with `INTRA_OP_THREADS=1` gave one 28x28 image per request the shortest tail (p99 1.46–1.67x the mean, against 1.70–2.02 by default) at about 75% of the default's requests/s: the model then has one core, and no run waits for a thread the other work took (see [bench/README.md](../bench/README.md)). Ignored with `INFERENCE_WORKER=true`, which moves the whole inference core into a worker",
+  },
   PREPROCESS_THREADS: {
     schema: int(0, 256), expected: 'an integer between 0 and 256 (0 decodes images on the main thread)',
     description: "Worker threads that decode and resize images larger than 16x the model's pixels; `0` does it all on the event loop. `os.availableParallelism()` counts the CPUs in the affinity mask and, on Node 24 (libuv 1.49 and later), a container's CPU quota (a limit of 1.5 CPUs gives 1)",
@@ -228,6 +237,7 @@ interface RawEnv {
   INTRA_OP_THREADS?: number;
   INTRA_OP_SPINNING: boolean;
   INFERENCE_WORKER: boolean;
+  MODEL_THREADS: number;
   PREPROCESS_THREADS?: number;
   EXACT_PREPROCESSING: boolean;
   EXIF_ORIENTATION: boolean;
@@ -330,6 +340,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
       preprocessThreads: raw.PREPROCESS_THREADS,
       exactPreprocessing: raw.EXACT_PREPROCESSING,
       exifOrientation: raw.EXIF_ORIENTATION,
+      // INFERENCE_WORKER moves the whole core, model included, into a worker: no model threads then.
+      modelThreads: raw.INFERENCE_WORKER ? 0 : raw.MODEL_THREADS,
     },
     inferenceWorker: raw.INFERENCE_WORKER,
     limits: { maxImagesPerRequest: raw.MAX_IMAGES_PER_REQUEST, bodyLimitBytes: raw.BODY_LIMIT_BYTES },

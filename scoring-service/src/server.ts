@@ -90,7 +90,7 @@ const jpeg = jpegDecoder();
 const png = pngDecoder();
 const resample = resampleWasmStatus();
 app.log.info(
-  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : 'in-process', jpegDecoder: jpeg, pngDecoder: png, resampleWasm: resample.loaded },
+  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : config.inference.modelThreads !== 0 ? `in-process, the model on ${config.inference.modelThreads} thread(s) of its own` : 'in-process', jpegDecoder: jpeg, pngDecoder: png, resampleWasm: resample.loaded },
   'started',
 );
 if (jpeg.decoder !== 'libjpeg-turbo') app.log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');

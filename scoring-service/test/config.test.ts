@@ -28,7 +28,7 @@ describe('loadConfig', () => {
       modelDir: DEFAULT_MODEL_DIR,
       modelName: undefined,
       auth: { mode: 'keys', keys: ['k1'] },
-      inference: { maxBatchSize: 32, maxBatchWaitMs: 2, maxQueue: 512, maxImageBytes: 8 * 1024 * 1024, maxImagePixels: 40_000_000, intraOpThreads: undefined, intraOpSpinning: false, preprocessThreads: undefined, exactPreprocessing: false, exifOrientation: true },
+      inference: { maxBatchSize: 32, maxBatchWaitMs: 2, maxQueue: 512, maxImageBytes: 8 * 1024 * 1024, maxImagePixels: 40_000_000, intraOpThreads: undefined, intraOpSpinning: false, preprocessThreads: undefined, exactPreprocessing: false, exifOrientation: true, modelThreads: 0 },
       inferenceWorker: false,
       limits: { maxImagesPerRequest: 64, bodyLimitBytes: 16 * 1024 * 1024 },
       shutdown: { graceMs: 20_000, delayMs: 2000 },
@@ -55,6 +55,7 @@ describe('loadConfig', () => {
       INTRA_OP_THREADS: '2',
       INTRA_OP_SPINNING: 'false',
       INFERENCE_WORKER: 'true',
+      MODEL_THREADS: '2',
       PREPROCESS_THREADS: '3',
       EXACT_PREPROCESSING: 'true',
       EXIF_ORIENTATION: 'false',
@@ -68,7 +69,7 @@ describe('loadConfig', () => {
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.modelDir, '/app/model');
     assert.deepEqual(config.auth, { mode: 'keys', keys: ['first', 'second'] });
-    assert.deepEqual(config.inference, { maxBatchSize: 16, maxBatchWaitMs: 0.5, maxQueue: 100, maxImageBytes: 2048, maxImagePixels: 1_000_000, intraOpThreads: 2, intraOpSpinning: false, preprocessThreads: 3, exactPreprocessing: true, exifOrientation: false });
+    assert.deepEqual(config.inference, { maxBatchSize: 16, maxBatchWaitMs: 0.5, maxQueue: 100, maxImageBytes: 2048, maxImagePixels: 1_000_000, intraOpThreads: 2, intraOpSpinning: false, preprocessThreads: 3, exactPreprocessing: true, exifOrientation: false, modelThreads: 0 });
     assert.equal(config.inferenceWorker, true);
     assert.deepEqual(config.limits, { maxImagesPerRequest: 10, bodyLimitBytes: 4096 });
     assert.deepEqual(config.shutdown, { graceMs: 5000, delayMs: 0 });
@@ -94,6 +95,15 @@ describe('loadConfig', () => {
         'Invalid configuration: QUEUE_MAX must be an integer between 1 and 1000000 (got "-1")',
       ].join('\n'),
     );
+  });
+
+  it('runs the model on threads of its own with MODEL_THREADS, except in an inference worker, which holds the model itself', () => {
+    assert.equal(loadConfig({ ...keys, MODEL_THREADS: '2' }).inference.modelThreads, 2);
+    assert.equal(loadConfig({ ...keys, MODEL_THREADS: '0' }).inference.modelThreads, 0);
+    assert.equal(loadConfig({ ...keys, MODEL_THREADS: '2', INFERENCE_WORKER: 'true' }).inference.modelThreads, 0);
+    for (const bad of ['-1', '65', '1.5', 'auto']) {
+      assert.equal(configError({ ...keys, MODEL_THREADS: bad }), `Invalid configuration: MODEL_THREADS must be an integer between 0 and 64 (0 runs the model on the main thread) (got "${bad}")`);
+    }
   });
 
   it('treats empty variables as unset', () => {

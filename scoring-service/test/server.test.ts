@@ -96,6 +96,20 @@ describe('scoring-service process', () => {
     await Promise.all([local, localWithKeys, disabled].map(stopServer));
   });
 
+  it('runs the model on a thread of its own with MODEL_THREADS=1, with the same answers', async () => {
+    const [threaded, inProcess] = await Promise.all([
+      start({ ...keysEnv, MODEL_THREADS: '1', INTRA_OP_THREADS: '1' }, { waitReady: true }),
+      start(keysEnv, { waitReady: true }),
+    ]);
+    assert.match(threaded.output(), /"inference":"in-process, the model on 1 thread\(s\) of its own"/);
+    assert.match(inProcess.output(), /"inference":"in-process"/);
+    const body = Object.fromEntries(samples.map((s) => [s.name, s.base64]));
+    const [a, b] = await Promise.all([threaded, inProcess].map((server) => score(server.url, body, PRIMARY)));
+    assert.equal(a!.status, 200);
+    assert.deepEqual(await a!.json(), await b!.json());
+    await Promise.all([threaded, inProcess].map(stopServer));
+  });
+
   it('exits 1 when the model cannot be loaded', async () => {
     const server = await start({ ...keysEnv, MODEL_DIR: tmp });
     assert.equal(await server.exited, 1);
