@@ -24,9 +24,12 @@ export function terminationGracePeriodSeconds(shutdownGraceMs: number, preStopSe
   return preStopSeconds + Math.ceil(shutdownGraceMs / 1000) + 5;
 }
 
-/** onnxruntime intra-op threads: one per whole CPU of the limit, at least one. */
-export function intraOpThreads(cpuLimit: string): number {
-  return Math.max(1, Math.floor(parseCpu(cpuLimit) / 1000));
+/**
+ * onnxruntime intra-op threads per session: one per whole CPU of the limit, divided among the model
+ * threads when there are any (as the service itself divides them), at least one.
+ */
+export function intraOpThreads(cpuLimit: string, modelThreads = 0): number {
+  return Math.max(1, Math.floor(parseCpu(cpuLimit) / 1000 / Math.max(1, modelThreads)));
 }
 
 export interface ScoringWorkloadArgs {
@@ -173,7 +176,8 @@ export class ScoringWorkload extends pulumi.ComponentResource {
                     { name: 'SCORING_API_KEYS_FILE', value: `${KEYS_MOUNT_DIR}/keys` },
                     { name: 'SHUTDOWN_GRACE_MS', value: String(s.shutdownGraceMs) },
                     { name: 'LOG_LEVEL', value: s.logLevel },
-                    { name: 'INTRA_OP_THREADS', value: String(intraOpThreads(s.cpuLimit)) },
+                    { name: 'MODEL_THREADS', value: String(s.modelThreads) },
+                    { name: 'INTRA_OP_THREADS', value: String(intraOpThreads(s.cpuLimit, s.modelThreads)) },
                     // The service's default too, set here so that no image's default can change it:
                     // spinning onnxruntime threads busy-wait ~40 ms after every run, which the CPU
                     // limit counts (throttling the pod) while it serves HTTP or sits idle.
