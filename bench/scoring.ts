@@ -14,6 +14,10 @@
  * processes took meanwhile (figures only mean something when that is near 0). Needs `npm run build`
  * first (npm run bench does it). The server's own variables pass through (e.g. INFERENCE_WORKER,
  * INTRA_OP_SPINNING, INTRA_OP_THREADS, MODEL_THREADS, BATCH_MAX_WAIT_MS).
+ *
+ * BENCH_SCORING_BASELINE=<another built checkout> adds that checkout's server, loaded with the same
+ * 1-image requests in every round (order alternating), e.g. an older commit to show what changed;
+ * BENCH_SCORING_BASELINE_NODE runs it on another Node binary (the one it was written for).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -121,8 +125,8 @@ async function inProcessSession(pngs: Buffer[]): Promise<{ measure(): Promise<{ 
 }
 
 /** Starts the server on an ephemeral port; resolves with its URL once /v2/health/ready answers 200. */
-async function startServer(): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = spawn(process.execPath, [join(root, 'scoring-service/dist/server.js')], {
+async function startServer(checkout = root, node = process.execPath): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+  const child = spawn(node, [join(checkout, 'scoring-service/dist/server.js')], {
     env: {
       ...process.env,
       PORT: '0',
@@ -180,7 +184,17 @@ interface Round {
   raw: { batch1: number; batch32: number; others: number };
   r1: AutocannonResult & { others: number; rps: number; meanBatch: number };
   r32: AutocannonResult & { others: number; rps: number; meanBatch: number };
+  /** The same 1-image load on BENCH_SCORING_BASELINE's server, when one is given. */
+  base1?: AutocannonResult & { others: number; rps: number; meanBatch: number };
 }
+
+/**
+ * BENCH_SCORING_BASELINE: another built checkout of this repository (e.g. a `git worktree` of an older
+ * commit, after its own `npm ci` and build). Its server runs beside this one, and every round loads it
+ * with the same 1-image requests, in alternating order with this tree's, so "does not regress" is a
+ * ratio measured in one run rather than a figure from another day.
+ */
+const BASELINE = process.env.BENCH_SCORING_BASELINE ? resolve(process.env.BENCH_SCORING_BASELINE) : undefined;
 
 
 export async function run(): Promise<void> {
@@ -198,9 +212,11 @@ export async function run(): Promise<void> {
 
   const raw = await inProcessSession(pngs);
   const server = await startServer();
+  const baseline = BASELINE === undefined ? undefined : await startServer(BASELINE, process.env.BENCH_SCORING_BASELINE_NODE);
   const rounds: Round[] = [];
   /** One HTTP load, after a settle pause, with the mean batch the server formed during it. */
-  const phase = async (bodies: string[]): Promise<Round['r1']> => {
+  const phase = async (bodies: string[], target = server): Promise<Round['r1']> => {
+    const server = target;
     await sleep(SETTLE_MS);
     const before = await batchTotals(`${server.url}/metrics`);
     const result = await load(server.url, bodies, SECONDS, server.child.pid);
@@ -213,19 +229,25 @@ export async function run(): Promise<void> {
   };
   try {
     await load(server.url, single, 2); // warm-up: JIT, connection pools
+    if (baseline) await load(baseline.url, single, 2);
     for (let round = 0; round < ROUNDS; round++) {
       // The machine's speed drifts by tens of percent over a minute (shared host), so each round
       // measures the in-process baseline right before the HTTP phases it is compared with.
       // Let the server finish what the last phase queued (and onnxruntime threads stop spinning) first.
       await sleep(SETTLE_MS);
       const rawRound = await raw.measure();
+      // With a baseline, the two 1-image loads alternate which goes first, round by round.
+      const base1First = baseline && round % 2 === 1 ? await phase(single, baseline) : undefined;
       const r1 = await phase(single);
+      const base1 = base1First ?? (baseline ? await phase(single, baseline) : undefined);
       const r32 = await phase(thirtyTwo);
-      rounds.push({ raw: rawRound, r1, r32 });
+      rounds.push({ raw: rawRound, r1, r32, base1 });
     }
   } finally {
-    server.child.kill('SIGTERM');
-    await once(server.child, 'exit');
+    for (const s of baseline ? [server, baseline] : [server]) {
+      s.child.kill('SIGTERM');
+      await once(s.child, 'exit');
+    }
     await raw.release();
   }
 
@@ -258,6 +280,20 @@ export async function run(): Promise<void> {
   console.log(`| 1-image p99 ≤ 1.5x the mean latency | ${tail.toFixed(2)}x | ${check(tail <= 1.5)} |`);
   console.log(`| 32-image images/s ≥ 0.9x in-process batch-32 images/s | ${ratio32.toFixed(2)}x | ${check(ratio32 >= 0.9)} |`);
   console.log(`| p99 ≤ 25 ms at ${CONNECTIONS} connections (1 image) | ${p99.toFixed(1)} ms | ${check(p99 <= 25)} |`);
+  if (baseline) {
+    console.log(`\nThe same 1-image load on the baseline checkout's server (${BASELINE}), alternating with this tree's:`);
+    console.log('| round | this tree req/s | ratio | p99 / mean | mean batch | baseline req/s | ratio | p99 / mean | mean batch |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    rounds.forEach((r, i) => {
+      const b = r.base1!;
+      const cells = (x: Round['r1']): string =>
+        `${x.rps.toFixed(0)} | ${(x.rps / r.raw.batch1).toFixed(2)}x | ${(x.latency.p99 / x.latency.average).toFixed(2)} | ${x.meanBatch.toFixed(1)}`;
+      console.log(`| ${i + 1}${i % 2 === 1 ? ' (baseline first)' : ''} | ${cells(r.r1)} | ${cells(b)} |`);
+    });
+    const baseRatio = median(rounds.map((r) => r.base1!.rps / r.raw.batch1));
+    const baseTail = median(rounds.map((r) => r.base1!.latency.p99 / r.base1!.latency.average));
+    console.log(`| median | | ${ratio1.toFixed(2)}x | ${tail.toFixed(2)} | | | ${baseRatio.toFixed(2)}x | ${baseTail.toFixed(2)} | |`);
+  }
 }
 
 // Runnable on its own too: node --import tsx bench/scoring.ts
