@@ -15,8 +15,8 @@
  * first (npm run bench does it). The server's own variables pass through (e.g. INFERENCE_WORKER,
  * INTRA_OP_SPINNING, INTRA_OP_THREADS, MODEL_THREADS, BATCH_MAX_WAIT_MS).
  *
- * BENCH_SCORING_BASELINE=<another built checkout> adds that checkout's server, loaded with the same
- * 1-image requests in every round (order alternating), e.g. an older commit to show what changed;
+ * BENCH_SCORING_BASELINE=<another built checkout> adds that checkout's server, given the same 1- and
+ * 32-image loads in every round (which server goes first alternates), e.g. an older commit to show what changed;
  * BENCH_SCORING_BASELINE_NODE runs it on another Node binary (the one it was written for).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -184,8 +184,9 @@ interface Round {
   raw: { batch1: number; batch32: number; others: number };
   r1: AutocannonResult & { others: number; rps: number; meanBatch: number };
   r32: AutocannonResult & { others: number; rps: number; meanBatch: number };
-  /** The same 1-image load on BENCH_SCORING_BASELINE's server, when one is given. */
+  /** The same loads on BENCH_SCORING_BASELINE's server, when one is given. */
   base1?: AutocannonResult & { others: number; rps: number; meanBatch: number };
+  base32?: AutocannonResult & { others: number; rps: number; meanBatch: number };
 }
 
 /**
@@ -236,12 +237,14 @@ export async function run(): Promise<void> {
       // Let the server finish what the last phase queued (and onnxruntime threads stop spinning) first.
       await sleep(SETTLE_MS);
       const rawRound = await raw.measure();
-      // With a baseline, the two 1-image loads alternate which goes first, round by round.
-      const base1First = baseline && round % 2 === 1 ? await phase(single, baseline) : undefined;
-      const r1 = await phase(single);
-      const base1 = base1First ?? (baseline ? await phase(single, baseline) : undefined);
-      const r32 = await phase(thirtyTwo);
-      rounds.push({ raw: rawRound, r1, r32, base1 });
+      // With a baseline, each server gets the same two loads, and which server goes first alternates
+      // round by round: a server's 1-image figures depend on what ran just before (an A/A run with the
+      // 32-image load on this tree's server only gave the other one ~5% more requests/s).
+      const both = async (target: typeof server): Promise<[Round['r1'], Round['r32']]> => [await phase(single, target), await phase(thirtyTwo, target)];
+      const baseFirst = baseline && round % 2 === 1 ? await both(baseline) : undefined;
+      const [r1, r32] = await both(server);
+      const [base1, base32] = baseFirst ?? (baseline ? await both(baseline) : [undefined, undefined]);
+      rounds.push({ raw: rawRound, r1, r32, base1, base32 });
     }
   } finally {
     for (const s of baseline ? [server, baseline] : [server]) {
@@ -281,18 +284,18 @@ export async function run(): Promise<void> {
   console.log(`| 32-image images/s ≥ 0.9x in-process batch-32 images/s | ${ratio32.toFixed(2)}x | ${check(ratio32 >= 0.9)} |`);
   console.log(`| p99 ≤ 25 ms at ${CONNECTIONS} connections (1 image) | ${p99.toFixed(1)} ms | ${check(p99 <= 25)} |`);
   if (baseline) {
-    console.log(`\nThe same 1-image load on the baseline checkout's server (${BASELINE}), alternating with this tree's:`);
-    console.log('| round | this tree req/s | ratio | p99 / mean | mean batch | baseline req/s | ratio | p99 / mean | mean batch |');
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(`\nThe same loads on the baseline checkout's server (${BASELINE}), in the same rounds (the server that goes first alternates):`);
+    console.log('| round | this tree 1-image req/s | ratio | p99 / mean | mean batch | 32-image ratio | baseline 1-image req/s | ratio | p99 / mean | mean batch | 32-image ratio |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     rounds.forEach((r, i) => {
-      const b = r.base1!;
-      const cells = (x: Round['r1']): string =>
-        `${x.rps.toFixed(0)} | ${(x.rps / r.raw.batch1).toFixed(2)}x | ${(x.latency.p99 / x.latency.average).toFixed(2)} | ${x.meanBatch.toFixed(1)}`;
-      console.log(`| ${i + 1}${i % 2 === 1 ? ' (baseline first)' : ''} | ${cells(r.r1)} | ${cells(b)} |`);
+      const cells = (x: Round['r1'], y: Round['r32']): string =>
+        `${x.rps.toFixed(0)} | ${(x.rps / r.raw.batch1).toFixed(2)}x | ${(x.latency.p99 / x.latency.average).toFixed(2)} | ${x.meanBatch.toFixed(1)} | ${((32 * y.rps) / r.raw.batch32).toFixed(2)}x`;
+      console.log(`| ${i + 1}${i % 2 === 1 ? ' (baseline first)' : ''} | ${cells(r.r1, r.r32)} | ${cells(r.base1!, r.base32!)} |`);
     });
     const baseRatio = median(rounds.map((r) => r.base1!.rps / r.raw.batch1));
     const baseTail = median(rounds.map((r) => r.base1!.latency.p99 / r.base1!.latency.average));
-    console.log(`| median | | ${ratio1.toFixed(2)}x | ${tail.toFixed(2)} | | | ${baseRatio.toFixed(2)}x | ${baseTail.toFixed(2)} | |`);
+    const baseRatio32 = median(rounds.map((r) => (32 * r.base32!.rps) / r.raw.batch32));
+    console.log(`| median | | ${ratio1.toFixed(2)}x | ${tail.toFixed(2)} | | ${ratio32.toFixed(2)}x | | ${baseRatio.toFixed(2)}x | ${baseTail.toFixed(2)} | | ${baseRatio32.toFixed(2)}x |`);
   }
 }
 
