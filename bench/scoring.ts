@@ -191,9 +191,8 @@ interface Round {
 
 /**
  * BENCH_SCORING_BASELINE: another built checkout of this repository (e.g. a `git worktree` of an older
- * commit, after its own `npm ci` and build). Its server runs beside this one, and every round loads it
- * with the same 1-image requests, in alternating order with this tree's, so "does not regress" is a
- * ratio measured in one run rather than a figure from another day.
+ * commit, after its own `npm ci` and build). Its server runs beside this one and gets the same loads in
+ * every round, so "does not regress" is a ratio measured in one run rather than a figure from another day.
  */
 const BASELINE = process.env.BENCH_SCORING_BASELINE ? resolve(process.env.BENCH_SCORING_BASELINE) : undefined;
 
@@ -213,15 +212,17 @@ export async function run(): Promise<void> {
 
   const raw = await inProcessSession(pngs);
   const server = await startServer();
-  const baseline = BASELINE === undefined ? undefined : await startServer(BASELINE, process.env.BENCH_SCORING_BASELINE_NODE);
+  const baseline = BASELINE === undefined ? undefined : await startServer(BASELINE, process.env.BENCH_SCORING_BASELINE_NODE).catch((error: unknown) => {
+    server.child.kill('SIGTERM');
+    throw error;
+  });
   const rounds: Round[] = [];
   /** One HTTP load, after a settle pause, with the mean batch the server formed during it. */
   const phase = async (bodies: string[], target = server): Promise<Round['r1']> => {
-    const server = target;
     await sleep(SETTLE_MS);
-    const before = await batchTotals(`${server.url}/metrics`);
-    const result = await load(server.url, bodies, SECONDS, server.child.pid);
-    const after = await batchTotals(`${server.url}/metrics`);
+    const before = await batchTotals(`${target.url}/metrics`);
+    const result = await load(target.url, bodies, SECONDS, target.child.pid);
+    const after = await batchTotals(`${target.url}/metrics`);
     return {
       ...result,
       rps: result.requests.total / result.duration,
