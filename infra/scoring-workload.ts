@@ -25,10 +25,12 @@ export function terminationGracePeriodSeconds(shutdownGraceMs: number, preStopSe
 }
 
 /**
- * onnxruntime intra-op threads per session: one per whole CPU of the limit, divided among the model
- * threads when there are any (as the service itself divides them), at least one.
+ * onnxruntime intra-op threads per session: `explicit` when the stack sets it (scoringIntraOpThreads),
+ * else one per whole CPU of the limit, divided among the model threads when there are any (as the
+ * service itself divides them), at least one.
  */
-export function intraOpThreads(cpuLimit: string, modelThreads = 0): number {
+export function intraOpThreads(cpuLimit: string, modelThreads = 0, explicit = 0): number {
+  if (explicit > 0) return explicit;
   return Math.max(1, Math.floor(parseCpu(cpuLimit) / 1000 / Math.max(1, modelThreads)));
 }
 
@@ -177,7 +179,7 @@ export class ScoringWorkload extends pulumi.ComponentResource {
                     { name: 'SHUTDOWN_GRACE_MS', value: String(s.shutdownGraceMs) },
                     { name: 'LOG_LEVEL', value: s.logLevel },
                     { name: 'MODEL_THREADS', value: String(s.modelThreads) },
-                    { name: 'INTRA_OP_THREADS', value: String(intraOpThreads(s.cpuLimit, s.modelThreads)) },
+                    { name: 'INTRA_OP_THREADS', value: String(intraOpThreads(s.cpuLimit, s.modelThreads, s.intraOpThreads)) },
                     // The service's default too, set here so that no image's default can change it:
                     // spinning onnxruntime threads busy-wait ~40 ms after every run, which the CPU
                     // limit counts (throttling the pod) while it serves HTTP or sits idle.

@@ -513,9 +513,11 @@ export function describeStack(stack: string, overrides: Record<string, unknown> 
         assert.equal(env.LOG_LEVEL, cfg.scoring.logLevel);
         assert.equal(env.INTRA_OP_SPINNING, 'false', 'no busy-waiting against the CPU limit');
         assert.equal(env.MODEL_THREADS, String(cfg.scoring.modelThreads));
-        assert.equal(env.INTRA_OP_THREADS, String(intraOpThreads(cfg.scoring.cpuLimit, cfg.scoring.modelThreads)));
-        // One intra-op thread per whole CPU of the limit, divided among the model threads, at least one.
+        assert.equal(env.INTRA_OP_THREADS, String(intraOpThreads(cfg.scoring.cpuLimit, cfg.scoring.modelThreads, cfg.scoring.intraOpThreads)));
+        // One intra-op thread per whole CPU of the limit, divided among the model threads, at least one,
+        // unless scoringIntraOpThreads says how many.
         assert.deepEqual([intraOpThreads('2'), intraOpThreads('2', 1), intraOpThreads('2', 2), intraOpThreads('4', 3), intraOpThreads('1500m', 0), intraOpThreads('500m', 4)], [2, 2, 1, 1, 1, 1]);
+        assert.deepEqual([intraOpThreads('2', 1, 1), intraOpThreads('2', 0, 3), intraOpThreads('1', 2, 0)], [1, 3, 1]);
         assert.equal(env.SCORING_API_KEYS, undefined, 'keys are never in the environment');
         const telemetry = k8sObjects().find((o) => o.inputs.kind === 'Secret' && o.inputs.stringData.APPLICATIONINSIGHTS_CONNECTION_STRING)!;
         assert.deepEqual(env.APPLICATIONINSIGHTS_CONNECTION_STRING, {

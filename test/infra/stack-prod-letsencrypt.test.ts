@@ -3,4 +3,5 @@
 import { describeStack } from './stack-checks';
 import { LETSENCRYPT_OVERRIDES } from './tls-variants';
 
-describeStack('prod', LETSENCRYPT_OVERRIDES);
+// Also the low-tail scoring configuration on prod's 2-CPU pods: one model thread on one intra-op thread.
+describeStack('prod', { ...LETSENCRYPT_OVERRIDES, 'model-deploy:scoringModelThreads': '1', 'model-deploy:scoringIntraOpThreads': '1' });
