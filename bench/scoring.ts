@@ -18,10 +18,17 @@
  * BENCH_SCORING_BASELINE=<another built checkout> adds that checkout's server, given the same 1- and
  * 32-image loads in every round (which server goes first alternates), e.g. an older commit to show what changed;
  * BENCH_SCORING_BASELINE_NODE runs it on another Node binary (the one it was written for).
+ *
+ * BENCH_SCORING_WRK=1 also gives each server the 1-image load from Debian's wrk (bench/pillow/install.sh
+ * installs it the first time): a C load generator in a process of its own, one thread, the same 16
+ * connections and seconds, latencies from its own microsecond histogram. A second opinion on the tail:
+ * autocannon shares a Node event loop (and its collections) with this bench.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -180,6 +187,54 @@ async function load(url: string, bodies: string[], seconds: number, serverPid?: 
   return { ...result, latency: latencies.summary(), others: othersShare(before, cpuSnapshot(pids)) };
 }
 
+/** What one wrk run reports (its Lua `done` hook prints this as JSON; times in ms). */
+interface WrkResult {
+  rps: number;
+  latency: { average: number; p50: number; p90: number; p99: number; max: number };
+  errors: number;
+  non2xx: number;
+}
+
+/**
+ * A Lua script for wrk that sends the bodies in turn and prints the summary as one JSON line. wrk's
+ * histogram keeps microseconds; its mean is over every response.
+ */
+function wrkScript(bodies: string[]): string {
+  const lua = (s: string): string => JSON.stringify(s); // a JSON string is a valid Lua string here: ASCII, escapes Lua knows
+  return `local bodies = {${bodies.map(lua).join(',')}}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer ${KEY}"
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK-JSON {"requests":%d,"us":%d,"mean":%f,"p50":%d,"p90":%d,"p99":%d,"max":%d,"errors":%d,"non2xx":%d}\\n',
+    summary.requests, summary.duration, latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+`;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** The 1-image load from wrk (one thread, CONNECTIONS connections, `seconds`) against `url`/score. */
+async function wrkLoad(url: string, script: string, seconds: number): Promise<WrkResult> {
+  const { stdout, stderr } = await execFileAsync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, `${url}/score`]);
+  const line = /WRK-JSON (\{.*\})/.exec(stdout)?.[1];
+  if (!line) throw new Error(`wrk printed no summary:\n${stdout}${stderr}`);
+  const r = JSON.parse(line) as { requests: number; us: number; mean: number; p50: number; p90: number; p99: number; max: number; errors: number; non2xx: number };
+  return {
+    rps: r.requests / (r.us / 1e6),
+    latency: { average: r.mean / 1000, p50: r.p50 / 1000, p90: r.p90 / 1000, p99: r.p99 / 1000, max: r.max / 1000 },
+    errors: r.errors,
+    non2xx: r.non2xx,
+  };
+}
+
 interface Round {
   raw: { batch1: number; batch32: number; others: number };
   r1: AutocannonResult & { others: number; rps: number; meanBatch: number };
@@ -187,6 +242,9 @@ interface Round {
   /** The same loads on BENCH_SCORING_BASELINE's server, when one is given. */
   base1?: AutocannonResult & { others: number; rps: number; meanBatch: number };
   base32?: AutocannonResult & { others: number; rps: number; meanBatch: number };
+  /** BENCH_SCORING_WRK=1: the 1-image load from wrk, on this tree's server and the baseline's. */
+  wrk1?: WrkResult;
+  baseWrk1?: WrkResult;
 }
 
 /**
@@ -195,6 +253,7 @@ interface Round {
  * every round, so "does not regress" is a ratio measured in one run rather than a figure from another day.
  */
 const BASELINE = process.env.BENCH_SCORING_BASELINE ? resolve(process.env.BENCH_SCORING_BASELINE) : undefined;
+const WRK = process.env.BENCH_SCORING_WRK === '1';
 
 
 export async function run(): Promise<void> {
@@ -209,6 +268,15 @@ export async function run(): Promise<void> {
     for (let i = 0; i < 32; i++) body[`${i}-${names[(i + offset) % names.length]}`] = b64[(i + offset) % names.length]!;
     return JSON.stringify(body);
   });
+
+  let wrkDir: string | undefined;
+  if (WRK) {
+    const install = spawnSync('sh', [join(root, 'bench/pillow/install.sh'), 'wrk'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (install.status !== 0) throw new Error('BENCH_SCORING_WRK=1 needs wrk (bench/pillow/install.sh said why)');
+    wrkDir = mkdtempSync(join(tmpdir(), 'bench-wrk-'));
+    writeFileSync(join(wrkDir, 'single.lua'), wrkScript(single));
+  }
+  const wrkScriptPath = wrkDir && join(wrkDir, 'single.lua');
 
   const raw = await inProcessSession(pngs);
   const server = await startServer();
@@ -241,11 +309,16 @@ export async function run(): Promise<void> {
       // With a baseline, each server gets the same two loads, and which server goes first alternates
       // round by round: a server's 1-image figures depend on what ran just before (an A/A run with the
       // 32-image load on this tree's server only gave the other one ~5% more requests/s).
-      const both = async (target: typeof server): Promise<[Round['r1'], Round['r32']]> => [await phase(single, target), await phase(thirtyTwo, target)];
+      type Loads = [Round['r1'], Round['r32'], WrkResult | undefined];
+      const both = async (target: typeof server): Promise<Loads> => {
+        const r1 = await phase(single, target);
+        const wrk1 = wrkScriptPath === undefined ? undefined : await sleep(SETTLE_MS).then(() => wrkLoad(target.url, wrkScriptPath, SECONDS));
+        return [r1, await phase(thirtyTwo, target), wrk1];
+      };
       const baseFirst = baseline && round % 2 === 1 ? await both(baseline) : undefined;
-      const [r1, r32] = await both(server);
-      const [base1, base32] = baseFirst ?? (baseline ? await both(baseline) : [undefined, undefined]);
-      rounds.push({ raw: rawRound, r1, r32, base1, base32 });
+      const [r1, r32, wrk1] = await both(server);
+      const [base1, base32, baseWrk1] = baseFirst ?? (baseline ? await both(baseline) : [undefined, undefined, undefined]);
+      rounds.push({ raw: rawRound, r1, r32, base1, base32, wrk1, baseWrk1 });
     }
   } finally {
     for (const s of baseline ? [server, baseline] : [server]) {
@@ -253,6 +326,7 @@ export async function run(): Promise<void> {
       await once(s.child, 'exit');
     }
     await raw.release();
+    if (wrkDir) rmSync(wrkDir, { recursive: true, force: true });
   }
 
   const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
@@ -297,6 +371,24 @@ export async function run(): Promise<void> {
     const baseTail = median(rounds.map((r) => r.base1!.latency.p99 / r.base1!.latency.average));
     const baseRatio32 = median(rounds.map((r) => (32 * r.base32!.rps) / r.raw.batch32));
     console.log(`| median | | ${ratio1.toFixed(2)}x | ${tail.toFixed(2)} | | ${ratio32.toFixed(2)}x | | ${baseRatio.toFixed(2)}x | ${baseTail.toFixed(2)} | | ${baseRatio32.toFixed(2)}x |`);
+  }
+  if (WRK) {
+    console.log(`\nThe 1-image load from wrk (its own process, 1 thread, ${CONNECTIONS} connections, ${SECONDS} s), right after autocannon's on the same server:`);
+    const servers = baseline ? ['this tree', 'baseline'] : ['this tree'];
+    console.log(`| round | ${servers.map((s) => `${s}: autocannon req/s | ratio | p99 / mean | wrk req/s | ratio | p99 ms | p99 / mean | wrk errors`).join(' | ')} |`);
+    console.log(`|---:|${servers.map(() => '---:|---:|---:|---:|---:|---:|---:|---:').join('|')}|`);
+    const cells = (r: Round, a: Round['r1'], w: WrkResult): string =>
+      `${a.rps.toFixed(0)} | ${(a.rps / r.raw.batch1).toFixed(2)}x | ${(a.latency.p99 / a.latency.average).toFixed(2)} | ${w.rps.toFixed(0)} | ${(w.rps / r.raw.batch1).toFixed(2)}x | ${w.latency.p99.toFixed(1)} | ${(w.latency.p99 / w.latency.average).toFixed(2)} | ${w.errors + w.non2xx}`;
+    rounds.forEach((r, i) => {
+      const row = [cells(r, r.r1, r.wrk1!), ...(baseline ? [cells(r, r.base1!, r.baseWrk1!)] : [])];
+      console.log(`| ${i + 1}${baseline && i % 2 === 1 ? ' (baseline first)' : ''} | ${row.join(' | ')} |`);
+    });
+    const med = (a: (r: Round) => Round['r1'], w: (r: Round) => WrkResult): string => {
+      const m = (f: (r: Round) => number): string => median(rounds.map(f)).toFixed(2);
+      return ['', `${m((r) => a(r).rps / r.raw.batch1)}x`, m((r) => a(r).latency.p99 / a(r).latency.average), '', `${m((r) => w(r).rps / r.raw.batch1)}x`, '', m((r) => w(r).latency.p99 / w(r).latency.average), ''].join(' | ');
+    };
+    const medRow = [med((r) => r.r1, (r) => r.wrk1!), ...(baseline ? [med((r) => r.base1!, (r) => r.baseWrk1!)] : [])];
+    console.log(`| median | ${medRow.join(' | ')} |`);
   }
 }
 
