@@ -51,6 +51,8 @@ export interface ScoringConfig {
   modelThreads: number;
   /** INTRA_OP_THREADS when not 0; 0 = the limit's whole CPUs divided among the model threads. */
   intraOpThreads: number;
+  /** The service's BATCH_MAX_WAIT_MS. */
+  batchMaxWaitMs: number;
 }
 
 export type TlsMode = 'none' | 'keyvault' | 'letsencrypt' | 'letsencrypt-staging';
@@ -186,6 +188,7 @@ export const CONFIG_KEYS = {
   scoringLogLevel: { type: 'string', default: 'info', description: 'LOG_LEVEL of the scoring service: fatal, error, warn, info, debug or trace.' },
   scoringModelThreads: { type: 'integer', default: 0, description: 'MODEL_THREADS of the scoring service: threads the model runs on, each with its own onnxruntime session, while the main thread reads requests and decodes images (0-64); with threads, INTRA_OP_THREADS is the whole CPUs of the limit divided among them (at least 1). 0 = the model on the main thread (the most images/s on 2 cores); 1 on a 1-CPU pod = the shortest tail on small images, at about 75% of the requests/s (bench/README.md).' },
   scoringIntraOpThreads: { type: 'integer', default: 0, description: 'INTRA_OP_THREADS of the scoring service: onnxruntime threads per session (0-64). 0 = derived: the whole CPUs of the limit, divided among scoringModelThreads when set (at least 1). Set it to give a 2-CPU pod one model thread on one intra-op thread (scoringModelThreads 1, scoringIntraOpThreads 1), the shortest tail on small images (bench/README.md).' },
+  scoringBatchMaxWaitMs: { type: 'integer', default: 2, description: 'BATCH_MAX_WAIT_MS of the scoring service: how long an idle model waits for a batch to fill (0-1000 ms; also how long a run waits for photos still being decoded). 2 = the default of the service. With scoringModelThreads 1 and one intra-op thread, 0 gave 28x28 images from 16 connections the shortest tail at 0.74-0.80x in-process batch-1 images/s (18% more than with 2), though 32-image requests ran ~30% slower than by default (bench/README.md).' },
   // HTTPS on AKS (infra/https-ingress.ts): one block, read into StackConfig.tls.
   tlsMode: { type: 'string', default: 'none', description: 'How the scoring API gets its certificate: none (no public endpoint at all), keyvault (a certificate you keep in Azure Key Vault), letsencrypt or letsencrypt-staging (issued by cert-manager over ACME HTTP-01).' },
   tlsKeyVaultId: { type: 'string', default: '', description: 'tlsMode keyvault: resource id of the Key Vault (Azure RBAC permission model) holding the certificate, /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>.' },
@@ -361,6 +364,7 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
     logLevel: oneOf('scoringLogLevel', LOG_LEVELS),
     modelThreads: int('scoringModelThreads', 0, 64),
     intraOpThreads: int('scoringIntraOpThreads', 0, 64),
+    batchMaxWaitMs: int('scoringBatchMaxWaitMs', 0, 1000),
   };
   if (scoring.maxReplicas < scoring.minReplicas) {
     bad('scoringMaxReplicas', String(scoring.maxReplicas), `an integer >= scoringMinReplicas (${scoring.minReplicas})`);

@@ -180,6 +180,7 @@ export class ScoringWorkload extends pulumi.ComponentResource {
                     { name: 'LOG_LEVEL', value: s.logLevel },
                     { name: 'MODEL_THREADS', value: String(s.modelThreads) },
                     { name: 'INTRA_OP_THREADS', value: String(intraOpThreads(s.cpuLimit, s.modelThreads, s.intraOpThreads)) },
+                    { name: 'BATCH_MAX_WAIT_MS', value: String(s.batchMaxWaitMs) },
                     // The service's default too, set here so that no image's default can change it:
                     // spinning onnxruntime threads busy-wait ~40 ms after every run, which the CPU
                     // limit counts (throttling the pod) while it serves HTTP or sits idle.

@@ -119,6 +119,8 @@ describe('parseConfig', () => {
     ['scoringModelThreads', 'auto', /expected an integer from 0 to 64/],
     ['scoringIntraOpThreads', '-1', /expected an integer from 0 to 64/],
     ['scoringIntraOpThreads', '2.5', /expected an integer from 0 to 64/],
+    ['scoringBatchMaxWaitMs', '1001', /expected an integer from 0 to 1000/],
+    ['scoringBatchMaxWaitMs', '0.5', /expected an integer from 0 to 1000/],
     ['iotHubSku', 'B1', /expected one of S1, S2, S3, F1/],
     ['iotHubRetentionDays', '30', /expected an integer from 1 to 7/],
     ['edgeDeviceIds', '["ok-device","bad device"]', /expected a list of IoT Hub device ids/],

@@ -518,6 +518,7 @@ export function describeStack(stack: string, overrides: Record<string, unknown> 
         // unless scoringIntraOpThreads says how many.
         assert.deepEqual([intraOpThreads('2'), intraOpThreads('2', 1), intraOpThreads('2', 2), intraOpThreads('4', 3), intraOpThreads('1500m', 0), intraOpThreads('500m', 4)], [2, 2, 1, 1, 1, 1]);
         assert.deepEqual([intraOpThreads('2', 1, 1), intraOpThreads('2', 0, 3), intraOpThreads('1', 2, 0)], [1, 3, 1]);
+        assert.equal(env.BATCH_MAX_WAIT_MS, String(cfg.scoring.batchMaxWaitMs));
         assert.equal(env.SCORING_API_KEYS, undefined, 'keys are never in the environment');
         const telemetry = k8sObjects().find((o) => o.inputs.kind === 'Secret' && o.inputs.stringData.APPLICATIONINSIGHTS_CONNECTION_STRING)!;
         assert.deepEqual(env.APPLICATIONINSIGHTS_CONNECTION_STRING, {
