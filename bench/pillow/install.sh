@@ -10,13 +10,14 @@
 set -u
 python=/usr/bin/python3
 case "${1:-exports}" in
-  photos) packages="python3-pil" modules="PIL" ;;
-  exports) packages="python3-pil python3-numpy python3-torchvision" modules="PIL, numpy, torchvision" ;;
-  wrk) packages="wrk" modules="" ;;
+  photos) packages="python3-pil" modules="PIL" command="" ;;
+  exports) packages="python3-pil python3-numpy python3-torchvision" modules="PIL, numpy, torchvision" command="" ;;
+  wrk) packages="wrk" modules="" command="wrk" ;;
   *) echo "bench/pillow/install.sh: expected photos, exports or wrk, found '$1'" >&2; exit 2 ;;
 esac
+# A Python reference is there when its modules import; a program, when it is on PATH.
 present() {
-  if [ -n "$modules" ]; then "$python" -c "import $modules"; else command -v wrk >/dev/null; fi
+  if [ -n "$modules" ]; then "$python" -c "import $modules"; else command -v "$command" >/dev/null; fi
 }
 present 2>/dev/null && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
