@@ -4,7 +4,11 @@
  * The server (`node scoring-service/dist/server.js`, bearer auth on) runs as a child process for the
  * whole run; then, for each of BENCH_ROUNDS rounds (default 5):
  *
- *   1. in-process onnxruntime-node (2 intra-op threads, real sample tensors): images/s at batch 1 and 32;
+ *   1. in-process onnxruntime-node (2 intra-op threads, real sample tensors): images/s at batch 1 and 32,
+ *      and the same session's own tail under the HTTP load's shape: 16 callers in a closed loop for
+ *      BENCH_SECONDS, one image each, no HTTP and no load generator (the floor under the 1-image p99/mean);
+ *      then two threads that only spin on the clock (support.ts stallProbe): how often, and for how
+ *      long, this machine takes a busy CPU away on its own;
  *   2. autocannon, 16 connections, BENCH_SECONDS (default 6): the seed body with one image, then 32 images;
  *      latencies from every response's own duration, to the microsecond (support.ts Latencies).
  *
@@ -35,7 +39,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import { ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
-import { batchTotals, Latencies, median, rate, type AutocannonClient } from './support.js';
+import { batchTotals, Latencies, median, rate, stallProbe, type AutocannonClient, type Stalls } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -101,7 +105,7 @@ function othersShare(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpu
 }
 
 /** In-process onnxruntime-node on the same model: a session kept for the whole run, measured between the HTTP phases. */
-async function inProcessSession(pngs: Buffer[]): Promise<{ measure(): Promise<{ batch1: number; batch32: number; others: number }>; release(): Promise<void> }> {
+async function inProcessSession(pngs: Buffer[]): Promise<{ measure(): Promise<Round['raw']>; release(): Promise<void> }> {
   const card = await readModelCard(modelDir);
   const geometry = inputGeometry(card);
   const preprocessor = new ImagePreprocessor(card, { maxImageBytes: 8 << 20, maxImagePixels: 40e6 });
@@ -125,7 +129,24 @@ async function inProcessSession(pngs: Buffer[]): Promise<{ measure(): Promise<{ 
       const before = cpuSnapshot([process.pid]);
       const batch1 = await rate(() => session.run(feeds1), RAW_SECONDS, 300);
       const batch32 = 32 * (await rate(() => session.run(feeds32), RAW_SECONDS, 300));
-      return { batch1, batch32, others: othersShare(before, cpuSnapshot([process.pid])) };
+      // The same batch-1 runs with CONNECTIONS callers each waiting for its own answer before it asks
+      // again, as the HTTP load's connections do: every call waits for the runs queued before it.
+      // As long as the HTTP load, so the two p99s rest on as many requests.
+      const latencies: number[] = [];
+      const end = performance.now() + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: CONNECTIONS }, async () => {
+          while (performance.now() < end) {
+            const start = performance.now();
+            await session.run(feeds1);
+            latencies.push(performance.now() - start);
+          }
+        }),
+      );
+      latencies.sort((a, b) => a - b);
+      const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length;
+      const p99 = latencies[Math.ceil(0.99 * latencies.length) - 1]!;
+      return { batch1, batch32, closedLoopTail: p99 / mean, others: othersShare(before, cpuSnapshot([process.pid])) };
     },
     release: () => session.release(),
   };
@@ -236,7 +257,10 @@ async function wrkLoad(url: string, script: string, seconds: number): Promise<Wr
 }
 
 interface Round {
-  raw: { batch1: number; batch32: number; others: number };
+  /** In-process: batch-1 and batch-32 images/s, p99/mean of batch-1 runs under CONNECTIONS closed-loop callers. */
+  raw: { batch1: number; batch32: number; closedLoopTail: number; others: number };
+  /** The machine's own stalls, measured right after (stallProbe). */
+  stalls: Stalls;
   r1: AutocannonResult & { others: number; rps: number; meanBatch: number };
   r32: AutocannonResult & { others: number; rps: number; meanBatch: number };
   /** The same loads on BENCH_SCORING_BASELINE's server, when one is given. */
@@ -311,6 +335,7 @@ export async function run(): Promise<void> {
       // Let the server finish what the last phase queued (and onnxruntime threads stop spinning) first.
       await sleep(SETTLE_MS);
       const rawRound = await raw.measure();
+      const stalls = await stallProbe(RAW_SECONDS * 1000, THREADS);
       // With a baseline, each server gets the same two loads, and which server goes first alternates
       // round by round: a server's 1-image figures depend on what ran just before (an A/A run with the
       // 32-image load on this tree's server only gave the other one ~5% more requests/s).
@@ -323,7 +348,7 @@ export async function run(): Promise<void> {
       const baseFirst = baseline && round % 2 === 1 ? await both(baseline) : undefined;
       const [r1, r32, wrk1] = await both(server);
       const [base1, base32, baseWrk1] = baseFirst ?? (baseline ? await both(baseline) : [undefined, undefined, undefined]);
-      rounds.push({ raw: rawRound, r1, r32, base1, base32, wrk1, baseWrk1 });
+      rounds.push({ raw: rawRound, stalls, r1, r32, base1, base32, wrk1, baseWrk1 });
     }
   } finally {
     for (const s of baseline ? [server, baseline] : [server]) {
@@ -337,15 +362,19 @@ export async function run(): Promise<void> {
   const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
   console.log(
     `${ROUNDS} rounds; each: in-process onnxruntime-node (${THREADS} intra-op threads, real sample tensors, ${RAW_SECONDS} s per batch size), ` +
-      `then the server under autocannon (this process, ${CONNECTIONS} connections, bearer auth on, ${SECONDS} s per load).`,
+      `then the server under autocannon (this process, ${CONNECTIONS} connections, bearer auth on, ${SECONDS} s per load). ` +
+      `"In-process tail": p99/mean of the same session's batch-1 runs under ${CONNECTIONS} closed-loop callers for ${SECONDS} s (no HTTP, no load generator). ` +
+      `"Stalls": gaps of 5 ms or more seen by ${THREADS} threads spinning on the clock for ${RAW_SECONDS} s, and the longest.`,
   );
-  console.log('| round | in-process b1 img/s | in-process b32 img/s | b32/b1 | 1-image req/s | ratio | mean ms | p50 ms | p99 ms | p99 / mean | mean batch | 32-image img/s | ratio | p99 ms | mean batch | errors | CPU used by others |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| round | in-process b1 img/s | in-process b32 img/s | b32/b1 | in-process tail | stalls | 1-image req/s | ratio | mean ms | p50 ms | p99 ms | p99 / mean | mean batch | 32-image img/s | ratio | p99 ms | mean batch | errors | CPU used by others |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const stallCell = (x: Stalls): string => `${x.over5ms} (${x.longestMs.toFixed(1)} ms)`;
   rounds.forEach((r, i) => {
     const errors = r.r1.non2xx + r.r1.errors + r.r32.non2xx + r.r32.errors;
     const others = Math.max(r.raw.others, r.r1.others, r.r32.others);
     console.log(
-      `| ${i + 1} | ${r.raw.batch1.toFixed(0)} | ${r.raw.batch32.toFixed(0)} | ${(r.raw.batch32 / r.raw.batch1).toFixed(2)}x | ${r.r1.rps.toFixed(0)} | ${per1(r, r.r1).toFixed(2)}x | ` +
+      `| ${i + 1} | ${r.raw.batch1.toFixed(0)} | ${r.raw.batch32.toFixed(0)} | ${(r.raw.batch32 / r.raw.batch1).toFixed(2)}x | ${r.raw.closedLoopTail.toFixed(2)} | ${stallCell(r.stalls)} | ` +
+        `${r.r1.rps.toFixed(0)} | ${per1(r, r.r1).toFixed(2)}x | ` +
         `${r.r1.latency.average.toFixed(1)} | ${r.r1.latency.p50.toFixed(1)} | ${r.r1.latency.p99.toFixed(1)} | ${tailOf(r.r1).toFixed(2)} | ${r.r1.meanBatch.toFixed(1)} | ${(32 * r.r32.rps).toFixed(0)} | ${per32(r, r.r32).toFixed(2)}x | ` +
         `${r.r32.latency.p99.toFixed(1)} | ${r.r32.meanBatch.toFixed(1)} | ${errors} | ${pct(others)} |`,
     );
@@ -363,6 +392,15 @@ export async function run(): Promise<void> {
   console.log(`| 1-image p99 ≤ 1.5x the mean latency | ${tail.toFixed(2)}x | ${check(tail <= 1.5)} |`);
   console.log(`| 32-image images/s ≥ 0.9x in-process batch-32 images/s | ${ratio32.toFixed(2)}x | ${check(ratio32 >= 0.9)} |`);
   console.log(`| p99 ≤ 25 ms at ${CONNECTIONS} connections (1 image) | ${p99.toFixed(1)} ms | ${check(p99 <= 25)} |`);
+  // The floor under the tail target, from the same rounds: onnxruntime alone in this process, and the machine alone.
+  const floorTail = median(rounds.map((r) => r.raw.closedLoopTail));
+  const stalls5 = median(rounds.map((r) => r.stalls.over5ms));
+  const longest = Math.max(...rounds.map((r) => r.stalls.longestMs));
+  console.log(
+    `\nThe floor under the p99/mean target, in the same rounds: in-process onnxruntime alone (batch 1, ${CONNECTIONS} closed-loop callers, no HTTP, ` +
+      `no load generator) ${floorTail.toFixed(2)} (median); ${THREADS} threads doing nothing but read the clock lost their CPU for 5 ms or more ` +
+      `${stalls5} times in ${RAW_SECONDS} s (median), for up to ${longest.toFixed(1)} ms.`,
+  );
   if (baseline) {
     console.log(`\nThe same loads on the baseline checkout's server (${BASELINE}), in the same rounds (the server that goes first alternates):`);
     console.log('| round | this tree 1-image req/s | ratio | p99 / mean | mean batch | 32-image ratio | baseline 1-image req/s | ratio | p99 / mean | mean batch | 32-image ratio |');

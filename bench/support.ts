@@ -1,5 +1,6 @@
 /** Helpers shared by the benchmarks. */
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 
 /** The median of `xs` (the mean of the middle two for an even count); NaN for none. */
 export function median(xs: readonly number[]): number {
@@ -115,10 +116,6 @@ export async function batchTotals(metricsUrl: string): Promise<{ sum: number; co
   return { sum: value('sum'), count, max: buckets.find(([, c]) => c >= count)?.[0] ?? NaN };
 }
 
-/**
- * CPU time a process has used, in ms (utime + stime of /proc/<pid>/stat, all its threads; clock ticks
- * of 10 ms, USER_HZ on Linux), or NaN where there is no /proc.
- */
 /** A process's peak resident memory so far in MB (Linux's VmHWM), NaN where /proc does not say. */
 export function peakRssMb(pid: number): number {
   try {
@@ -129,6 +126,10 @@ export function peakRssMb(pid: number): number {
   }
 }
 
+/**
+ * CPU time a process has used, in ms (utime + stime of /proc/<pid>/stat, all its threads; clock ticks
+ * of 10 ms, USER_HZ on Linux), or NaN where there is no /proc.
+ */
 export function processCpuMs(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -136,4 +137,55 @@ export function processCpuMs(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** What stallProbe saw: gaps of 5 ms or more, the longest gap (ms), and the share of the threads' time lost to gaps of 1 ms or more. */
+export interface Stalls {
+  over5ms: number;
+  longestMs: number;
+  lostShare: number;
+}
+
+// Runs in each probe thread: spins on the clock until workerData.ms have passed; posts every gap of 1 ms or more.
+const PROBE = `const { parentPort, workerData } = require('node:worker_threads');
+const end = process.hrtime.bigint() + BigInt(Math.round(workerData.ms * 1e6));
+const gaps = [];
+let last = process.hrtime.bigint();
+for (;;) {
+  const now = process.hrtime.bigint();
+  const gap = Number(now - last) / 1e6;
+  if (gap >= 1) gaps.push(gap);
+  last = now;
+  if (now >= end) break;
+}
+parentPort.postMessage(gaps);`;
+
+/**
+ * The machine's own stalls, with nothing of ours running: `threads` worker threads (one per CPU) spin
+ * on the clock for `ms` each, and every gap of 1 ms or more between two readings is time the thread
+ * wanted its CPU and did not have it (a kernel thread, another process, the hypervisor). With every CPU
+ * busy, as a server's are under a closed-loop load, any thread of the server can lose that much at any
+ * moment, and a stall on the thread that answers requests holds every request in flight. On this
+ * project's 2-CPU hosts, kernel threads (rcu_preempt, kdamond) took 3-14 ms at a time a few times a
+ * second (`perf sched`, bench/README.md).
+ */
+export async function stallProbe(ms: number, threads: number): Promise<Stalls> {
+  const gaps = (
+    await Promise.all(
+      Array.from(
+        { length: threads },
+        () =>
+          new Promise<number[]>((resolve, reject) => {
+            const worker = new Worker(PROBE, { eval: true, workerData: { ms } });
+            worker.once('message', resolve);
+            worker.once('error', reject);
+          }),
+      ),
+    )
+  ).flat();
+  return {
+    over5ms: gaps.filter((g) => g >= 5).length,
+    longestMs: gaps.reduce((a, b) => Math.max(a, b), 0),
+    lostShare: gaps.reduce((a, b) => a + b, 0) / (ms * threads),
+  };
 }
