@@ -132,21 +132,19 @@ async function inProcessSession(pngs: Buffer[]): Promise<{ measure(): Promise<Ro
       // The same batch-1 runs with CONNECTIONS callers each waiting for its own answer before it asks
       // again, as the HTTP load's connections do: every call waits for the runs queued before it.
       // As long as the HTTP load, so the two p99s rest on as many requests.
-      const latencies: number[] = [];
+      const latencies = new Latencies();
       const end = performance.now() + SECONDS * 1000;
       await Promise.all(
         Array.from({ length: CONNECTIONS }, async () => {
           while (performance.now() < end) {
             const start = performance.now();
             await session.run(feeds1);
-            latencies.push(performance.now() - start);
+            latencies.add(performance.now() - start);
           }
         }),
       );
-      latencies.sort((a, b) => a - b);
-      const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length;
-      const p99 = latencies[Math.ceil(0.99 * latencies.length) - 1]!;
-      return { batch1, batch32, closedLoopTail: p99 / mean, others: othersShare(before, cpuSnapshot([process.pid])) };
+      const closedLoopTail = tailOf({ latency: latencies.summary() });
+      return { batch1, batch32, closedLoopTail, others: othersShare(before, cpuSnapshot([process.pid])) };
     },
     release: () => session.release(),
   };

@@ -48,6 +48,11 @@ export class Latencies {
     });
   }
 
+  /** Records one latency measured elsewhere (e.g. an in-process call). */
+  add(ms: number): void {
+    this.ms.push(ms);
+  }
+
   summary(): { average: number; p50: number; p90: number; p99: number; max: number; count: number } {
     const v = Float64Array.from(this.ms).sort();
     const at = (q: number): number => (v.length === 0 ? NaN : v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!);
