@@ -144,11 +144,10 @@ export function processCpuMs(pid: number): number {
   }
 }
 
-/** What stallProbe saw: gaps of 5 ms or more, the longest gap (ms), and the share of the threads' time lost to gaps of 1 ms or more. */
+/** What stallProbe saw: how many gaps of 5 ms or more, and the longest gap (ms). */
 export interface Stalls {
   over5ms: number;
   longestMs: number;
-  lostShare: number;
 }
 
 // Runs in each probe thread: spins on the clock until workerData.ms have passed; posts every gap of 1 ms or more.
@@ -191,6 +190,5 @@ export async function stallProbe(ms: number, threads: number): Promise<Stalls> {
   return {
     over5ms: gaps.filter((g) => g >= 5).length,
     longestMs: gaps.reduce((a, b) => Math.max(a, b), 0),
-    lostShare: gaps.reduce((a, b) => a + b, 0) / (ms * threads),
   };
 }
