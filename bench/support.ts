@@ -150,23 +150,26 @@ export interface Stalls {
   longestMs: number;
 }
 
-// Runs in each probe thread: spins on the clock until workerData.ms have passed; posts every gap of 1 ms or more.
+// Runs in each probe thread: spins on the clock until workerData.ms have passed; posts how many gaps
+// between two readings lasted 5 ms or more, and the longest.
 const PROBE = `const { parentPort, workerData } = require('node:worker_threads');
 const end = process.hrtime.bigint() + BigInt(Math.round(workerData.ms * 1e6));
-const gaps = [];
+let over5ms = 0;
+let longestMs = 0;
 let last = process.hrtime.bigint();
 for (;;) {
   const now = process.hrtime.bigint();
   const gap = Number(now - last) / 1e6;
-  if (gap >= 1) gaps.push(gap);
+  if (gap >= 5) over5ms++;
+  if (gap > longestMs) longestMs = gap;
   last = now;
   if (now >= end) break;
 }
-parentPort.postMessage(gaps);`;
+parentPort.postMessage({ over5ms, longestMs });`;
 
 /**
  * The machine's own stalls, with nothing of ours running: `threads` worker threads (one per CPU) spin
- * on the clock for `ms` each, and every gap of 1 ms or more between two readings is time the thread
+ * on the clock for `ms` each, and every gap of milliseconds between two readings is time the thread
  * wanted its CPU and did not have it (a kernel thread, another process, the hypervisor). With every CPU
  * busy, as a server's are under a closed-loop load, any thread of the server can lose that much at any
  * moment, and a stall on the thread that answers requests holds every request in flight. On this
@@ -174,21 +177,19 @@ parentPort.postMessage(gaps);`;
  * second (`perf sched`, bench/README.md).
  */
 export async function stallProbe(ms: number, threads: number): Promise<Stalls> {
-  const gaps = (
-    await Promise.all(
-      Array.from(
-        { length: threads },
-        () =>
-          new Promise<number[]>((resolve, reject) => {
-            const worker = new Worker(PROBE, { eval: true, workerData: { ms } });
-            worker.once('message', resolve);
-            worker.once('error', reject);
-          }),
-      ),
-    )
-  ).flat();
+  const each = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<Stalls>((resolve, reject) => {
+          const worker = new Worker(PROBE, { eval: true, workerData: { ms } });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
+  );
   return {
-    over5ms: gaps.filter((g) => g >= 5).length,
-    longestMs: gaps.reduce((a, b) => Math.max(a, b), 0),
+    over5ms: each.reduce((n, x) => n + x.over5ms, 0),
+    longestMs: Math.max(...each.map((x) => x.longestMs)),
   };
 }
