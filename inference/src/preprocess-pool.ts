@@ -101,7 +101,10 @@ interface Task {
 
 interface Thread {
   worker: Worker;
+  /** Counts towards the pool's readiness (a replacement counts at once: images sent meanwhile wait in its queue). */
   loaded: boolean;
+  /** Settles once the thread has loaded (its addons are in) or has exited: close() stops it only then. */
+  started: Promise<void>;
   /** Non-shared images sent to this thread and not answered. */
   pinned: number;
 }
@@ -179,7 +182,9 @@ export class PreprocessPool {
     this.tasks.clear();
     this.backlog.length = 0;
     this.loadedOrFailed?.reject(stopped);
-    await Promise.all(this.pool.map(({ worker }) => worker.terminate()));
+    // A thread still loading (at start-up, or a replacement) is stopped once it has loaded: Node aborts
+    // the process when a worker is terminated inside a native addon's initialisation.
+    await Promise.all(this.pool.map(({ worker, started }) => started.then(() => worker.terminate())));
   }
 
   /** Images no thread has claimed yet (announced or waiting for a slot). */
@@ -228,10 +233,12 @@ export class PreprocessPool {
   private start(index: number): Thread {
     const code = index + 1;
     const worker = new Worker(workerFile(), { workerData: { ...this.workerData!, code } satisfies PreprocessWorkerData, name: `preprocess-${code}` });
-    const thread: Thread = { worker, loaded: false, pinned: 0 };
+    let started!: () => void;
+    const thread: Thread = { worker, loaded: false, started: new Promise((resolve) => (started = resolve)), pinned: 0 };
     if (!this.referenced) worker.unref();
     worker.on('message', (message: WorkerMessage) => {
       if (message.kind === 'loaded') {
+        started();
         thread.loaded = true;
         if (this.pool.every((t) => t.loaded)) this.loadedOrFailed?.resolve();
         return;
@@ -242,6 +249,7 @@ export class PreprocessPool {
     let failure: Error | undefined;
     worker.on('error', (error) => (failure = error));
     worker.on('exit', () => {
+      started();
       if (this.closing || this.pool[index] !== thread) return;
       if (!thread.loaded) {
         // One that cannot even load must fail start-up rather than be restarted for ever.

@@ -7,6 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceError } from './errors.js';
 import { ImagePreprocessor } from './image.js';
 import { ownsItsMemory, slotState, type PreprocessTask, type PreprocessWorkerData, type WorkerMessage } from './preprocess-pool.js';
+import { spng } from './spng.js';
+import { turboJpeg } from './turbojpeg.js';
 
 const { description, limits, exact, exifOrientation, states: statesBuffer, code } = workerData as PreprocessWorkerData;
 const states = new Int32Array(statesBuffer);
@@ -20,6 +22,11 @@ port.on('message', (task: PreprocessTask) => {
   queue.push(task);
   if (!draining) void drain();
 });
+// The native decoders load here, not at this thread's first image, so that 'loaded' means every addon
+// is in: the first photo does not pay for koffi, and the pool never stops a thread halfway through
+// loading one (terminating a worker inside an addon's initialisation aborts the whole process).
+turboJpeg();
+spng();
 port.postMessage({ kind: 'loaded' } satisfies WorkerMessage);
 
 /** One image at a time, oldest first: the bound on decoded pixels in memory is one image per thread. */

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { decode, jpegSize, reducedSize, REDUCE_TO_MULTIPLE } from '../src/decode.js';
 import { ImageTooLargeError, InferenceFailedError, InvalidImageError, readModelCard } from '../src/index.js';
@@ -234,6 +235,30 @@ describe('PreprocessPool', () => {
     } finally {
       await two.close();
     }
+  });
+
+  it('close() stops a thread still loading only once it has loaded: at start-up and a replacement (terminating a worker inside a native addon\'s initialisation aborts the process)', async () => {
+    /** What each of `workers` reports from now on: its 'loaded' message and its exit, in order. */
+    const watch = (workers: readonly Worker[]): string[][] =>
+      workers.map((worker) => {
+        const seen: string[] = [];
+        worker.on('message', (message: { kind?: string }) => message.kind === 'loaded' && seen.push('loaded'));
+        worker.once('exit', () => seen.push('exit'));
+        return seen;
+      });
+    const fresh = new PreprocessPool(card, limits, { threads: 2 });
+    const atStart = watch(fresh.workers);
+    await fresh.close();
+    assert.deepEqual(atStart, [['loaded', 'exit'], ['loaded', 'exit']]);
+
+    const one = new PreprocessPool(card, limits, { threads: 1 });
+    await one.ready();
+    const first = one.workers[0]!;
+    await first.terminate();
+    while (one.workers[0] === first) await new Promise((r) => setTimeout(r, 1));
+    const replacement = watch(one.workers);
+    await one.close();
+    assert.deepEqual(replacement, [['loaded', 'exit']]);
   });
 
   it('fails what it held once closed, and answers later images with InferenceFailedError', async () => {
