@@ -35,7 +35,7 @@ export interface ClassifierOptions {
   modelName?: string;
   /** Most images in one model run. Default 32. */
   maxBatchSize?: number;
-  /** How long an idle engine waits for a batch to fill, in ms. Default 2. */
+  /** How long an idle engine waits for a batch to fill, in ms, while requests overlap (batcher.ts: once a wait gathers nobody, lone requests run at once). Default 2. */
   maxBatchWaitMs?: number;
   /** Most images admitted and not yet answered; beyond it calls fail with OverloadedError. Default 512. */
   maxQueue?: number;

@@ -1,7 +1,8 @@
 /**
  * The micro-batcher's timing rules, with a model run the test controls: an idle model waits for company,
  * a busy one takes everything waiting when its run ends, and a run that ends while images are still being
- * decoded by the pool waits for them (up to maxBatchWaitMs), so photos are not run in ones and twos.
+ * decoded by the pool waits for them (up to maxBatchWaitMs), so photos are not run in ones and twos; and
+ * an idle wait that gathers nobody stops the next ones, until requests overlap again.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -124,5 +125,80 @@ describe('Batcher', () => {
     await sleep(0);
     assert.equal(drained, true);
     assert.deepEqual(await Promise.all(answers), [10, 20]);
+  });
+
+  it('stops waiting for company that does not come: one request at a time runs on the next turn', async () => {
+    const { batcher, runs, endRun } = harness(8, 200);
+    const answers = [batcher.submit(1)];
+    await sleep(20);
+    assert.deepEqual(runs, [], 'the first idle item waits for company');
+    assert.equal(batcher.oneAtATime, false);
+    await sleep(250);
+    assert.deepEqual(runs, [[1]]);
+    assert.equal(batcher.oneAtATime, true, 'nobody joined and nothing was on its way');
+    await endRun();
+    answers.push(batcher.submit(2));
+    await sleep(20);
+    assert.deepEqual(runs, [[1], [2]], 'the next lone item runs without the 200 ms wait');
+    await endRun();
+    // Several images submitted in one turn (one request with several files) still share a run.
+    answers.push(batcher.submit(3), batcher.submit(4));
+    await sleep(20);
+    assert.deepEqual(runs, [[1], [2], [3, 4]]);
+    await endRun();
+    assert.deepEqual(await Promise.all(answers), [10, 20, 30, 40]);
+  });
+
+  it('an item that arrives during a run brings the idle wait back', async () => {
+    const { batcher, runs, endRun } = harness(8, 200);
+    const answers = [batcher.submit(1)];
+    await sleep(250);
+    await endRun();
+    assert.equal(batcher.oneAtATime, true);
+    answers.push(batcher.submit(2));
+    await sleep(20);
+    assert.deepEqual(runs, [[1], [2]]);
+    answers.push(batcher.submit(3)); // while [2] runs: requests overlap
+    assert.equal(batcher.oneAtATime, false);
+    await endRun();
+    assert.deepEqual(runs, [[1], [2], [3]], 'taken at once when the run ends, as before');
+    await endRun();
+    answers.push(batcher.submit(4));
+    await sleep(20);
+    assert.deepEqual(runs, [[1], [2], [3]], 'the next idle item waits for company again');
+    answers.push(batcher.submit(5));
+    await sleep(250);
+    assert.deepEqual(runs, [[1], [2], [3], [4, 5]]);
+    assert.equal(batcher.oneAtATime, false, 'that wait gathered company');
+    await endRun();
+    assert.deepEqual(await Promise.all(answers), [10, 20, 30, 40, 50]);
+  });
+
+  it('images on their way keep the idle wait, even one request at a time', async () => {
+    const { batcher, runs, state, endRun } = harness(8, 200);
+    const answers = [batcher.submit(1)];
+    await sleep(250);
+    await endRun();
+    assert.equal(batcher.oneAtATime, true);
+    state.incoming = 1; // the request's other photo is still being decoded
+    answers.push(batcher.submit(2));
+    await sleep(20);
+    assert.deepEqual(runs, [[1]], 'waits for the image on its way');
+    answers.push(batcher.submit(3));
+    await sleep(250);
+    assert.deepEqual(runs, [[1], [2, 3]]);
+    await endRun();
+    assert.deepEqual(await Promise.all(answers), [10, 20, 30]);
+  });
+
+  it('an idle wait that ends with an image still on its way does not count as alone', async () => {
+    const { batcher, runs, state, endRun } = harness(8, 100);
+    state.incoming = 1; // an image that never arrives (it failed to decode)
+    const answers = [batcher.submit(1)];
+    await sleep(150);
+    assert.deepEqual(runs, [[1]]);
+    assert.equal(batcher.oneAtATime, false);
+    await endRun();
+    assert.deepEqual(await Promise.all(answers), [10]);
   });
 });
