@@ -11,12 +11,14 @@
  *      the default pool and with PREPROCESS_THREADS=0 (everything on the event loop, as before),
  *      beside two processes of Pillow's exact preprocessing;
  *   4. the edge module through the MQTT broker, journal on: the issue's mix (28-px PNGs, 112-px RGB
- *      JPEGs, 56-px RGBA PNGs) and 1920-px JPEGs.
+ *      JPEGs, 56-px RGBA PNGs) and 1920-px JPEGs;
+ *   5. one request at a time (an app sending one photo and waiting for its answer): the service's
+ *      latency per size beside the inference core's own, in this process, on the same photos.
  *
  * The Pillow reference (Debian's python3-pil) is installed by bench/pillow/install.sh the first time.
  * Every figure carries the 1-minute load average when it was taken: the machine is shared, compare
  * ratios within a run. BENCH_PHOTO_SECONDS (default 8) sets each HTTP load's length;
- * BENCH_PHOTO_PARTS (default "percall,fidelity,service,edge") picks sections.
+ * BENCH_PHOTO_PARTS (default "percall,fidelity,service,edge,lone") picks sections.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -28,7 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Classifier, ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
 import { loadPhotoSet, measureFidelity, PHOTO_DIR, type Photo } from '../inference/test/support/photo-set.ts';
 import { coreAlone, edge, loadSamples } from './edge.ts';
-import { batchTotals, median, processCpuMs, steadyLoad, type AutocannonClient } from './support.js';
+import { batchTotals, Latencies, median, processCpuMs, steadyLoad, type AutocannonClient } from './support.js';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = join(root, 'model');
@@ -38,7 +40,7 @@ const PYTHON = '/usr/bin/python3';
 const REFERENCE = join(root, 'bench/pillow/reference.py');
 const SIZES = ['224', '640x480', '1280x960', '1920x1080', '12mp'] as const;
 const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
-const PARTS = new Set((process.env.BENCH_PHOTO_PARTS ?? 'percall,fidelity,service,edge').split(','));
+const PARTS = new Set((process.env.BENCH_PHOTO_PARTS ?? 'percall,fidelity,service,edge,lone').split(','));
 /** While tuning one figure: BENCH_PHOTO_SERVICE_SIZES=1920x1080, BENCH_PHOTO_SERVICE_CONFIGS=default,EXACT. */
 const SERVICE_SIZES = (process.env.BENCH_PHOTO_SERVICE_SIZES ?? '1920x1080,12mp').split(',');
 const SERVICE_CONFIGS = process.env.BENCH_PHOTO_SERVICE_CONFIGS?.split(',');
@@ -219,6 +221,7 @@ export async function run(): Promise<void> {
   if (PARTS.has('fidelity')) await fidelityTable(photos, exact);
   if (PARTS.has('service')) await serviceTable(photos);
   if (PARTS.has('edge')) await edgeTable(photos);
+  if (PARTS.has('lone')) await loneTable(photos);
 }
 
 async function perCallTable(photos: Photo[], exact: ImagePreprocessor, fast: ImagePreprocessor): Promise<void> {
@@ -369,3 +372,58 @@ async function edgeTable(photos: Photo[]): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();
+
+/**
+ * One request at a time: what an app that sends one photo and waits for the answer sees. The reference is
+ * the inference core itself in this process (classify(), one photo at a time, configured as the service:
+ * 2 intra-op threads, not spinning, the preprocessing pool, batching on), so the difference is what HTTP,
+ * JSON and base64 add. The service's figure is the client's (autocannon, one connection, keep-alive).
+ */
+async function loneTable(photos: Photo[]): Promise<void> {
+  const samples = loadSamples();
+  const sets: [string, Buffer[]][] = [
+    ['28-px PNGs (model/samples)', samples],
+    ...(['224', '1920x1080', '12mp'] as const).map((size): [string, Buffer[]] => [size, photos.filter((p) => p.size === size).map((p) => p.bytes)]),
+  ];
+  const seconds = Math.max(2, Math.round(SECONDS / 2));
+  console.log(`\n### One request at a time: the service's latency beside the inference core's own (one connection, one image per request, ${seconds} s per size after 2 s of warm-up)`);
+  console.log('| images | core in this process, mean ms | p99 ms | service, mean ms | p50 ms | p99 ms | service − core, mean ms | mean batch | errors | load |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const classifier = await Classifier.load({ modelDir, intraOpThreads: 2, intraOpSpinning: false, ...limits });
+  const server = await startServer({});
+  try {
+    for (const [name, images] of sets) {
+      // The core: each photo classified and awaited before the next, for the same number of seconds.
+      const core = new Latencies();
+      for (const warm of [true, false]) {
+        const end = performance.now() + (warm ? 2000 : seconds * 1000);
+        for (let i = 0; performance.now() < end; i++) {
+          const start = performance.now();
+          await classifier.classify(images[i % images.length]!);
+          if (!warm) core.add(performance.now() - start);
+        }
+      }
+      const c = core.summary();
+      const bodies = images.map((bytes, i) => ({ body: Buffer.from(JSON.stringify({ [`image-${i}`]: bytes.toString('base64') })) }));
+      const options = {
+        url: `${server.url}/score`, method: 'POST', connections: 1, headers: { 'content-type': 'application/json' },
+        setupClient: (client: AutocannonClient) => client.setRequests(bodies),
+      };
+      let batches0 = { sum: 0, count: 0, max: 0 };
+      let batches1 = batches0;
+      const r = await steadyLoad(autocannon, options, 2, seconds, {
+        start: async () => void (batches0 = await batchTotals(`${server.url}/metrics`)),
+        end: async () => void (batches1 = await batchTotals(`${server.url}/metrics`)),
+      });
+      const l = r.latency;
+      console.log(
+        `| ${name} | ${c.average.toFixed(2)} | ${c.p99.toFixed(2)} | ${l.average.toFixed(2)} | ${l.p50.toFixed(2)} | ${l.p99.toFixed(2)} | ${(l.average - c.average).toFixed(2)} | ` +
+          `${((batches1.sum - batches0.sum) / (batches1.count - batches0.count)).toFixed(2)} | ${r.errors} | ${load1()} |`,
+      );
+    }
+  } finally {
+    server.child.kill('SIGTERM');
+    await once(server.child, 'exit');
+    await classifier.close();
+  }
+}
