@@ -102,6 +102,8 @@ export interface ModelRuntimeConfig {
   preprocessThreads?: number;
   /** EXIF_ORIENTATION: turn photos upright by their EXIF tag before preprocessing (Pillow's exif_transpose). */
   exifOrientation: boolean;
+  /** REDUCING_GAP: how much of a large photo's reduction the model's filter keeps; unset = the app's default (4). */
+  reducingGap?: number;
 }
 
 export interface StackConfig {
@@ -211,6 +213,7 @@ export const CONFIG_KEYS = {
   modelName: { type: 'string', default: '', description: "MODEL_NAME of the scoring service and the edge module: the model's name in the V2 API, blob paths and labels (letters, digits, '.', '_', '-'); empty = the card's name, else the model folder's name." },
   exactPreprocessing: { type: 'boolean', default: false, description: 'EXACT_PREPROCESSING of the scoring service and the edge module: true = Pillow-exact pixels for every image (no reduced decoding of large photos), slower on camera-sized images.' },
   exifOrientation: { type: 'boolean', default: true, description: 'EXIF_ORIENTATION of the scoring service and the edge module: true = turn each photo upright by its EXIF orientation tag before preprocessing, as Pillow\'s ImageOps.exif_transpose does; false for models trained on pixels as stored.' },
+  reducingGap: { type: 'string', default: '', description: "REDUCING_GAP of the scoring service and the edge module, as Pillow's reducing_gap: a large photo is decoded reduced (JPEG DCT scaling) to no less than this many times the model's size, a number from 1 to 64; empty = the app's default (4). 2 lets a 224-px model decode 1920x1080 frames at 1/2 for ~1.5x less CPU per frame, at a mean 0.25-0.45 grey level from the exact path (docs/models.md). A string because Pulumi config has no float type." },
   preprocessThreads: { type: 'string', default: '', description: "PREPROCESS_THREADS of the scoring service and the edge module: image decode/resize threads, an integer from 0 to 256; empty = the app's default (its CPU limit). A string because Pulumi config has no optional integer." },
 } as const satisfies Record<string, ConfigKeySpec>;
 
@@ -302,11 +305,15 @@ export function parseConfig(read: RawConfigReader, project: string, stack: strin
   const threadsRaw = raw('preprocessThreads').trim();
   const threads = threadsRaw === '' ? undefined : /^\d+$/.test(threadsRaw) ? Number(threadsRaw) : NaN;
   if (threads !== undefined && !(threads >= 0 && threads <= 256)) bad('preprocessThreads', threadsRaw, "empty (the app's default) or an integer from 0 to 256");
+  const gapRaw = raw('reducingGap').trim();
+  const gap = gapRaw === '' ? undefined : /^\d+(\.\d+)?$/.test(gapRaw) ? Number(gapRaw) : NaN;
+  if (gap !== undefined && !(gap >= 1 && gap <= 64)) bad('reducingGap', gapRaw, "empty (the app's default, 4) or a number from 1 to 64");
   const model: ModelRuntimeConfig = {
     ...(modelName ? { name: modelName } : {}),
     exactPreprocessing: exactRaw === 'true',
     exifOrientation: exifRaw === 'true',
     ...(threads !== undefined && Number.isFinite(threads) ? { preprocessThreads: threads } : {}),
+    ...(gap !== undefined && Number.isFinite(gap) ? { reducingGap: gap } : {}),
   };
 
   const aks: AksConfig = {
@@ -433,6 +440,7 @@ export function modelEnv(m: ModelRuntimeConfig): Record<string, string> {
     EXACT_PREPROCESSING: String(m.exactPreprocessing),
     EXIF_ORIENTATION: String(m.exifOrientation),
     ...(m.preprocessThreads !== undefined ? { PREPROCESS_THREADS: String(m.preprocessThreads) } : {}),
+    ...(m.reducingGap !== undefined ? { REDUCING_GAP: String(m.reducingGap) } : {}),
   };
 }
 

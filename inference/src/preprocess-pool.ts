@@ -39,6 +39,8 @@ export interface PreprocessPoolOptions {
   exact?: boolean;
   /** Apply the EXIF orientation before preprocessing (image.ts). Default true. */
   exifOrientation?: boolean;
+  /** The reduced decode's gap (ClassifierOptions.reducingGap, image.ts' reduceToMultiple). Default REDUCE_TO_MULTIPLE. */
+  reducingGap?: number;
   /**
    * Images of at most this many times the model's pixels (from the header) are preprocessed on the
    * calling thread. Default 16 (112x112 for a 28x28 model).
@@ -52,6 +54,8 @@ export interface PreprocessWorkerData {
   limits: ImageLimits;
   exact: boolean;
   exifOrientation: boolean;
+  /** undefined: REDUCE_TO_MULTIPLE. */
+  reducingGap: number | undefined;
   /** The claim words (Int32Array over it), one per slot: see slotState(). */
   states: SharedArrayBuffer;
   /** This thread's owner code in a claim word, 1..MAX_PREPROCESS_THREADS. */
@@ -133,12 +137,14 @@ export class PreprocessPool {
     this.threads = Math.min(threads, MAX_PREPROCESS_THREADS);
     const exact = options.exact ?? false;
     const exifOrientation = options.exifOrientation ?? true;
-    this.local = new ImagePreprocessor(description, limits, { exact, exifOrientation });
+    const reducingGap = options.reducingGap;
+    if (reducingGap !== undefined && !(reducingGap >= 1)) throw new RangeError(`reducingGap must be a number of at least 1 (got ${reducingGap})`);
+    this.local = new ImagePreprocessor(description, limits, { exact, exifOrientation, ...(reducingGap === undefined ? {} : { reduceToMultiple: reducingGap }) });
     const geometry = inputGeometry(description);
     this.inlineMaxPixels = (options.inlineMaxPixelsRatio ?? SMALL_IMAGE_RATIO) * geometry.width * geometry.height;
     this.states = new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));
     if (this.threads > 0) {
-      this.workerData = { description, limits, exact, exifOrientation, states: this.states.buffer };
+      this.workerData = { description, limits, exact, exifOrientation, reducingGap, states: this.states.buffer };
       this.allLoaded = new Promise((resolve, reject) => (this.loadedOrFailed = { resolve, reject }));
       // Only ready() reports a start-up failure; nobody may be waiting on it yet.
       this.allLoaded.catch(() => undefined);

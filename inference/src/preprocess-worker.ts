@@ -10,9 +10,9 @@ import { ownsItsMemory, slotState, type PreprocessTask, type PreprocessWorkerDat
 import { spng } from './spng.js';
 import { turboJpeg } from './turbojpeg.js';
 
-const { description, limits, exact, exifOrientation, states: statesBuffer, code } = workerData as PreprocessWorkerData;
+const { description, limits, exact, exifOrientation, reducingGap, states: statesBuffer, code } = workerData as PreprocessWorkerData;
 const states = new Int32Array(statesBuffer);
-const preprocessor = new ImagePreprocessor(description, limits, { exact, exifOrientation });
+const preprocessor = new ImagePreprocessor(description, limits, { exact, exifOrientation, ...(reducingGap === undefined ? {} : { reduceToMultiple: reducingGap }) });
 const port = parentPort!;
 
 const queue: PreprocessTask[] = [];

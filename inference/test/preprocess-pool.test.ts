@@ -11,10 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { decode, jpegSize, reducedSize, REDUCE_TO_MULTIPLE } from '../src/decode.js';
-import { ImageTooLargeError, InferenceFailedError, InvalidImageError, readModelCard } from '../src/index.js';
+import { ImagePreprocessor, ImageTooLargeError, InferenceFailedError, InvalidImageError, readModelCard, type ModelDescription } from '../src/index.js';
 import { PreprocessPool, SLOTS } from '../src/preprocess-pool.js';
 import { fitBox } from '../src/resample.js';
 import { fixturesDir, modelDir, repoRoot } from './helpers.js';
+import { imagenetLike } from './support/descriptions.js';
 import { photoLikeJpeg } from './support/photo-like.js';
 
 const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
@@ -281,6 +282,42 @@ describe('PreprocessPool', () => {
     } finally {
       await one.close();
     }
+  });
+});
+
+describe('reducingGap (REDUCING_GAP): how much of the reduction the model\'s own filter keeps', () => {
+  let hf: ModelDescription;
+  let frame: Buffer;
+  before(async () => {
+    hf = imagenetLike(await readModelCard(join(fixturesDir, 'folders/timm')));
+    frame = await photoLikeJpeg(1920, 1080);
+  });
+
+  it('decides the DCT scale: a 1920x1080 frame for a 256-px resize is decoded whole at the default 4, at 1/2 with 2', async () => {
+    assert.equal((await new ImagePreprocessor(hf, limits).decode(frame)).width, 1920, '1/2 would keep 540 < 4 x 256 rows');
+    assert.equal((await new ImagePreprocessor(hf, limits, { reduceToMultiple: 2 }).decode(frame)).width, 960);
+    assert.equal((await new ImagePreprocessor(hf, limits, { reduceToMultiple: 2, exact: true }).decode(frame)).width, 1920, 'exact mode ignores it');
+  });
+
+  it('reaches the worker threads and the calling thread alike', async () => {
+    const expected = await new ImagePreprocessor(hf, limits, { reduceToMultiple: 2 }).preprocess(frame);
+    const pools = [new PreprocessPool(hf, limits, { threads: 1, reducingGap: 2 }), new PreprocessPool(hf, limits, { threads: 0, reducingGap: 2 }), new PreprocessPool(hf, limits, { threads: 1 })];
+    try {
+      await Promise.all(pools.map((p) => p.ready()));
+      const [worker, local, byDefault] = await Promise.all(pools.map((p) => p.preprocess(frame)));
+      // Counted, not deepEqual: assert's diff of two 150,528-value tensors takes minutes.
+      const differing = (a: Float32Array): number => a.reduce((n, v, i) => n + (v === expected[i] ? 0 : 1), 0);
+      assert.equal(worker!.length, expected.length);
+      assert.equal(differing(worker!), 0, 'worker thread');
+      assert.equal(differing(local!), 0, 'calling thread');
+      assert.ok(differing(byDefault!) > 0, 'the default decodes at full size');
+    } finally {
+      await Promise.all(pools.map((p) => p.close()));
+    }
+  });
+
+  it('refuses a gap under 1, naming it', () => {
+    for (const gap of [0.5, 0, Number.NaN]) assert.throws(() => new PreprocessPool(hf, limits, { threads: 0, reducingGap: gap }), new RegExp(`reducingGap must be a number of at least 1 \\(got ${gap}\\)`));
   });
 });
 

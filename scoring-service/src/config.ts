@@ -45,6 +45,8 @@ export interface ServiceConfig {
     preprocessThreads: number | undefined;
     /** Exact mode: no reduced decode of large images; pixels identical to Pillow's. */
     exactPreprocessing: boolean;
+    /** The reduced decode keeps at least this many times the model's size (Pillow's reducing_gap). */
+    reducingGap: number;
     /** Turn images as their EXIF orientation says before preprocessing (Pillow's exif_transpose). */
     exifOrientation: boolean;
     /**
@@ -184,6 +186,10 @@ export const ENV_VARS: Record<string, VarSpec> = {
     schema: { type: 'boolean', default: false }, expected: 'true or false',
     description: "`true` turns the reduced decode of large images off: every image is decoded at full size and resized by the model's filter, pixels identical to Pillow's, at several times the cost per camera photo (see [bench/README.md](../bench/README.md))",
   },
+  REDUCING_GAP: {
+    schema: { type: 'number', minimum: 1, maximum: 64, default: 4 }, expected: 'a number between 1 and 64',
+    description: "How far the decoder may shrink a large image before the model's own filter takes over, as Pillow's `reducing_gap`: the decoded image keeps at least this many times the model's size across the region the resize reads (JPEG DCT scaling to 1/2, 1/4 or 1/8; libvips shrink-on-load for other formats). `4` keeps the bundled model within 0.2 grey level of the exact path; `2`, what Pillow's `thumbnail()` and libvips' `thumbnail` keep, lets a 224-px model decode a 1920x1080 frame at 1/2, for ~1.5x less CPU per frame at a mean 0.25–0.45 grey level from the exact path instead of 0 (measured on photos, see [models.md](models.md#reduced-decoding-and-reducing_gap)). Ignored with `EXACT_PREPROCESSING=true`",
+  },
   EXIF_ORIENTATION: {
     schema: { type: 'boolean', default: true }, expected: 'true or false',
     description: "Turn each image as its EXIF orientation tag says before preprocessing, as Pillow's `ImageOps.exif_transpose` and Hugging Face's `load_image` do (phone photos are stored sideways and tagged); `false` for models trained on pixels as stored (plain `Image.open`)",
@@ -240,6 +246,7 @@ interface RawEnv {
   MODEL_THREADS: number;
   PREPROCESS_THREADS?: number;
   EXACT_PREPROCESSING: boolean;
+  REDUCING_GAP: number;
   EXIF_ORIENTATION: boolean;
   SHUTDOWN_GRACE_MS: number;
   SHUTDOWN_DELAY_MS: number;
@@ -339,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions = 
       intraOpSpinning: raw.INTRA_OP_SPINNING,
       preprocessThreads: raw.PREPROCESS_THREADS,
       exactPreprocessing: raw.EXACT_PREPROCESSING,
+      reducingGap: raw.REDUCING_GAP,
       exifOrientation: raw.EXIF_ORIENTATION,
       // INFERENCE_WORKER moves the whole core, model included, into a worker: no model threads then.
       modelThreads: raw.INFERENCE_WORKER ? 0 : raw.MODEL_THREADS,

@@ -28,7 +28,7 @@ describe('loadConfig', () => {
       modelDir: DEFAULT_MODEL_DIR,
       modelName: undefined,
       auth: { mode: 'keys', keys: ['k1'] },
-      inference: { maxBatchSize: 32, maxBatchWaitMs: 2, maxQueue: 512, maxImageBytes: 8 * 1024 * 1024, maxImagePixels: 40_000_000, intraOpThreads: undefined, intraOpSpinning: false, preprocessThreads: undefined, exactPreprocessing: false, exifOrientation: true, modelThreads: 0 },
+      inference: { maxBatchSize: 32, maxBatchWaitMs: 2, maxQueue: 512, maxImageBytes: 8 * 1024 * 1024, maxImagePixels: 40_000_000, intraOpThreads: undefined, intraOpSpinning: false, preprocessThreads: undefined, exactPreprocessing: false, reducingGap: 4, exifOrientation: true, modelThreads: 0 },
       inferenceWorker: false,
       limits: { maxImagesPerRequest: 64, bodyLimitBytes: 16 * 1024 * 1024 },
       shutdown: { graceMs: 20_000, delayMs: 2000 },
@@ -58,6 +58,7 @@ describe('loadConfig', () => {
       MODEL_THREADS: '2',
       PREPROCESS_THREADS: '3',
       EXACT_PREPROCESSING: 'true',
+      REDUCING_GAP: '2',
       EXIF_ORIENTATION: 'false',
       SHUTDOWN_GRACE_MS: '5000',
       SHUTDOWN_DELAY_MS: '0',
@@ -69,7 +70,7 @@ describe('loadConfig', () => {
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.modelDir, '/app/model');
     assert.deepEqual(config.auth, { mode: 'keys', keys: ['first', 'second'] });
-    assert.deepEqual(config.inference, { maxBatchSize: 16, maxBatchWaitMs: 0.5, maxQueue: 100, maxImageBytes: 2048, maxImagePixels: 1_000_000, intraOpThreads: 2, intraOpSpinning: false, preprocessThreads: 3, exactPreprocessing: true, exifOrientation: false, modelThreads: 0 });
+    assert.deepEqual(config.inference, { maxBatchSize: 16, maxBatchWaitMs: 0.5, maxQueue: 100, maxImageBytes: 2048, maxImagePixels: 1_000_000, intraOpThreads: 2, intraOpSpinning: false, preprocessThreads: 3, exactPreprocessing: true, reducingGap: 2, exifOrientation: false, modelThreads: 0 });
     assert.equal(config.inferenceWorker, true);
     assert.deepEqual(config.limits, { maxImagesPerRequest: 10, bodyLimitBytes: 4096 });
     assert.deepEqual(config.shutdown, { graceMs: 5000, delayMs: 0 });
@@ -86,6 +87,7 @@ describe('loadConfig', () => {
     assert.equal(configError({ ...keys, PREPROCESS_THREADS: '-1' }), 'Invalid configuration: PREPROCESS_THREADS must be an integer between 0 and 256 (0 decodes images on the main thread) (got "-1")');
     assert.equal(configError({ ...keys, EXACT_PREPROCESSING: 'maybe' }), 'Invalid configuration: EXACT_PREPROCESSING must be true or false (got "maybe")');
     assert.equal(configError({ ...keys, EXIF_ORIENTATION: 'sideways' }), 'Invalid configuration: EXIF_ORIENTATION must be true or false (got "sideways")');
+    for (const gap of ['0.5', '65', 'twice']) assert.equal(configError({ ...keys, REDUCING_GAP: gap }), `Invalid configuration: REDUCING_GAP must be a number between 1 and 64 (got "${gap}")`);
     assert.equal(configError({ ...keys, SCORING_AUTH: 'off' }), 'Invalid configuration: SCORING_AUTH must be "enabled" or "disabled" (got "off")');
     // Every bad variable is reported, one per line.
     assert.equal(

@@ -141,6 +141,9 @@ describe('parseConfig', () => {
     ['preprocessThreads', '257', /expected empty \(the app's default\) or an integer from 0 to 256/],
     ['preprocessThreads', '-1', /expected empty \(the app's default\) or an integer from 0 to 256/],
     ['preprocessThreads', 'auto', /expected empty \(the app's default\) or an integer from 0 to 256/],
+    ['reducingGap', '0.5', /expected empty \(the app's default, 4\) or a number from 1 to 64/],
+    ['reducingGap', '65', /expected empty \(the app's default, 4\) or a number from 1 to 64/],
+    ['reducingGap', '2x', /expected empty \(the app's default, 4\) or a number from 1 to 64/],
     ['tlsMode', 'http', /expected one of none, keyvault, letsencrypt, letsencrypt-staging/],
     ['hstsMaxAgeSeconds', '-1', /expected an integer from 0 to 63072000/],
     ['aksIstioRevision', '1.30', /expected an AKS Istio add-on revision such as asm-1-30/],
@@ -251,7 +254,7 @@ describe('azureName', () => {
   });
 });
 
-describe('the model keys: MODEL_NAME, EXACT_PREPROCESSING, EXIF_ORIENTATION, PREPROCESS_THREADS for both apps', () => {
+describe('the model keys: MODEL_NAME, EXACT_PREPROCESSING, EXIF_ORIENTATION, PREPROCESS_THREADS, REDUCING_GAP for both apps', () => {
   test("default: the apps' own defaults, with exact preprocessing said out loud", () => {
     const cfg = parse({});
     assert.deepEqual(cfg.model, { exactPreprocessing: false, exifOrientation: true });
@@ -266,8 +269,9 @@ describe('the model keys: MODEL_NAME, EXACT_PREPROCESSING, EXIF_ORIENTATION, PRE
       [`${PROJECT}:exactPreprocessing`]: 'true',
       [`${PROJECT}:preprocessThreads`]: '0',
       [`${PROJECT}:exifOrientation`]: 'false',
+      [`${PROJECT}:reducingGap`]: '2.5',
     });
     assert.equal(cfg.modelDir, 'model/fashion-rgb-keras');
-    assert.deepEqual(modelEnv(cfg.model), { MODEL_NAME: 'fashion-rgb', EXACT_PREPROCESSING: 'true', EXIF_ORIENTATION: 'false', PREPROCESS_THREADS: '0' });
+    assert.deepEqual(modelEnv(cfg.model), { MODEL_NAME: 'fashion-rgb', EXACT_PREPROCESSING: 'true', EXIF_ORIENTATION: 'false', PREPROCESS_THREADS: '0', REDUCING_GAP: '2.5' });
   });
 });
