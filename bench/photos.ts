@@ -13,12 +13,15 @@
  *   4. the edge module through the MQTT broker, journal on: the issue's mix (28-px PNGs, 112-px RGB
  *      JPEGs, 56-px RGBA PNGs) and 1920-px JPEGs;
  *   5. one request at a time (an app sending one photo and waiting for its answer): the service's
- *      latency per size beside the inference core's own, in this process, on the same photos.
+ *      latency per size beside the inference core's own, in this process, on the same photos;
+ *   6. REDUCING_GAP on a 224-px model's preprocessing (shortest edge 256, crop 224; bilinear and
+ *      bicubic): the difference from the exact path at gaps 2 and 4 on the large photos and on the
+ *      tiled frames (native detail), and the per-frame cost at each gap.
  *
  * The Pillow reference (Debian's python3-pil) is installed by bench/pillow/install.sh the first time.
  * Every figure carries the 1-minute load average when it was taken: the machine is shared, compare
  * ratios within a run. BENCH_PHOTO_SECONDS (default 8) sets each HTTP load's length;
- * BENCH_PHOTO_PARTS (default "percall,fidelity,service,edge,lone") picks sections.
+ * BENCH_PHOTO_PARTS (default "percall,fidelity,gap,service,edge,lone") picks sections.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -28,6 +31,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Classifier, ImagePreprocessor, inputGeometry, readModelCard } from '@model-deploy/inference';
+import { imagenetLike } from '../inference/test/support/descriptions.ts';
 import { loadPhotoSet, measureFidelity, PHOTO_DIR, type Photo } from '../inference/test/support/photo-set.ts';
 import { coreAlone, edge, loadSamples } from './edge.ts';
 import { batchTotals, Latencies, median, processCpuMs, steadyLoad, type AutocannonClient } from './support.js';
@@ -40,7 +44,7 @@ const PYTHON = '/usr/bin/python3';
 const REFERENCE = join(root, 'bench/pillow/reference.py');
 const SIZES = ['224', '640x480', '1280x960', '1920x1080', '12mp'] as const;
 const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
-const PARTS = new Set((process.env.BENCH_PHOTO_PARTS ?? 'percall,fidelity,service,edge,lone').split(','));
+const PARTS = new Set((process.env.BENCH_PHOTO_PARTS ?? 'percall,fidelity,gap,service,edge,lone').split(','));
 /** While tuning one figure: BENCH_PHOTO_SERVICE_SIZES=1920x1080, BENCH_PHOTO_SERVICE_CONFIGS=default,EXACT. */
 const SERVICE_SIZES = (process.env.BENCH_PHOTO_SERVICE_SIZES ?? '1920x1080,12mp').split(',');
 const SERVICE_CONFIGS = process.env.BENCH_PHOTO_SERVICE_CONFIGS?.split(',');
@@ -204,7 +208,7 @@ export async function run(): Promise<void> {
     console.log(`skipped: ${set.unavailable}`);
     return;
   }
-  const { photos } = set;
+  const { photos, tiled } = set;
   // The Python reference (Debian's python3-pil), installed by the bench's own script the first time.
   const install = spawnSync('sh', [join(root, 'bench/pillow/install.sh'), 'photos'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (install.status !== 0) {
@@ -219,6 +223,7 @@ export async function run(): Promise<void> {
 
   if (PARTS.has('percall')) await perCallTable(photos, exact, fast);
   if (PARTS.has('fidelity')) await fidelityTable(photos, exact);
+  if (PARTS.has('gap')) await gapTable(photos, tiled);
   if (PARTS.has('service')) await serviceTable(photos);
   if (PARTS.has('edge')) await edgeTable(photos);
   if (PARTS.has('lone')) await loneTable(photos);
@@ -276,6 +281,38 @@ async function fidelityTable(photos: Photo[], exact: ImagePreprocessor): Promise
     await classifier.close();
   }
 
+}
+
+async function gapTable(photos: Photo[], tiled: Photo[]): Promise<void> {
+  console.log('\n### REDUCING_GAP on a 224-px model (shortest edge 256, crop 224): difference from the exact path, and median ms per tiled frame, one core');
+  console.log('| filter | gap | photos 1920x1080 and 12 MP (upscaled): max / mean / worst photo, levels | tiled frames (native detail): max / mean / worst frame | 1920x1080 ms | 12 MP ms | load |');
+  console.log('|---|---:|---|---|---:|---:|---:|');
+  const timm = await readModelCard(join(root, 'inference/test/fixtures/folders/timm'));
+  const large = photos.filter((p) => p.size === '1920x1080' || p.size === '12mp');
+  const frames = (size: string): Photo[] => tiled.filter((p) => p.size === size);
+  // No trained 224-px model can be had here: pixels only (measureFidelity's top-1 is not used).
+  const pixelsOnly = async (tensors: Float32Array[]): Promise<Array<{ index: number; margin: number }>> => tensors.map(() => ({ index: 0, margin: 1 }));
+  for (const interpolation of ['bilinear', 'bicubic'] as const) {
+    const description = imagenetLike(timm, interpolation);
+    const exact = new ImagePreprocessor(description, limits, { exact: true });
+    const scale = description.preprocessing.rescale / description.preprocessing.std[0]!;
+    const gaps = [2, 4].map((gap) => ({ gap, pre: new ImagePreprocessor(description, limits, { reduceToMultiple: gap }), hd: [] as number[], mp: [] as number[] }));
+    // The two gaps' costs alternate, three times, so a busier minute does not fall on one of them.
+    for (let round = 0; round < 3; round++) {
+      for (const g of gaps) {
+        g.hd.push(await perCall((b) => g.pre.preprocess(b), frames('1920x1080'), 1));
+        g.mp.push(await perCall((b) => g.pre.preprocess(b), frames('12mp'), 1));
+      }
+    }
+    for (const g of gaps) {
+      const cells: string[] = [];
+      for (const set of [large, tiled]) {
+        const f = await measureFidelity(set, (b) => exact.preprocess(b), (b) => g.pre.preprocess(b), scale, pixelsOnly);
+        cells.push(`${f.maxLevels} / ${f.meanLevels.toFixed(3)} / ${f.worstPhotoMeanLevels.toFixed(3)}`);
+      }
+      console.log(`| ${interpolation} | ${g.gap}${g.gap === 4 ? ' (default)' : ''} | ${cells.join(' | ')} | ${median(g.hd).toFixed(2)} | ${median(g.mp).toFixed(2)} | ${load1()} |`);
+    }
+  }
 }
 
 async function serviceTable(photos: Photo[]): Promise<void> {

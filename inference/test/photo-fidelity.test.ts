@@ -5,14 +5,17 @@
  * the set cannot be built (no apt-get or Debian's python3-pil).
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Classifier, ImagePreprocessor, readModelCard } from '../src/index.js';
-import { modelDir } from './helpers.js';
+import { fixturesDir, modelDir } from './helpers.js';
+import { imagenetLike } from './support/descriptions.js';
 import { loadPhotoSet, measureFidelity, NEAR_TIE, type Fidelity, type Photo } from './support/photo-set.js';
 
 const set = loadPhotoSet();
 const unavailable = 'unavailable' in set ? set.unavailable : undefined;
 const photos = 'photos' in set ? set.photos : [];
+const tiled = 'tiled' in set ? set.tiled : [];
 const limits = { maxImageBytes: 32 << 20, maxImagePixels: 40e6 };
 
 describe('reduced decode of real photos against the exact path', { skip: unavailable }, () => {
@@ -68,5 +71,43 @@ describe('reduced decode of real photos against the exact path', { skip: unavail
     assert.ok(r.sameTop1Decided >= 0.99 * r.decided, `same top-1 on ${r.sameTop1Decided} of ${r.decided} decided photos`);
     assert.deepEqual(r.disagreements.filter((d) => d.margin >= NEAR_TIE), [], 'every flip is a near-tie');
     assert.ok(r.sameTop1 >= 0.98 * r.photos, `same top-1 on ${r.sameTop1} of ${r.photos} photos`);
+  });
+});
+
+describe('REDUCING_GAP on a 224-px model (shortest edge 256, bilinear, crop 224), real photos and tiled frames', { skip: unavailable }, () => {
+  // Pixels only: no trained 224-px model can be had here (torchvision ships no weights in Debian).
+  const pixelsOnly = async (tensors: Float32Array[]): Promise<Array<{ index: number; margin: number }>> => tensors.map(() => ({ index: 0, margin: 1 }));
+  let exact: ImagePreprocessor;
+  let gap2: ImagePreprocessor;
+  let gap4: ImagePreprocessor;
+  let scale: number;
+  before(async () => {
+    const hf = imagenetLike(await readModelCard(join(fixturesDir, 'folders/timm')));
+    exact = new ImagePreprocessor(hf, limits, { exact: true });
+    gap2 = new ImagePreprocessor(hf, limits, { reduceToMultiple: 2 });
+    gap4 = new ImagePreprocessor(hf, limits);
+    // One grey level in the tensor: rescale / std.
+    scale = hf.preprocessing.rescale / hf.preprocessing.std[0]!;
+  });
+  const large = (): Photo[] => [...tiled, ...photos.filter((p) => p.size === '1920x1080' || p.size === '12mp')];
+
+  it('has tiled frames of both sizes', () => {
+    for (const size of ['1920x1080', '12mp']) assert.ok(tiled.filter((p) => p.size === size).length >= 10, size);
+  });
+
+  it('the default (4) decodes a 1920x1080 frame whole: identical to the exact path', async () => {
+    const frames = tiled.filter((p) => p.size === '1920x1080');
+    const r = await measureFidelity(frames, (b) => exact.preprocess(b), (b) => gap4.preprocess(b), scale, pixelsOnly);
+    assert.equal(r.identical, frames.length, `${r.identical} of ${frames.length} identical`);
+  });
+
+  it('2 decodes it at 1/2 and stays within the target: mean difference <= 1 grey level, on the tiled frames too', async () => {
+    assert.equal((await gap2.decode(tiled.find((p) => p.size === '1920x1080')!.bytes)).width, 960);
+    const all = await measureFidelity(large(), (b) => exact.preprocess(b), (b) => gap2.preprocess(b), scale, pixelsOnly);
+    assert.ok(all.photos >= 100, `${all.photos} frames`);
+    assert.ok(all.meanLevels <= 1, `mean difference ${all.meanLevels.toFixed(3)} levels`);
+    const own = await measureFidelity(tiled, (b) => exact.preprocess(b), (b) => gap2.preprocess(b), scale, pixelsOnly);
+    assert.ok(own.meanLevels <= 1, `tiled frames: mean difference ${own.meanLevels.toFixed(3)} levels`);
+    assert.ok(own.meanLevels > 0, 'the reduced decode changes pixels (else this test measures nothing)');
   });
 });

@@ -20,15 +20,20 @@ export interface Photo {
   bytes: Buffer;
 }
 
-/** Builds the set if needed; returns undefined with the reason when it cannot be built here. */
-export function loadPhotoSet(): { photos: Photo[] } | { unavailable: string } {
+/**
+ * Builds the set if needed; returns undefined with the reason when it cannot be built here. `tiled` are
+ * the tiled frames (build.py): photographs repeated at their own pixels to fill 1920x1080 and 12 MP.
+ */
+export function loadPhotoSet(): { photos: Photo[]; tiled: Photo[] } | { unavailable: string } {
   const manifest = join(PHOTO_DIR, 'manifest.json');
-  if (!existsSync(manifest)) {
+  const tiled = join(PHOTO_DIR, 'tiled.json');
+  if (!existsSync(manifest) || !existsSync(tiled)) {
     const built = spawnSync('sh', [join(repoRoot, 'scripts/photo-set/build.sh')], { encoding: 'utf8' });
-    if (built.status !== 0 || !existsSync(manifest)) return { unavailable: `scripts/photo-set/build.sh failed: ${(built.stderr || built.error?.message || '').trim()}` };
+    if (built.status !== 0 || !existsSync(manifest) || !existsSync(tiled)) return { unavailable: `scripts/photo-set/build.sh failed: ${(built.stderr || built.error?.message || '').trim()}` };
   }
-  const entries = JSON.parse(readFileSync(manifest, 'utf8')) as Array<Omit<Photo, 'bytes'>>;
-  return { photos: entries.map((e) => ({ ...e, bytes: readFileSync(join(PHOTO_DIR, e.file)) })) };
+  const read = (file: string): Photo[] =>
+    (JSON.parse(readFileSync(file, 'utf8')) as Array<Omit<Photo, 'bytes'>>).map((e) => ({ ...e, bytes: readFileSync(join(PHOTO_DIR, e.file)) }));
+  return { photos: read(manifest), tiled: read(tiled) };
 }
 
 export interface Fidelity {
