@@ -255,7 +255,7 @@ export class Classifier {
     return this.admitted;
   }
 
-  /** Classifies one encoded image (PNG, JPEG, GIF, WebP, TIFF). */
+  /** Classifies one encoded image (PNG, JPEG, GIF, WebP, AVIF, TIFF). */
   async classify(image: Uint8Array, options: ClassifyOptions = {}): Promise<Prediction> {
     const topK = this.topK(options);
     this.admit(1);

@@ -4,7 +4,7 @@ import { ImageTooLargeError, InvalidImageError } from './errors.js';
 // Every input is different, so libvips' operation cache would only hold memory.
 sharp.cache(false);
 
-export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'tiff';
+export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'tiff' | 'avif';
 
 export interface ImageLimits {
   /** Largest accepted encoded size in bytes. */
@@ -95,7 +95,25 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
   if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38 && (b[4] === 0x37 || b[4] === 0x39) && b[5] === 0x61) return 'gif';
   if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
   if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a))) return 'tiff';
+  if (ftypBrands(b)?.some((brand) => brand === 'avif' || brand === 'avis')) return 'avif';
   return undefined;
+}
+
+/** HEIF brands of HEVC-coded images (ISO/IEC 23008-12): what an iPhone's camera writes by default. */
+const HEIC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs', 'mif1', 'msf1']);
+
+/**
+ * The major and compatible brands of an ISO base media file's leading `ftyp` box (HEIF, AVIF), or
+ * undefined when the bytes do not start with one.
+ */
+function ftypBrands(b: Uint8Array): string[] | undefined {
+  if (b.length < 16 || String.fromCharCode(b[4]!, b[5]!, b[6]!, b[7]!) !== 'ftyp') return undefined;
+  const size = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0);
+  if (size < 16) return undefined;
+  const end = Math.min(size, b.length, 16 + 4 * 64);
+  const brands = [String.fromCharCode(b[8]!, b[9]!, b[10]!, b[11]!)];
+  for (let i = 16; i + 4 <= end; i += 4) brands.push(String.fromCharCode(b[i]!, b[i + 1]!, b[i + 2]!, b[i + 3]!));
+  return brands;
 }
 
 /** Width and height from a PNG's IHDR chunk, or undefined when the header is malformed. */
@@ -184,14 +202,25 @@ export function pngHasExif(b: Uint8Array): boolean {
   return false;
 }
 
+/** The formats checkEncoded accepts, as its refusals name them. */
+const FORMATS = 'PNG, JPEG, GIF, WebP, AVIF or TIFF';
+
 /** Checks what can be checked without decoding (size in bytes, format, PNG/JPEG header); throws the typed error. */
+
 export function checkEncoded(bytes: Uint8Array, limits: ImageLimits): ImageFormat {
   if (bytes.byteLength === 0) throw new InvalidImageError('image is empty');
   if (bytes.byteLength > limits.maxImageBytes) {
     throw new ImageTooLargeError(`image is ${bytes.byteLength} bytes; the limit is ${limits.maxImageBytes} bytes`);
   }
   const format = sniffFormat(bytes);
-  if (!format) throw new InvalidImageError('unsupported image format: expected PNG, JPEG, GIF, WebP or TIFF');
+  if (!format) {
+    // HEIC is the one photo format a phone sends that libvips cannot read here (HEVC is not in sharp's
+    // libheif): say so, and how to get a JPEG instead.
+    if (ftypBrands(bytes)?.some((brand) => HEIC_BRANDS.has(brand))) {
+      throw new InvalidImageError(`unsupported image format: HEIC/HEIF (an iPhone camera's default); expected ${FORMATS}. On iOS, Settings > Camera > Formats > Most Compatible makes JPEGs`);
+    }
+    throw new InvalidImageError(`unsupported image format: expected ${FORMATS}`);
+  }
   if (format === 'png') {
     const size = pngSize(bytes);
     if (!size) throw new InvalidImageError('invalid PNG: missing IHDR header');

@@ -6,6 +6,7 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import {
   Classifier,
+  ImagePreprocessor,
   ImageTooLargeError,
   InvalidImageError,
   InvalidModelCardError,
@@ -13,6 +14,7 @@ import {
   ModelIntegrityError,
   ModelNotReadyError,
   OverloadedError,
+  sniffFormat,
   type ModelCardV1 as ModelCard,
   type Prediction,
 } from '../src/index.js';
@@ -169,6 +171,24 @@ describe('Classifier — batching', () => {
   });
 });
 
+describe('Classifier — AVIF (what browsers save and image CDNs serve)', () => {
+  it('classifies an AVIF as the PNG of the same pixels, through libvips (lossless AVIF: identical tensors)', async () => {
+    const classifier = await Classifier.load({ modelDir, preprocessThreads: 0 });
+    try {
+      const rgb = await sharp(await photoLikeJpeg(640, 480)).raw().toBuffer();
+      const png = await sharp(rgb, { raw: { width: 640, height: 480, channels: 3 } }).png().toBuffer();
+      const avif = await sharp(rgb, { raw: { width: 640, height: 480, channels: 3 } }).avif({ lossless: true, effort: 0 }).toBuffer();
+      assert.equal(sniffFormat(avif), 'avif');
+      const pre = new ImagePreprocessor(classifier.card, { maxImageBytes: 1 << 24, maxImagePixels: 40e6 });
+      const [fromAvif, fromPng] = [await pre.preprocess(avif), await pre.preprocess(png)];
+      assert.deepEqual(fromAvif, fromPng);
+      assert.equal((await classifier.classify(avif)).label, (await classifier.classify(png)).label);
+    } finally {
+      await classifier.close();
+    }
+  });
+});
+
 describe('Classifier — expected failures with real bad inputs', () => {
   let classifier: Classifier;
   before(async () => {
@@ -196,6 +216,22 @@ describe('Classifier — expected failures with real bad inputs', () => {
       });
     });
   }
+
+  it('InvalidImageError for an iPhone HEIC photo, naming the format and how to get JPEGs', async () => {
+    // The ftyp box an iPhone writes (major brand heic; mif1, miaf, MiHB, heic compatible); the refusal is made from it.
+    const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 36]), Buffer.from('ftypheic'), Buffer.from([0, 0, 0, 0]), Buffer.from('mif1MiHEmiafMiHBheic')]);
+    const heic = Buffer.concat([ftyp, Buffer.alloc(2048, 0x11)]);
+    await assert.rejects(classifier.classify(heic), (e: unknown) => {
+      assert.ok(e instanceof InvalidImageError, `got ${String(e)}`);
+      assert.match(e.message, /^unsupported image format: HEIC\/HEIF \(an iPhone camera's default\); expected PNG, JPEG, GIF, WebP, AVIF or TIFF\. On iOS, Settings > Camera > Formats > Most Compatible makes JPEGs$/);
+      return true;
+    });
+  });
+
+  it('ImageTooLargeError for an AVIF over maxImagePixels, from its header', async () => {
+    const avif = await sharp({ create: { width: 2100, height: 2000, channels: 3, background: '#336699' } }).avif({ effort: 0 }).toBuffer();
+    await assert.rejects(classifier.classify(avif), (e: unknown) => e instanceof ImageTooLargeError && /4000000 pixels/.test(e.message));
+  });
 
   it('ImageTooLargeError for bytes over maxImageBytes, naming the limit', async () => {
     await assert.rejects(classifier.classify(Buffer.alloc((1 << 20) + 1, 0xff)), (e: unknown) => e instanceof ImageTooLargeError && /1048576 bytes/.test(e.message));

@@ -300,7 +300,16 @@ describe('bad input: 4xx with a JSON body naming the problem', () => {
         what: 'bytes that are not an image',
         payload: JSON.stringify({ 'notes.txt': Buffer.from('hello, this is text').toString('base64') }),
         status: 400,
-        body: { error: '"notes.txt": unsupported image format: expected PNG, JPEG, GIF, WebP or TIFF', code: 'invalid_image' },
+        body: { error: '"notes.txt": unsupported image format: expected PNG, JPEG, GIF, WebP, AVIF or TIFF', code: 'invalid_image' },
+      },
+      {
+        what: "an iPhone's HEIC photo",
+        payload: JSON.stringify({ 'IMG_0001.HEIC': Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic'), Buffer.alloc(4), Buffer.from('mif1heic'), Buffer.alloc(64, 9)]).toString('base64') }),
+        status: 400,
+        body: {
+          error: '"IMG_0001.HEIC": unsupported image format: HEIC/HEIF (an iPhone camera\'s default); expected PNG, JPEG, GIF, WebP, AVIF or TIFF. On iOS, Settings > Camera > Formats > Most Compatible makes JPEGs',
+          code: 'invalid_image',
+        },
       },
       {
         what: 'too many images',
@@ -649,7 +658,7 @@ describe('Open Inference Protocol (V2)', () => {
       { payload: { inputs: [{ name: 'image', shape: [1], datatype: 'FP32', data: [1] }] }, status: 400, error: 'input "image" must have datatype BYTES, got "FP32"' },
       { payload: { inputs: [{ name: 'image', shape: [2], datatype: 'BYTES', data: ['a'] }] }, status: 400, error: 'input "image": shape [2] does not match 1 data elements (expected [1])' },
       { payload: { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [7] }] }, status: 400, error: 'input "image" element 0: must be a string holding a base64-encoded image' },
-      { payload: { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: ['aGVsbG8='] }] }, status: 400, error: 'input "image" element 0: unsupported image format: expected PNG, JPEG, GIF, WebP or TIFF' },
+      { payload: { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: ['aGVsbG8='] }] }, status: 400, error: 'input "image" element 0: unsupported image format: expected PNG, JPEG, GIF, WebP, AVIF or TIFF' },
       { payload: { inputs: [{ name: 'image', shape: [3], datatype: 'BYTES', data: ['a', 'b', 'c'] }] }, status: 413, error: 'too many images in one request: at most 2 (MAX_IMAGES_PER_REQUEST); split the request' },
       { payload: { inputs: [{ name: input, shape: [1, 1, 28, 27], datatype: 'FP32', data: [] }] }, status: 400, error: `input "${input}": shape [1,1,28,27] does not match the model's [-1,1,28,28]` },
       { payload: { inputs: [{ name: input, shape: [1, 1, 28, 28], datatype: 'FP32', data: [1, 2] }] }, status: 400, error: `input "${input}": shape [1,1,28,28] needs 784 values, got 2` },

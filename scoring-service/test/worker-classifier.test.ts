@@ -83,7 +83,7 @@ describe('WorkerClassifier', () => {
       const s = samples[0]!;
       const res = await app.inject({ method: 'POST', url: '/score', payload: { [s.name]: s.base64, 'bad.png': 'AAAA' } });
       assert.equal(res.statusCode, 400);
-      assert.deepEqual(res.json(), { error: '"bad.png": unsupported image format: expected PNG, JPEG, GIF, WebP or TIFF', code: 'invalid_image' });
+      assert.deepEqual(res.json(), { error: '"bad.png": unsupported image format: expected PNG, JPEG, GIF, WebP, AVIF or TIFF', code: 'invalid_image' });
       const ok = await app.inject({ method: 'POST', url: '/score', payload: { [s.name]: s.base64 } });
       assert.deepEqual(ok.json(), [{ [s.name]: (await inProcess.classify(s.bytes)).label }]);
     } finally {

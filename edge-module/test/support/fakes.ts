@@ -180,7 +180,7 @@ export class FakeClassifier implements EdgeClassifier {
     if (this.gate) await this.gate;
     return images.map((bytes) => {
       const buffer = Buffer.from(bytes);
-      if (buffer.subarray(0, 3).toString() !== 'IMG') return { ok: false as const, error: new InvalidImageError('unsupported image format: expected PNG, JPEG, GIF, WebP or TIFF') };
+      if (buffer.subarray(0, 3).toString() !== 'IMG') return { ok: false as const, error: new InvalidImageError('unsupported image format: expected PNG, JPEG, GIF, WebP, AVIF or TIFF') };
       const index = buffer[buffer.length - 1]! % LABELS.length;
       const probabilities = new Float32Array(LABELS.length).fill(0.02);
       probabilities[index] = 0.82;

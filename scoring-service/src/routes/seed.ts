@@ -75,7 +75,7 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
       schema: {
         summary: 'Classify images (the seed contract)',
         description:
-          'Body: a JSON object mapping each file name to its base64-encoded image file (PNG, JPEG, WebP, GIF, TIFF; ' +
+          'Body: a JSON object mapping each file name to its base64-encoded image file (PNG, JPEG, WebP, AVIF, GIF, TIFF; ' +
           'any size, preprocessed as the model description says). Answer: one object per image, in request order, mapping the ' +
           'file name to the predicted label (a multi-label model: the list of labels at or above its threshold). With `top_k`, each label is replaced by the `top_k` most probable ' +
           'labels with their probabilities. All images of all concurrent requests are batched together.',
