@@ -176,6 +176,14 @@ export class ImagePreprocessor {
     return { data: upright.data, width: upright.width, height: upright.height, stride, source };
   }
 
+  /**
+   * The DCT scale a baseline JPEG of this (upright) size is decoded at, as the denominator: 1 (whole),
+   * 2, 4 or 8 (exact mode, nearest and box: always 1). `npm run model -- describe` reports it.
+   */
+  jpegScale(source: Size): number {
+    return this.dctFactor(source, DCT_FACTORS).denom;
+  }
+
   /** The smallest DCT scaling factor keeping reduceToMultiple x the output across the resize's box; 1/1 when none may reduce. */
   private dctFactor(source: Size, factors: readonly ScalingFactor[]): ScalingFactor {
     const one = { num: 1, denom: 1 };
@@ -228,6 +236,9 @@ export class ImagePreprocessor {
  * decoder for their format exists here, and (preprocess-pool.ts) kept on the calling thread.
  */
 export const SMALL_IMAGE_RATIO = 16;
+
+/** The scales turbojpeg.ts offers (libjpeg-turbo's SIMD IDCTs), largest first. */
+const DCT_FACTORS: readonly ScalingFactor[] = [1, 2, 4, 8].map((denom) => ({ num: 1, denom }));
 
 /** TurboJPEG's TJCS_GRAY: a one-component JPEG. */
 const TJCS_GRAY = 2;

@@ -7,6 +7,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { REDUCE_TO_MULTIPLE } from './decode.js';
+import { ImagePreprocessor } from './image.js';
 import { describeModel } from './model-session.js';
 import { InferenceError } from './errors.js';
 import type { ModelDescription } from './model-description.js';
@@ -37,9 +39,23 @@ export function summary(d: ModelDescription): string {
       'output',
       `"${o.name}" ${JSON.stringify(o.shape)}, ${o.activation === 'none' ? `no activation added (the graph ends in ${o.graphEndsIn ?? 'none'})` : `${o.activation} applied by model-deploy`}, ${o.task}${o.task === 'multi-label' ? ` (threshold ${o.threshold})` : ''}`,
     ],
+    ['decode', decodePlan(d)],
     ['labels', d.labels.join(', ')],
   ];
   return rows.map(([k, v]) => `${k.padEnd(8)}${v}`).join('\n');
+}
+
+/** How camera-sized JPEGs are decoded for this model, at the default REDUCING_GAP and at 2. */
+function decodePlan(d: ModelDescription): string {
+  const frames = [{ width: 1920, height: 1080 }, { width: 4032, height: 3024 }];
+  const scales = (gap: number): string[] => {
+    const pre = new ImagePreprocessor(d, { maxImageBytes: 1, maxImagePixels: 1 }, { reduceToMultiple: gap });
+    return frames.map((f) => pre.jpegScale(f)).map((denom) => (denom === 1 ? 'whole' : `at 1/${denom}`));
+  };
+  const byDefault = scales(REDUCE_TO_MULTIPLE);
+  const two = scales(2);
+  const plan = `JPEG 1920x1080 ${byDefault[0]}, 4032x3024 ${byDefault[1]} (REDUCING_GAP ${REDUCE_TO_MULTIPLE})`;
+  return two.join() === byDefault.join() ? plan : `${plan}; REDUCING_GAP=2: ${two[0]}, ${two[1]} (docs/models.md)`;
 }
 
 async function main(): Promise<number> {
