@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { Classifier } from './classifier.js';
 import { InferenceError } from './errors.js';
 
-const IMAGE_FILE = /\.(png|jpe?g|gif|webp|tiff?)$/i;
+// HEIC files are listed too, so that a folder of iPhone photos gets their refusal rather than silence.
+const IMAGE_FILE = /\.(png|jpe?g|gif|webp|avif|tiff?|hei[cf])$/i;
 const defaultModelDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../model');
 
 async function expand(path: string): Promise<string[]> {
