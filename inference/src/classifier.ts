@@ -250,6 +250,16 @@ export class Classifier {
     return !this.closing;
   }
 
+  /**
+   * Whether `count` images just admitted are alone: the only image admitted anywhere, while a lane's
+   * model serves one request at a time (batcher.ts' oneAtATime). Such a photo may be decoded on this
+   * thread (PreprocessPool.preprocess): a lone request then skips the pool's thread hops. Under load
+   * neither holds, and the pool keeps both cores decoding.
+   */
+  private idle(count: number): boolean {
+    return count === 1 && this.admitted === 1 && this.lanes.some((lane) => lane.batcher.oneAtATime);
+  }
+
   /** Images admitted and not yet answered (being decoded, waiting, or in the running batch). */
   get queueDepth(): number {
     return this.admitted;
@@ -260,7 +270,7 @@ export class Classifier {
     const topK = this.topK(options);
     this.admit(1);
     try {
-      const tensor = await this.preprocessor.preprocess(image, options.transfer ?? false);
+      const tensor = await this.preprocessor.preprocess(image, options.transfer ?? false, this.idle(1));
       return withTopK(await this.submit(tensor), topK, this.card.labels);
     } finally {
       this.admitted -= 1;
@@ -275,10 +285,11 @@ export class Classifier {
     const topK = this.topK(options);
     this.admit(images.length);
     const transfer = options.transfer ?? false;
+    const idle = this.idle(images.length);
     return Promise.all(
       images.map(async (image): Promise<ClassifyResult> => {
         try {
-          const tensor = await this.preprocessor.preprocess(image, transfer);
+          const tensor = await this.preprocessor.preprocess(image, transfer, idle);
           return { ok: true, prediction: withTopK(await this.submit(tensor), topK, this.card.labels) };
         } catch (error) {
           if (error instanceof InferenceError) return { ok: false, error };

@@ -147,6 +147,31 @@ describe('Classifier — batching', () => {
     }
   });
 
+  it('decodes a lone photo on the calling thread once the model serves one request at a time; overlapping ones go to the pool', async () => {
+    const classifier = await Classifier.load({ modelDir, preprocessThreads: 1, maxBatchWaitMs: 1 });
+    try {
+      // The pool is private; its count of images in the threads' hands is what tells where a photo went.
+      const pool = (classifier as unknown as { preprocessor: { inFlight: number } }).preprocessor;
+      const photo = await photoLikeJpeg(1920, 1080);
+      const firstEver = classifier.classify(photo);
+      assert.equal(pool.inFlight, 1, 'the first photo goes to the pool: nothing says yet that requests come one at a time');
+      const label = (await firstEver).label; // its idle wait gathers nobody: one at a time from here
+      const lone = classifier.classify(photo);
+      assert.equal(pool.inFlight, 0, 'a lone photo is decoded on the calling thread');
+      assert.equal((await lone).label, label);
+      const loneAll = classifier.classifyAll([photo]);
+      assert.equal(pool.inFlight, 0, "so is a one-photo classifyAll (the service's call)");
+      await loneAll;
+      const [first, second] = [classifier.classify(photo), classifier.classify(photo)];
+      assert.equal(pool.inFlight, 1, 'the second of two overlapping photos goes to the pool');
+      const both = classifier.classifyAll([photo, photo]);
+      assert.equal(pool.inFlight, 3, 'a two-photo call goes to the pool');
+      await Promise.all([first, second, both]);
+    } finally {
+      await classifier.close();
+    }
+  });
+
   it('forms batches larger than one under concurrent calls, never above maxBatchSize, results in order', async () => {
     const sizes: number[] = [];
     const classifier = await Classifier.load({ modelDir, maxBatchSize: 8, maxBatchWaitMs: 5, observer: { onBatch: (n) => sizes.push(n) } });

@@ -271,6 +271,23 @@ describe('PreprocessPool', () => {
     await assert.rejects(one.preprocess(photo), (e) => e instanceof InferenceFailedError && /closed/.test(e.message));
   });
 
+  it('decodes a photo of up to 1920x1080 on the calling thread when the caller is idle and the threads hold nothing; a larger one, or any with images in flight, goes to the threads', async () => {
+    const twelve = await photoLikeJpeg(4032, 3024);
+    const expected = await local.preprocess(photo);
+    const here = pool.preprocess(photo, false, true);
+    assert.equal(pool.inFlight, 0, 'idle: decoded on the calling thread');
+    const big = pool.preprocess(twelve, false, true);
+    assert.equal(pool.inFlight, 1, 'idle, but 12 MP: to a thread');
+    const behind = pool.preprocess(photo, false, true);
+    assert.equal(pool.inFlight, 2, 'an image in the threads\' hands: to a thread');
+    const tensors = await Promise.all([here, big, behind]);
+    assert.deepEqual(tensors[0], expected);
+    assert.deepEqual(tensors[2], expected);
+    const busy = pool.preprocess(photo, false, false);
+    assert.equal(pool.inFlight, 1, 'not idle: to a thread');
+    await busy;
+  });
+
   it('keeps small images on the calling thread: a 28x28 PNG never reaches a worker', async () => {
     const png = await readFile(join(modelDir, 'samples/bag.png'));
     const one = new PreprocessPool(card, limits, { threads: 1 });
