@@ -269,7 +269,7 @@ async function fidelityTable(photos: Photo[], exact: ImagePreprocessor): Promise
       });
     };
     for (const multiple of [2, 4, 8]) {
-      const pre = new ImagePreprocessor(card, limits, { reduceToMultiple: multiple });
+      const pre = new ImagePreprocessor(card, limits, { reducingGap: multiple });
       const f = await measureFidelity(reduced, exactCached, (b) => pre.preprocess(b), card.preprocessing.rescale, top1);
       const cost = await perCall((b) => pre.preprocess(b), bySize('1920x1080'), 1);
       console.log(
@@ -296,7 +296,7 @@ async function gapTable(photos: Photo[], tiled: Photo[]): Promise<void> {
     const description = imagenetLike(timm, interpolation);
     const exact = new ImagePreprocessor(description, limits, { exact: true });
     const scale = description.preprocessing.rescale / description.preprocessing.std[0]!;
-    const gaps = [2, 4].map((gap) => ({ gap, pre: new ImagePreprocessor(description, limits, { reduceToMultiple: gap }), hd: [] as number[], mp: [] as number[] }));
+    const gaps = [2, 4].map((gap) => ({ gap, pre: new ImagePreprocessor(description, limits, { reducingGap: gap }), hd: [] as number[], mp: [] as number[] }));
     // The two gaps' costs alternate, three times, so a busier minute does not fall on one of them.
     for (let round = 0; round < 3; round++) {
       for (const g of gaps) {

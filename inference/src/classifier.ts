@@ -170,7 +170,7 @@ export class Classifier {
         maxImageBytes: positiveInt('maxImageBytes', options.maxImageBytes, DEFAULTS.maxImageBytes),
         maxImagePixels: positiveInt('maxImagePixels', options.maxImagePixels, DEFAULTS.maxImagePixels),
       },
-      { ...(options.preprocessThreads === undefined ? {} : { threads: options.preprocessThreads }), exact: options.exactPreprocessing ?? false, exifOrientation: options.exifOrientation ?? true, ...(options.reducingGap === undefined ? {} : { reducingGap: options.reducingGap }) },
+      { ...(options.preprocessThreads === undefined ? {} : { threads: options.preprocessThreads }), exact: options.exactPreprocessing ?? false, exifOrientation: options.exifOrientation ?? true, reducingGap: options.reducingGap },
     );
     this.observer = options.observer;
     // A model exported with a fixed batch of 1 takes one image per run.

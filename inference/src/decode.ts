@@ -24,7 +24,7 @@ export type Box = [number, number, number, number];
 /**
  * How much smaller than the source the decoder may deliver pixels. Given the source size, returns the
  * region the resize will read and the size it writes; decode() then keeps at least
- * `reduceToMultiple` times the output size across that region (see reducedSize).
+ * `reducingGap` times the output size across that region (see reducedSize).
  */
 export type ResizePlan = (source: Size) => { box: Box; output: Size };
 
@@ -32,8 +32,8 @@ export interface DecodeOptions {
   limits: ImageLimits;
   /** Absent: decode at full size (exact mode, or a caller that needs every pixel). */
   plan?: ResizePlan | undefined;
-  /** The multiple of the output size kept across the box when reducing; see REDUCE_TO_MULTIPLE. */
-  reduceToMultiple?: number;
+  /** The multiple of the output size kept across the box when reducing (REDUCING_GAP); REDUCE_TO_MULTIPLE unless set. */
+  reducingGap?: number;
   /**
    * Apply the EXIF orientation tag (Pillow's ImageOps.exif_transpose) before anything else, so the
    * plan, the box and the pixels are all in the orientation the photographer saw. Default true.
@@ -278,7 +278,7 @@ export async function decode(bytes: Uint8Array, options: DecodeOptions): Promise
     source = orientedSize({ width: meta.width, height: meta.height }, orient ? (meta.orientation ?? 1) : 1);
     if (!meta.hasAlpha) {
       const { box, output } = plan(source);
-      target = reducedSize(source, box, output, options.reduceToMultiple);
+      target = reducedSize(source, box, output, options.reducingGap);
     }
   }
   try {

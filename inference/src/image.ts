@@ -33,8 +33,8 @@ export interface DecodedPixels {
 export interface PreprocessOptions {
   /** Exact mode: every image decoded at full size, pixels identical to Pillow's. Default false. */
   exact?: boolean;
-  /** decode.ts' REDUCE_TO_MULTIPLE unless set (the photos bench compares values). */
-  reduceToMultiple?: number;
+  /** Pillow's reducing_gap (REDUCING_GAP): the decoded image keeps this many times the output; REDUCE_TO_MULTIPLE unless set. */
+  reducingGap?: number;
   /**
    * Turn the image as its EXIF orientation tag says before preprocessing (Pillow's
    * ImageOps.exif_transpose; phone cameras store pixels sideways and tag them). Default true.
@@ -65,7 +65,7 @@ export class ImagePreprocessor {
   private readonly pre: ModelDescription['preprocessing'];
   private readonly layout: ModelDescription['input']['layout'];
   private readonly exact: boolean;
-  private readonly reduceToMultiple: number | undefined;
+  private readonly reducingGap: number | undefined;
   private readonly orient: boolean;
   private readonly smallPixels: number;
 
@@ -78,7 +78,7 @@ export class ImagePreprocessor {
     this.pre = description.preprocessing;
     this.layout = description.input.layout;
     this.exact = options.exact ?? false;
-    this.reduceToMultiple = options.reduceToMultiple;
+    this.reducingGap = options.reducingGap;
     this.orient = options.exifOrientation ?? true;
     this.smallPixels = SMALL_IMAGE_RATIO * this.geometry.width * this.geometry.height;
   }
@@ -148,7 +148,7 @@ export class ImagePreprocessor {
 
   /**
    * JPEGs through libjpeg-turbo's TurboJPEG (turbojpeg.ts), at the smallest DCT scale that still keeps
-   * `reduceToMultiple` x the resize's output across the box it reads (none in exact mode, for
+   * `reducingGap` x the resize's output across the box it reads (none in exact mode, for
    * `nearest`/`box`, or when the image is not larger than that), then turned upright as its EXIF
    * orientation says. Undefined for what libvips must decide: no TurboJPEG here, CMYK/YCCK, or any
    * error or warning from libjpeg (libvips then refuses it with its own words, or decodes it).
@@ -184,13 +184,13 @@ export class ImagePreprocessor {
     return this.dctFactor(source, DCT_FACTORS).denom;
   }
 
-  /** The smallest DCT scaling factor keeping reduceToMultiple x the output across the resize's box; 1/1 when none may reduce. */
+  /** The smallest DCT scaling factor keeping reducingGap x the output across the resize's box; 1/1 when none may reduce. */
   private dctFactor(source: Size, factors: readonly ScalingFactor[]): ScalingFactor {
     const one = { num: 1, denom: 1 };
     const plan = this.plan();
     if (!plan) return one;
     const { box, output } = plan(source);
-    const multiple = this.reduceToMultiple ?? REDUCE_TO_MULTIPLE;
+    const multiple = this.reducingGap ?? REDUCE_TO_MULTIPLE;
     const boxWidth = box[2] - box[0];
     const boxHeight = box[3] - box[1];
     let best = one;
@@ -226,7 +226,7 @@ export class ImagePreprocessor {
 
   private async fromSharp(bytes: Uint8Array): Promise<DecodedPixels> {
     const plan = this.plan();
-    const decoded = await decode(bytes, { limits: this.limits, plan, orient: this.orient, ...(this.reduceToMultiple === undefined ? {} : { reduceToMultiple: this.reduceToMultiple }) });
+    const decoded = await decode(bytes, { limits: this.limits, plan, orient: this.orient, reducingGap: this.reducingGap });
     return { data: decoded.data, width: decoded.width, height: decoded.height, stride: 3, source: decoded.source };
   }
 }

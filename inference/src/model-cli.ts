@@ -49,7 +49,7 @@ export function summary(d: ModelDescription): string {
 function decodePlan(d: ModelDescription): string {
   const frames = [{ width: 1920, height: 1080 }, { width: 4032, height: 3024 }];
   const scales = (gap: number): string[] => {
-    const pre = new ImagePreprocessor(d, { maxImageBytes: 1, maxImagePixels: 1 }, { reduceToMultiple: gap });
+    const pre = new ImagePreprocessor(d, { maxImageBytes: 1, maxImagePixels: 1 }, { reducingGap: gap });
     return frames.map((f) => pre.jpegScale(f)).map((denom) => (denom === 1 ? 'whole' : `at 1/${denom}`));
   };
   const byDefault = scales(REDUCE_TO_MULTIPLE);

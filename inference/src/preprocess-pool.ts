@@ -39,7 +39,7 @@ export interface PreprocessPoolOptions {
   exact?: boolean;
   /** Apply the EXIF orientation before preprocessing (image.ts). Default true. */
   exifOrientation?: boolean;
-  /** The reduced decode's gap (ClassifierOptions.reducingGap, image.ts' reduceToMultiple). Default REDUCE_TO_MULTIPLE. */
+  /** The reduced decode's gap (ClassifierOptions.reducingGap). Default REDUCE_TO_MULTIPLE. */
   reducingGap?: number;
   /**
    * Images of at most this many times the model's pixels (from the header) are preprocessed on the
@@ -146,7 +146,7 @@ export class PreprocessPool {
     const exifOrientation = options.exifOrientation ?? true;
     const reducingGap = options.reducingGap;
     if (reducingGap !== undefined && !(reducingGap >= 1)) throw new RangeError(`reducingGap must be a number of at least 1 (got ${reducingGap})`);
-    this.local = new ImagePreprocessor(description, limits, { exact, exifOrientation, ...(reducingGap === undefined ? {} : { reduceToMultiple: reducingGap }) });
+    this.local = new ImagePreprocessor(description, limits, { exact, exifOrientation, reducingGap });
     const geometry = inputGeometry(description);
     this.inlineMaxPixels = (options.inlineMaxPixelsRatio ?? SMALL_IMAGE_RATIO) * geometry.width * geometry.height;
     this.states = new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));

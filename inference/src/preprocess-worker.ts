@@ -12,7 +12,7 @@ import { turboJpeg } from './turbojpeg.js';
 
 const { description, limits, exact, exifOrientation, reducingGap, states: statesBuffer, code } = workerData as PreprocessWorkerData;
 const states = new Int32Array(statesBuffer);
-const preprocessor = new ImagePreprocessor(description, limits, { exact, exifOrientation, ...(reducingGap === undefined ? {} : { reduceToMultiple: reducingGap }) });
+const preprocessor = new ImagePreprocessor(description, limits, { exact, exifOrientation, reducingGap });
 const port = parentPort!;
 
 const queue: PreprocessTask[] = [];

@@ -84,7 +84,7 @@ describe('REDUCING_GAP on a 224-px model (shortest edge 256, bilinear, crop 224)
   before(async () => {
     const hf = imagenetLike(await readModelCard(join(fixturesDir, 'folders/timm')));
     exact = new ImagePreprocessor(hf, limits, { exact: true });
-    gap2 = new ImagePreprocessor(hf, limits, { reduceToMultiple: 2 });
+    gap2 = new ImagePreprocessor(hf, limits, { reducingGap: 2 });
     gap4 = new ImagePreprocessor(hf, limits);
     // One grey level in the tensor: rescale / std.
     scale = hf.preprocessing.rescale / hf.preprocessing.std[0]!;

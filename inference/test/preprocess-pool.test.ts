@@ -312,12 +312,12 @@ describe('reducingGap (REDUCING_GAP): how much of the reduction the model\'s own
 
   it('decides the DCT scale: a 1920x1080 frame for a 256-px resize is decoded whole at the default 4, at 1/2 with 2', async () => {
     assert.equal((await new ImagePreprocessor(hf, limits).decode(frame)).width, 1920, '1/2 would keep 540 < 4 x 256 rows');
-    assert.equal((await new ImagePreprocessor(hf, limits, { reduceToMultiple: 2 }).decode(frame)).width, 960);
-    assert.equal((await new ImagePreprocessor(hf, limits, { reduceToMultiple: 2, exact: true }).decode(frame)).width, 1920, 'exact mode ignores it');
+    assert.equal((await new ImagePreprocessor(hf, limits, { reducingGap: 2 }).decode(frame)).width, 960);
+    assert.equal((await new ImagePreprocessor(hf, limits, { reducingGap: 2, exact: true }).decode(frame)).width, 1920, 'exact mode ignores it');
   });
 
   it('reaches the worker threads and the calling thread alike', async () => {
-    const expected = await new ImagePreprocessor(hf, limits, { reduceToMultiple: 2 }).preprocess(frame);
+    const expected = await new ImagePreprocessor(hf, limits, { reducingGap: 2 }).preprocess(frame);
     const pools = [new PreprocessPool(hf, limits, { threads: 1, reducingGap: 2 }), new PreprocessPool(hf, limits, { threads: 0, reducingGap: 2 }), new PreprocessPool(hf, limits, { threads: 1 })];
     try {
       await Promise.all(pools.map((p) => p.ready()));
