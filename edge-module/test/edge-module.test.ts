@@ -206,6 +206,14 @@ describe('edge module process against the edgeHub stand-in', () => {
     const [entry] = (await ok.json()) as Array<Record<string, string>>;
     if (trained) assert.equal(entry!['shirt.png'], 'Shirt');
     else assert.ok(card.labels.includes(entry!['shirt.png']!));
+    // The image file itself as the body, as a camera app on the device's network may send it.
+    const raw = await fetch(`${http}/score?name=shirt.png`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png', authorization: `Bearer ${API_KEY}` },
+      body: sample('shirt.png'),
+    });
+    assert.equal(raw.status, 200);
+    assert.deepEqual(await raw.json(), [entry]);
   });
 
   it('survives a connection loss: reconnects and catches up on the images sent meanwhile', async () => {

@@ -13,6 +13,7 @@ import type { ClassifierSource } from './classifier.js';
 import { errorHandler, HttpError, notFoundHandler } from './errors.js';
 import { BufferPool } from '@model-deploy/codecs';
 import { readBody } from './body-buffers.js';
+import { IMAGE_BODY_ROUTES, IMAGE_BODY_TYPES, ImageBody, readImageBody, releaseUnclaimedImage } from './image-body.js';
 import { parseJsonBody, releaseUnclaimed } from './json-body.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { authPlugin, type AuthSettings } from './plugins/auth.js';
@@ -138,10 +139,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // removeAdditional off for query strings: a query schema with additionalProperties: false then
   // refuses an unknown (often misspelt) parameter instead of dropping it without a word.
   const textAjv = new Ajv({ ...ajvCommon, coerceTypes: 'array', removeAdditional: false });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
-  // Every body this service takes is JSON. Fastify would also parse text/plain into a string, which
-  // then failed schema validation with a message about the body's shape; a JSON body sent as
-  // text/plain (a common client mistake) now gets 415 naming the content type to send.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    // OpenAPI's {type: string, format: binary} documents an image file as the body (routes/seed.ts):
+    // bytes, which the core sniffs and checks, and no JSON Schema can.
+    if (httpPart === 'body' && (schema as { format?: unknown }).format === 'binary') return () => true;
+    return (httpPart === 'body' ? bodyAjv : textAjv).compile(schema);
+  });
+  // Every body this service takes is JSON, or (POST /score) one image file. Fastify would also parse
+  // text/plain into a string, which then failed schema validation with a message about the body's
+  // shape; a JSON body sent as text/plain (a common client mistake) now gets 415 naming the content
+  // type to send.
   app.removeContentTypeParser('text/plain');
   // Fastify's own JSON parser answers every failure with one generic sentence; this one (the same
   // secure-json-parse, the same prototype-poisoning refusal) says what is wrong and where, and takes a
@@ -152,6 +159,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const imageBuffers = options.imageBuffers ?? new BufferPool({ shared: true });
   const parse = (bytes: Buffer): unknown => parseJsonBody(bytes, imageBuffers);
   app.addContentTypeParser('application/json', (request, payload, done) => readBody(request, payload, bodyLimit, bodyBuffers, parse, done));
+  // POST /score also takes one image file as the body itself (image-body.ts); the other routes refuse one (415).
+  app.addContentTypeParser(IMAGE_BODY_TYPES, (request, payload, done) => readImageBody(request, payload, bodyLimit, imageBuffers, done));
+  app.addHook('preValidation', (request, reply, done) => {
+    if (request.body instanceof ImageBody && !IMAGE_BODY_ROUTES.has(request.routeOptions.url ?? '')) {
+      done(new HttpError(415, 'unsupported_media_type', 'an image file as the body is taken by POST /score only'));
+      return;
+    }
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // Bodies are read as they come; a compressed one would fail as "not valid JSON", which misleads.
@@ -173,6 +189,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   app.addHook('onResponse', (request, reply, done) => {
     releaseUnclaimed(request.body);
+    releaseUnclaimedImage(request.body);
     const status = reply.statusCode;
     const ms = reply.elapsedTime;
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', status, ms / 1000);

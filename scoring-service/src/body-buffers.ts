@@ -26,9 +26,19 @@ type Payload = FastifyRequest['raw'] & { receivedEncodedLength?: number };
 
 /**
  * Reads a request body and hands its bytes to `parse`, answering through `done` as a Fastify content
- * type parser does. `parse` runs synchronously on bytes that are reused once it returns.
+ * type parser does. `parse` runs synchronously on bytes that are reused once it returns, unless `keep`:
+ * then a lent buffer stays lent, `parse` is given it (`lent`, else undefined: the bytes are a Buffer of
+ * their own) and whoever keeps the bytes gives it back to `buffers` once nothing reads them.
  */
-export function readBody(request: FastifyRequest, payload: Payload, limit: number, buffers: BufferPool, parse: (bytes: Buffer) => unknown, done: Done): void {
+export function readBody(
+  request: FastifyRequest,
+  payload: Payload,
+  limit: number,
+  buffers: BufferPool,
+  parse: (bytes: Buffer, lent: Buffer | undefined) => unknown,
+  done: Done,
+  keep = false,
+): void {
   const contentLength = Number(request.headers['content-length']);
   if (contentLength > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
   // A lent buffer while the body fits it; else (or once it no longer fits) copies of the chunks.
@@ -75,11 +85,13 @@ export function readBody(request: FastifyRequest, payload: Payload, limit: numbe
     }
     let result: unknown;
     try {
-      result = parse(buffer ? buffer.subarray(0, received) : Buffer.concat(chunks, received));
+      result = parse(buffer ? buffer.subarray(0, received) : Buffer.concat(chunks, received), keep ? buffer : undefined);
     } catch (error) {
       stop();
       return done(error as Error);
     }
+    // A kept buffer now belongs to the body `parse` made of it.
+    if (keep) buffer = undefined;
     stop();
     done(null, result);
   }

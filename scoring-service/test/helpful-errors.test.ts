@@ -37,7 +37,7 @@ describe('unknown query parameters are refused, naming the accepted ones', () =>
     const res = await app.inject({ method: 'POST', url: '/score?topk=3', headers: bearer, payload: image() });
     assert.equal(res.statusCode, 400);
     assert.deepEqual(res.json(), {
-      error: 'unknown query parameter "topk": POST /score accepts only top_k (e.g. ?top_k=3 for the 3 most probable labels)',
+      error: 'unknown query parameter "topk": POST /score accepts only top_k (e.g. ?top_k=3 for the 3 most probable labels) and, with an image file as the body, name',
       code: 'invalid_request',
     });
   });
@@ -110,7 +110,9 @@ describe('415 names the content type received', () => {
     });
     assert.equal(res.statusCode, 415);
     assert.deepEqual(res.json(), {
-      error: 'unsupported media type: the request has Content-Type "application/xml"; send Content-Type: application/json',
+      error:
+        'unsupported media type: the request has Content-Type "application/xml"; send Content-Type: application/json ({"<file name>": "<base64 image>"}), ' +
+        'or the image file itself as image/jpeg, image/png (any image/...) or application/octet-stream',
       code: 'unsupported_media_type',
     });
   });

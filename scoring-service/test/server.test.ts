@@ -13,8 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import { photoLikeJpeg } from '../../inference/test/support/photo-like.js';
 import { gradientPng, loadSamples, startServer, stopServer, type RunningServer, type Sample } from './helpers.js';
 
 const PRIMARY = 'srv-primary-key-1d7e94';
@@ -70,6 +72,22 @@ describe('scoring-service process', () => {
     assert.ok(completed.length > 0 && completed.every((l) => typeof l.reqId === 'string'));
     // At LOG_LEVEL=debug successful requests are logged too (pino's debug level is 20).
     assert.ok(completed.some((l) => l.res.statusCode === 200 && l.level === 20), 'no debug line for a 200');
+  });
+
+  it('takes a photo as the body itself over a real socket, with a Content-Length or chunked, as the JSON body answers', async () => {
+    const server = await start(keysEnv, { waitReady: true });
+    const photo = await photoLikeJpeg(1920, 1080, 11);
+    const headers = { authorization: `Bearer ${PRIMARY}`, 'content-type': 'image/jpeg' };
+    const viaJson = (await (await score(server.url, { 'IMG_7.jpg': photo.toString('base64') }, PRIMARY)).json()) as Array<Record<string, string>>;
+    const sized = await fetch(`${server.url}/score?name=IMG_7.jpg`, { method: 'POST', headers, body: photo });
+    assert.equal(sized.status, 200);
+    assert.deepEqual(await sized.json(), viaJson);
+    // A body streamed in pieces without a Content-Length (Transfer-Encoding: chunked), as an app uploading from a file stream sends it.
+    const pieces = Array.from({ length: Math.ceil(photo.length / 50_000) }, (_, i) => photo.subarray(i * 50_000, (i + 1) * 50_000));
+    const chunked = await fetch(`${server.url}/score?name=IMG_7.jpg`, { method: 'POST', headers, body: Readable.toWeb(Readable.from(pieces)) as ReadableStream, duplex: 'half' } as RequestInit);
+    assert.equal(chunked.status, 200);
+    assert.deepEqual(await chunked.json(), viaJson);
+    assert.equal((await fetch(`${server.url}/score`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo })).status, 401);
   });
 
   it('exits non-zero with a message naming the variable on bad configuration', async () => {

@@ -5,11 +5,14 @@
  * labels and their probabilities: [{"<file name>": [{"label": "...", "probability": 0.97}, ...]}].
  * A multi-label model answers each file with the list of labels at or above its threshold
  * (possibly empty): [{"<file name>": ["cat", "outdoor"]}].
+ * The body may also be one image file itself (Content-Type image/... or application/octet-stream;
+ * image-body.ts), answered as [{"<name>": "<label>"}] with `?name=` (default "image").
  * GET / is the seed-era liveness route.
  */
 import type { FastifyPluginCallback, FastifySchemaValidationError } from 'fastify';
 import { coreTopK, decodeScoreRequest, encodeScoreAnswer, quoteName, SCORE_PROBLEMS, scorePredictions } from '@model-deploy/codecs';
 import { HttpError } from '../errors.js';
+import { DOCUMENTED_IMAGE_TYPES, IMAGE_BODY_NAME, claimImageBody, releaseImageBody } from '../image-body.js';
 import { predecodedScoreRequest, releasePredecoded } from '../json-body.js';
 import type { ServiceMetrics } from '../metrics.js';
 
@@ -19,8 +22,15 @@ export interface SeedRoutesOptions {
 }
 
 type ScoreBody = Record<string, string>;
+
+/** Longest `?name=` (a file name, echoed in the answer). */
+const MAX_NAME_LENGTH = 1024;
+
+/** OpenAPI's word for a body of raw bytes; the app validates nothing against it (the core sniffs and checks the image). */
+const imageBodySchema = { type: 'string', format: 'binary', description: 'the image file itself (sniffed: PNG, JPEG, WebP, AVIF, GIF or TIFF, whatever the declared type)' };
 interface ScoreQuery {
   top_k?: number;
+  name?: string;
 }
 
 function unescapePointer(segment: string): string {
@@ -39,9 +49,10 @@ function scoreValidationError(
         return new HttpError(
           400,
           'invalid_request',
-          `unknown query parameter ${quoteName(name)}: POST /score accepts only top_k (e.g. ?top_k=3 for the 3 most probable labels)`,
+          `unknown query parameter ${quoteName(name)}: POST /score accepts only top_k (e.g. ?top_k=3 for the 3 most probable labels) and, with an image file as the body, name`,
         );
       }
+      if (e?.instancePath === '/name') return new HttpError(400, 'invalid_request', `name must be 1 to ${MAX_NAME_LENGTH} characters`);
       return new HttpError(400, 'invalid_request', 'top_k must be an integer of at least 1');
     }
     if (e?.keyword === 'minProperties') return SCORE_PROBLEMS.noImage();
@@ -76,7 +87,8 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
         summary: 'Classify images (the seed contract)',
         description:
           'Body: a JSON object mapping each file name to its base64-encoded image file (PNG, JPEG, WebP, AVIF, GIF, TIFF; ' +
-          'any size, preprocessed as the model description says). Answer: one object per image, in request order, mapping the ' +
+          'any size, preprocessed as the model description says), or one image file itself (Content-Type image/... or ' +
+          'application/octet-stream; the answer names it by `name`, default "image"). Answer: one object per image, in request order, mapping the ' +
           'file name to the predicted label (a multi-label model: the list of labels at or above its threshold). With `top_k`, each label is replaced by the `top_k` most probable ' +
           'labels with their probabilities. All images of all concurrent requests are batched together.',
         tags: ['scoring'],
@@ -91,14 +103,28 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
               minimum: 1,
               description: 'Answer the top_k most probable labels with probabilities (values above the number of classes give all classes).',
             },
+            name: {
+              type: 'string',
+              minLength: 1,
+              maxLength: MAX_NAME_LENGTH,
+              description: `With an image file as the body: the name the answer gives it (default "${IMAGE_BODY_NAME}"). A JSON body names its images by its keys.`,
+            },
           },
         },
         body: {
-          type: 'object',
-          minProperties: 1,
-          maxProperties: maxImagesPerRequest,
-          additionalProperties: { type: 'string', description: 'base64-encoded image file' },
-          examples: [{ 'ankle-boot.png': 'iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAA…' }],
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                minProperties: 1,
+                maxProperties: maxImagesPerRequest,
+                additionalProperties: { type: 'string', description: 'base64-encoded image file' },
+                examples: [{ 'ankle-boot.png': 'iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAA…' }],
+              },
+            },
+            // Documented only: an image body is bytes (image-body.ts), which no JSON Schema validates.
+            ...Object.fromEntries(DOCUMENTED_IMAGE_TYPES.map((type) => [type, { schema: imageBodySchema }])),
+          },
         },
         response: {
           200: {
@@ -135,9 +161,18 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
       let outcomes;
       try {
         const classifier = app.scoring.require();
+        // One image file as the body (image-body.ts), named by ?name=.
+        const image = claimImageBody(request.body);
+        if (!image && request.query.name !== undefined) {
+          throw new HttpError(400, 'invalid_request', 'name applies to an image file sent as the body (Content-Type image/... or application/octet-stream); a JSON body names its images by its keys');
+        }
         // A seed body the JSON parser took apart from its bytes arrives with its images decoded.
-        const predecoded = predecodedScoreRequest(request.body);
-        const decoded = predecoded && predecoded.names.length <= maxImagesPerRequest ? predecoded : decodeScoreRequest(request.body, maxImagesPerRequest);
+        const predecoded = image ? undefined : predecodedScoreRequest(request.body);
+        const decoded = image
+          ? { names: [request.query.name ?? IMAGE_BODY_NAME], images: [image.bytes] }
+          : predecoded && predecoded.names.length <= maxImagesPerRequest
+            ? predecoded
+            : decodeScoreRequest(request.body, maxImagesPerRequest);
         names = decoded.names;
         // The images are this request's own, decoded from its body: handed over, not copied
         // (ClassifyOptions.transfer), and a photo the parser decoded into a shared pooled buffer is read
@@ -147,6 +182,7 @@ export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxI
         // Every image has been preprocessed (or refused) once classifyAll settles, or was never
         // handed over: nothing reads the predecoded images any more.
         releasePredecoded(request.body);
+        releaseImageBody(request.body);
       }
       const predictions = scorePredictions(names, outcomes);
       for (const prediction of predictions) metrics.countImage(prediction.label);
