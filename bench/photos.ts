@@ -8,8 +8,9 @@
  *   2. fidelity of the reduced decode against the exact path for reduction multiples 2, 4 (the
  *      default) and 8, with the 1920-px cost of each: how the default was chosen;
  *   3. the scoring service (16 connections, one photo per request) on 1920-px and 12 MP photos, with
- *      the default pool and with PREPROCESS_THREADS=0 (everything on the event loop, as before),
- *      beside two processes of Pillow's exact preprocessing;
+ *      the default pool, with each photo sent as the file itself (image body) instead of base64 JSON,
+ *      and with PREPROCESS_THREADS=0 (everything on the event loop, as before), beside two processes
+ *      of Pillow's exact preprocessing;
  *   4. the edge module through the MQTT broker, journal on: the issue's mix (28-px PNGs, 112-px RGB
  *      JPEGs, 56-px RGBA PNGs) and 1920-px JPEGs;
  *   5. one request at a time (an app sending one photo and waiting for its answer): the service's
@@ -150,8 +151,13 @@ interface ServiceLoad {
   meanBatch: number;
 }
 
-async function service(photos: Photo[], env: Record<string, string>): Promise<ServiceLoad> {
-  const bodies = photos.map((p) => Buffer.from(JSON.stringify({ [p.file.split('/').pop()!]: p.bytes.toString('base64') })));
+/** A photo's request body: the seed's JSON with the base64 image, or (`imageBody`) the file itself (image-body.ts). */
+function photoBody(p: Photo, imageBody: boolean): Buffer {
+  return imageBody ? p.bytes : Buffer.from(JSON.stringify({ [p.file.split('/').pop()!]: p.bytes.toString('base64') }));
+}
+
+async function service(photos: Photo[], env: Record<string, string>, imageBody = false): Promise<ServiceLoad> {
+  const bodies = photos.map((p) => photoBody(p, imageBody));
   const server = await startServer(env);
   // Each connection sends the whole set in turn, from a photo of its own, so the service decodes the same
   // photos as the Pillow reference, as often each. (One photo per connection measured 16 of the 20 photos
@@ -164,7 +170,7 @@ async function service(photos: Photo[], env: Record<string, string>): Promise<Se
   const requests = bodies.map((body) => ({ body }));
   let offset = 0;
   const options = {
-    url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': 'application/json' },
+    url: `${server.url}/score`, method: 'POST', connections: CONNECTIONS, headers: { 'content-type': imageBody ? 'image/jpeg' : 'application/json' },
     setupClient: (client: AutocannonClient) => {
       const first = offset++;
       client.setRequests(requests.map((_, i) => requests[(first + i) % requests.length]!));
@@ -326,24 +332,31 @@ async function serviceTable(photos: Photo[]): Promise<void> {
   // BENCH_PHOTO_SERVICE_ENV adds configurations while tuning: "A=1 B=2;C=3" is two of them.
   const extra = (process.env.BENCH_PHOTO_SERVICE_ENV ?? '').split(';').filter((c) => c.trim() !== '');
   // The default configuration is the one with a target: it runs ROUNDS times and its median is printed.
-  type Configuration = { name: string; env: Record<string, string>; round?: number };
+  type Configuration = { name: string; env: Record<string, string>; round?: number; imageBody?: boolean };
   const standard: Configuration[] = [
-    { name: 'default', env: {} }, { name: 'PREPROCESS_THREADS=0 (no pool)', env: { PREPROCESS_THREADS: '0' } }, { name: 'EXACT_PREPROCESSING=true', env: { EXACT_PREPROCESSING: 'true' } },
+    { name: 'default', env: {} },
+    // The same service, each photo sent as the file itself rather than base64 in JSON.
+    { name: 'default, image body (Content-Type: image/jpeg)', env: {}, imageBody: true },
+    { name: 'PREPROCESS_THREADS=0 (no pool)', env: { PREPROCESS_THREADS: '0' } }, { name: 'EXACT_PREPROCESSING=true', env: { EXACT_PREPROCESSING: 'true' } },
   ];
+  const chosen = standard.filter(({ name }) => SERVICE_CONFIGS === undefined || SERVICE_CONFIGS.some((c) => name.startsWith(c)));
+  // The default configuration and its image-body twin run ROUNDS times, alternating (ABBA: which goes
+  // first swaps each round), so that their medians are comparable on a host whose spare CPU drifts; the
+  // others once.
+  const repeated = chosen.filter(({ name }) => name.startsWith('default'));
   const configurations: Configuration[] = [
-    ...standard
-      .filter(({ name }) => SERVICE_CONFIGS === undefined || SERVICE_CONFIGS.some((c) => name.startsWith(c)))
-      .flatMap((c) => (c.name === 'default' ? Array.from({ length: ROUNDS }, (_, k) => ({ ...c, round: k + 1 })) : [c])),
+    ...Array.from({ length: ROUNDS }, (_, k) => (k % 2 === 0 ? repeated : [...repeated].reverse()).map((c) => ({ ...c, round: k + 1 }))).flat(),
+    ...chosen.filter((c) => !repeated.includes(c)),
     ...extra.map((c) => ({ name: c.trim(), env: Object.fromEntries(c.trim().split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) })),
   ];
   for (const size of SERVICE_SIZES) {
     // The reference is measured right before and right after each load and averaged: on a shared host
     // the CPU left to this machine drifts by tens of percent within minutes, in either direction.
     let before = await pillowTwoProcesses(files(size), SECONDS);
-    const rounds: { ratio: number; tail: number; cpu: number; pillowCpu: number }[] = [];
-    for (const { name: configName, env, round } of configurations) {
+    const rounds: { imageBody: boolean; ratio: number; tail: number; cpu: number; pillowCpu: number }[] = [];
+    for (const { name: configName, env, round, imageBody } of configurations) {
       const name = round !== undefined && ROUNDS > 1 ? `${configName} (round ${round} of ${ROUNDS})` : configName;
-      const r = await service(bySize(size), env);
+      const r = await service(bySize(size), env, imageBody);
       const after = await pillowTwoProcesses(files(size), SECONDS);
       const pillow = (before + after) / 2;
       before = after;
@@ -351,12 +364,17 @@ async function serviceTable(photos: Photo[]): Promise<void> {
         `| ${size} | ${name} | ${r.rps.toFixed(1)} | ${r.mean.toFixed(0)} | ${r.p99.toFixed(0)} | ${(r.p99 / r.mean).toFixed(2)} | ${r.errors} | ` +
           `${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.meanBatch.toFixed(1)} | ${pillow.toFixed(1)} | ${(2000 / pillow).toFixed(2)} | ${(r.rps / pillow).toFixed(2)}x | ${load1()} |`,
       );
-      if (round !== undefined) rounds.push({ ratio: r.rps / pillow, tail: r.p99 / r.mean, cpu: r.serverCpu + r.generatorCpu, pillowCpu: 2000 / pillow });
+      if (round !== undefined) rounds.push({ imageBody: imageBody === true, ratio: r.rps / pillow, tail: r.p99 / r.mean, cpu: r.serverCpu + r.generatorCpu, pillowCpu: 2000 / pillow });
     }
-    if (rounds.length > 1) {
-      const med = (pick: (x: (typeof rounds)[number]) => number): string => median(rounds.map(pick)).toFixed(2);
+    const bodyKb = (imageBody: boolean): string => (bySize(size).reduce((sum, p) => sum + photoBody(p, imageBody).length, 0) / bySize(size).length / 1024).toFixed(0);
+    console.log(`| ${size} | (request body per photo: JSON ${bodyKb(false)} KB, image body ${bodyKb(true)} KB) | | | | | | | | | | | | |`);
+    for (const imageBody of [false, true]) {
+      const mine = rounds.filter((x) => x.imageBody === imageBody);
+      if (mine.length < 2) continue;
+      const med = (pick: (x: (typeof rounds)[number]) => number): string => median(mine.map(pick)).toFixed(2);
+      const what = imageBody ? 'default, image body' : 'default';
       console.log(
-        `| ${size} | **default, median of ${rounds.length} rounds** | | | | **${med((x) => x.tail)}** | | ${med((x) => x.cpu)} (server + generator) | | | | ${med((x) => x.pillowCpu)} | **${med((x) => x.ratio)}x** | |`,
+        `| ${size} | **${what}, median of ${mine.length} rounds** | | | | **${med((x) => x.tail)}** | | ${med((x) => x.cpu)} (server + generator) | | | | ${med((x) => x.pillowCpu)} | **${med((x) => x.ratio)}x** | |`,
       );
     }
   }
