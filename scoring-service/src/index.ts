@@ -27,3 +27,4 @@ export { listenFailure } from './listen-failure.js';
 export { createServiceMetrics } from './metrics.js';
 export type { ServiceMetrics, ServiceMetricsOptions } from './metrics.js';
 export type { ScoringState } from './plugins/scoring-state.js';
+export { applyHeapGrowingPercent } from './v8-heap.js';

@@ -11,6 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
+import { applyHeapGrowingPercent } from './v8-heap.js';
 import { listenFailure } from './listen-failure.js';
 import type { AuthSettings } from './app.js';
 import type { ScoringClassifier } from './classifier.js';
@@ -31,6 +32,9 @@ try {
   if (err instanceof ConfigError) fail(err.message);
   throw err;
 }
+
+// Before the model and the pool are loaded: see HEAP_GROWING_PERCENT in config.ts.
+applyHeapGrowingPercent(config.heapGrowingPercent);
 
 let telemetry: Telemetry | undefined;
 if (config.appInsightsConnectionString !== undefined) {
@@ -90,7 +94,7 @@ const jpeg = jpegDecoder();
 const png = pngDecoder();
 const resample = resampleWasmStatus();
 app.log.info(
-  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : config.inference.modelThreads !== 0 ? `in-process, the model on ${config.inference.modelThreads} thread(s) of its own` : 'in-process', jpegDecoder: jpeg, pngDecoder: png, resampleWasm: resample.loaded },
+  { telemetry: telemetry ? 'application-insights' : 'off', inference: config.inferenceWorker ? 'worker thread' : config.inference.modelThreads !== 0 ? `in-process, the model on ${config.inference.modelThreads} thread(s) of its own` : 'in-process', jpegDecoder: jpeg, pngDecoder: png, resampleWasm: resample.loaded, heapGrowingPercent: config.heapGrowingPercent || "V8's own" },
   'started',
 );
 if (jpeg.decoder !== 'libjpeg-turbo') app.log.warn({ reason: jpeg.reason }, 'JPEGs are decoded by libvips: several times slower on camera photos');

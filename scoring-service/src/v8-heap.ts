@@ -1,11 +1,12 @@
 /**
- * V8 settings the module applies to its own process at start-up. They are V8 flags rather than Node
- * options, so NODE_OPTIONS cannot carry them and a container's CMD would have to repeat them everywhere the
- * module is started (image, `npm start`, tests, bench): main.ts sets them from its configuration instead.
+ * V8 settings an app applies to its own process at start-up (the scoring service's server.ts, the edge
+ * module's main.ts). They are V8 flags rather than Node options, so NODE_OPTIONS cannot carry them and a
+ * container's CMD would have to repeat them everywhere the app is started (image, `npm start`, tests,
+ * bench): each app sets them from its configuration instead.
  *
  * `--heap-growing-percent` is read each time V8 computes the heap's next limit after a full collection,
- * so setting it once the process runs takes effect from the next collection on (test/v8-heap.test.ts
- * checks that it does, so a Node release that froze V8's flags would be noticed).
+ * so setting it once the process runs takes effect from the next collection on (edge-module's
+ * test/v8-heap.test.ts checks that it does, so a Node release that froze V8's flags would be noticed).
  */
 import { setFlagsFromString } from 'node:v8';
 

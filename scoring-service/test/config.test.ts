@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       shutdown: { graceMs: 20_000, delayMs: 2000 },
       logLevel: 'info',
       slowRequestMs: 1000,
+      heapGrowingPercent: 300,
       appInsightsConnectionString: undefined,
     });
     assert.equal(DEFAULT_MODEL_DIR.replace(/\/$/, ''), modelDir);
@@ -60,6 +61,7 @@ describe('loadConfig', () => {
       EXACT_PREPROCESSING: 'true',
       REDUCING_GAP: '2',
       EXIF_ORIENTATION: 'false',
+      HEAP_GROWING_PERCENT: '0',
       SHUTDOWN_GRACE_MS: '5000',
       SHUTDOWN_DELAY_MS: '0',
       SLOW_REQUEST_MS: '250',
@@ -76,6 +78,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.shutdown, { graceMs: 5000, delayMs: 0 });
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.slowRequestMs, 250);
+    assert.equal(config.heapGrowingPercent, 0);
     assert.equal(config.appInsightsConnectionString, 'InstrumentationKey=abc;IngestionEndpoint=https://x/');
   });
 
@@ -87,6 +90,7 @@ describe('loadConfig', () => {
     assert.equal(configError({ ...keys, PREPROCESS_THREADS: '-1' }), 'Invalid configuration: PREPROCESS_THREADS must be an integer between 0 and 256 (0 decodes images on the main thread) (got "-1")');
     assert.equal(configError({ ...keys, EXACT_PREPROCESSING: 'maybe' }), 'Invalid configuration: EXACT_PREPROCESSING must be true or false (got "maybe")');
     assert.equal(configError({ ...keys, EXIF_ORIENTATION: 'sideways' }), 'Invalid configuration: EXIF_ORIENTATION must be true or false (got "sideways")');
+    for (const percent of ['-1', '1001', '2.5']) assert.equal(configError({ ...keys, HEAP_GROWING_PERCENT: percent }), `Invalid configuration: HEAP_GROWING_PERCENT must be an integer from 0 to 1000 (got "${percent}")`);
     for (const gap of ['0.5', '65', 'twice']) assert.equal(configError({ ...keys, REDUCING_GAP: gap }), `Invalid configuration: REDUCING_GAP must be a number between 1 and 64 (got "${gap}")`);
     assert.equal(configError({ ...keys, SCORING_AUTH: 'off' }), 'Invalid configuration: SCORING_AUTH must be "enabled" or "disabled" (got "off")');
     // Every bad variable is reported, one per line.
