@@ -13,7 +13,7 @@ import type { ClassifierSource } from './classifier.js';
 import { errorHandler, HttpError, notFoundHandler } from './errors.js';
 import { BufferPool } from '@model-deploy/codecs';
 import { readBody } from './body-buffers.js';
-import { IMAGE_BODY_ROUTES, IMAGE_BODY_TYPES, ImageBody, readImageBody, releaseUnclaimedImage } from './image-body.js';
+import { releaseUnclaimedImage } from './image-body.js';
 import { parseJsonBody, releaseUnclaimed } from './json-body.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { authPlugin, type AuthSettings } from './plugins/auth.js';
@@ -159,15 +159,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const imageBuffers = options.imageBuffers ?? new BufferPool({ shared: true });
   const parse = (bytes: Buffer): unknown => parseJsonBody(bytes, imageBuffers);
   app.addContentTypeParser('application/json', (request, payload, done) => readBody(request, payload, bodyLimit, bodyBuffers, parse, done));
-  // POST /score also takes one image file as the body itself (image-body.ts); the other routes refuse one (415).
-  app.addContentTypeParser(IMAGE_BODY_TYPES, (request, payload, done) => readImageBody(request, payload, bodyLimit, imageBuffers, done));
-  app.addHook('preValidation', (request, reply, done) => {
-    if (request.body instanceof ImageBody && !IMAGE_BODY_ROUTES.has(request.routeOptions.url ?? '')) {
-      done(new HttpError(415, 'unsupported_media_type', 'an image file as the body is taken by POST /score only'));
-      return;
-    }
-    done();
-  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // Bodies are read as they come; a compressed one would fail as "not valid JSON", which misleads.
@@ -231,7 +222,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     await app.register(swaggerUi, { routePrefix: '/docs' });
   }
 
-  if (groups.seed) await app.register(seedRoutes, { maxImagesPerRequest, metrics });
+  if (groups.seed) await app.register(seedRoutes, { maxImagesPerRequest, metrics, bodyLimit, imageBuffers });
   if (groups.health) await app.register(healthRoutes);
   if (groups.v2) {
     await app.register(v2Routes, {

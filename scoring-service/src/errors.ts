@@ -63,11 +63,10 @@ function map(err: FastifyError | Error): Mapped {
  * Names what the client sent, so a wrong header (or none) is obvious, and what this route takes; cut
  * short, since it is the client's text. POST /score also takes one image file as the body (image-body.ts).
  */
-function unsupportedMediaType(received: string | undefined, url: string): string {
+function unsupportedMediaType(received: string | undefined, route: string | undefined): string {
   const what = received === undefined || received.trim() === '' ? 'no Content-Type header' : `Content-Type ${JSON.stringify(received.slice(0, 100))}`;
-  const path = url.split('?')[0]!.replace(/\/+$/, '');
   const takes =
-    path === '/score'
+    route === '/score'
       ? 'send Content-Type: application/json ({"<file name>": "<base64 image>"}), or the image file itself as image/jpeg, image/png (any image/...) or application/octet-stream'
       : 'send Content-Type: application/json';
   return `unsupported media type: the request has ${what}; ${takes}`;
@@ -76,7 +75,7 @@ function unsupportedMediaType(received: string | undefined, url: string): string
 /** Routes under /v2 answer the Open Inference Protocol's `{"error": "..."}`; the others add a code. */
 export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const mapped = map(err);
-  if (mapped.code === 'unsupported_media_type') mapped.message = unsupportedMediaType(request.headers['content-type'], request.url);
+  if (mapped.code === 'unsupported_media_type') mapped.message = unsupportedMediaType(request.headers['content-type'], request.routeOptions.url);
   if (mapped.status >= 500) {
     if (mapped.code === 'overloaded' || mapped.code === 'model_not_ready' || mapped.code === 'unavailable') {
       request.log.warn({ code: mapped.code }, mapped.message);

@@ -9,7 +9,7 @@
  * The declared type is not trusted: the bytes are sniffed as for every image (a PNG sent as
  * image/jpeg is a PNG). A photo-sized body (codecs' BufferPool range) is read straight into a
  * reused buffer over shared memory (the app's imageBuffers), which a preprocessing thread reads in
- * place; the route gives it back once the classifier has answered (releaseImageBody), or onResponse
+ * place. The parser is registered by the seed routes alone (routes/seed.ts), so no other route reads one; the route gives it back once the classifier has answered (releaseImageBody), or onResponse
  * does for a body no route took (releaseUnclaimedImage).
  */
 import type { FastifyRequest } from 'fastify';
@@ -22,9 +22,6 @@ export const IMAGE_BODY_NAME = 'image';
 
 /** Content types read as one image file (besides JSON). */
 export const IMAGE_BODY_TYPES: RegExp = /^(?:image\/[^\s;]+|application\/octet-stream)\s*(?:;|$)/i;
-
-/** Routes that take an image body (by Fastify's route url); the app answers 415 to one sent elsewhere. */
-export const IMAGE_BODY_ROUTES: ReadonlySet<string> = new Set(['/score']);
 
 /** The content types OpenAPI lists for an image body (any image/... is taken). */
 export const DOCUMENTED_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/avif', 'image/gif', 'image/tiff', 'application/octet-stream'] as const;
@@ -80,8 +77,8 @@ export function releaseImageBody(body: unknown): void {
 }
 
 /**
- * Gives back the buffer of an image body no route took (refused by the query schema, or sent to
- * another route), called when its response has gone. A claimed one is left to its route, whose image
+ * Gives back the buffer of an image body no route took (refused by the query schema), called when
+ * its response has gone. A claimed one is left to its route, whose image
  * may still be read by a preprocessing thread when a client that went away ends the response early.
  */
 export function releaseUnclaimedImage(body: unknown): void {

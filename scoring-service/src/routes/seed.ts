@@ -12,13 +12,17 @@
 import type { FastifyPluginCallback, FastifySchemaValidationError } from 'fastify';
 import { coreTopK, decodeScoreRequest, encodeScoreAnswer, quoteName, SCORE_PROBLEMS, scorePredictions } from '@model-deploy/codecs';
 import { HttpError } from '../errors.js';
-import { DOCUMENTED_IMAGE_TYPES, IMAGE_BODY_NAME, claimImageBody, releaseImageBody } from '../image-body.js';
+import type { BufferPool } from '@model-deploy/codecs';
+import { DOCUMENTED_IMAGE_TYPES, IMAGE_BODY_NAME, IMAGE_BODY_TYPES, claimImageBody, readImageBody, releaseImageBody } from '../image-body.js';
 import { predecodedScoreRequest, releasePredecoded } from '../json-body.js';
 import type { ServiceMetrics } from '../metrics.js';
 
 export interface SeedRoutesOptions {
   maxImagesPerRequest: number;
   metrics: ServiceMetrics;
+  /** The app's body limit and shared image buffers, for an image file sent as the body (image-body.ts). */
+  bodyLimit: number;
+  imageBuffers: BufferPool;
 }
 
 type ScoreBody = Record<string, string>;
@@ -62,7 +66,10 @@ function scoreValidationError(
   };
 }
 
-export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxImagesPerRequest, metrics }, done) => {
+export const seedRoutes: FastifyPluginCallback<SeedRoutesOptions> = (app, { maxImagesPerRequest, metrics, bodyLimit, imageBuffers }, done) => {
+  // Registered in this plugin's own context, so only these routes read an image file as the body; the
+  // others (V2) answer Fastify's 415, which errors.ts words for the route.
+  app.addContentTypeParser(IMAGE_BODY_TYPES, (request, payload, parsed) => readImageBody(request, payload, bodyLimit, imageBuffers, parsed));
   app.get(
     '/',
     {
