@@ -14,11 +14,10 @@ import iotDevice from 'azure-iot-device';
 import { jpegDecoder, pngDecoder, resampleWasmStatus, type HostedClassifier } from '@model-deploy/inference';
 import { ConfigError, loadEdgeConfig, type EdgeConfig } from './config.js';
 import { scoreMethod } from './direct-methods.js';
-import { buildApp, createServiceMetrics, KeyRing, listenFailure, loadClassifier, type AuthSettings } from './http-contract.js';
+import { applyHeapGrowingPercent, buildApp, createServiceMetrics, KeyRing, listenFailure, loadClassifier, type AuthSettings } from './http-contract.js';
 import { Journal } from './journal.js';
 import { describeError, EdgeModule, type ModuleClientLike } from './module.js';
 import { tappedMqttTransport } from './mqtt-transport.js';
-import { applyHeapGrowingPercent } from './v8-heap.js';
 
 function fail(message: string): never {
   process.stderr.write(`edge-module: ${message}\n`);

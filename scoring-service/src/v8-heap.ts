@@ -5,8 +5,8 @@
  * bench): each app sets them from its configuration instead.
  *
  * `--heap-growing-percent` is read each time V8 computes the heap's next limit after a full collection,
- * so setting it once the process runs takes effect from the next collection on (edge-module's
- * test/v8-heap.test.ts checks that it does, so a Node release that froze V8's flags would be noticed).
+ * so setting it once the process runs takes effect from the next collection on (test/v8-heap.test.ts
+ * checks that it does, so a Node release that froze V8's flags would be noticed).
  */
 import { setFlagsFromString } from 'node:v8';
 

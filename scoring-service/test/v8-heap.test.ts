@@ -1,4 +1,4 @@
-// HEAP_GROWING_PERCENT is applied with v8.setFlagsFromString once the process runs (v8-heap.ts). That only
+// HEAP_GROWING_PERCENT (the scoring service's and the edge module's) is applied with v8.setFlagsFromString once the process runs (v8-heap.ts). That only
 // works while V8 reads the flag at each limit computation and Node leaves its flags unfrozen: this checks,
 // in fresh processes, that the setting changes how often the collector runs a full mark-compact.
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { applyHeapGrowingPercent } from '../src/v8-heap.js';
 const MODULE = fileURLToPath(new URL('../dist/v8-heap.js', import.meta.url));
 
 /**
- * Keeps ~30 MB alive (the module's own heap is about that size) and replaces a fiftieth of it at a time;
+ * Keeps ~30 MB alive (about the size of the apps' own heaps) and replaces a fiftieth of it at a time;
  * with a 1 MB young generation (`--max-semi-space-size=1`) the replaced objects have been promoted before
  * they die, so the garbage is old-generation garbage. Answers how many full collections that took.
  */
@@ -34,7 +34,7 @@ function fullCollections(percent: number): number {
   return Number(execFileSync(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', CHURN, MODULE, String(percent)], { encoding: 'utf8' }));
 }
 
-describe('edge module: V8 heap settings', () => {
+describe('V8 heap settings (HEAP_GROWING_PERCENT)', () => {
   it('a higher HEAP_GROWING_PERCENT set at run time means fewer full collections of the same churn', () => {
     const tight = fullCollections(10);
     const roomy = fullCollections(300);
